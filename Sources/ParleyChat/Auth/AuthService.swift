@@ -1,0 +1,149 @@
+import Logging
+
+/// Accounts: sign-up, log-in, sessions and profile updates.
+///
+/// Applies the validation rules of ``Validation``; never sees HTTP. Every failure a client can
+/// cause is a ``ParleyError``.
+public struct AuthService: Sendable {
+    let users: any UserRepository
+    let passwords: PasswordHasher
+    let tokens: TokenService
+    let media: any MediaStore
+    let images: ImageValidator
+    let logger: Logger
+
+    public init(
+        users: any UserRepository,
+        passwords: PasswordHasher,
+        tokens: TokenService,
+        media: any MediaStore,
+        images: ImageValidator,
+        logger: Logger
+    ) {
+        self.users = users
+        self.passwords = passwords
+        self.tokens = tokens
+        self.media = media
+        self.images = images
+        self.logger = logger
+    }
+
+    /// A signed-in user and their new session token.
+    public struct Session: Sendable {
+        public var user: User
+        public var token: SessionToken
+    }
+
+    /// Creates an account and signs it in.
+    public func signUp(name: String?, email: String?, password: String?, avatar: ImageInput?) async throws -> Session {
+        let name = try Validation.name(name)
+        let email = try Validation.email(email)
+        let password = try Validation.newPassword(password)
+        let image = try avatar.map { try images.validate($0, field: "avatar") }
+        // Refuse a taken email before spending a hash and an upload on it; the unique index
+        // still decides races.
+        guard try await StoreCall.run({ try await users.user(email: email) }) == nil else {
+            throw ParleyError.emailTaken
+        }
+        let hash = try await passwords.hash(password)
+        var stored: MediaReference?
+        if let image { stored = try await media.store(image, purpose: .avatar) }
+        let now = Timestamp.now()
+        let record = UserRecord(
+            user: User(
+                id: ObjectID(),
+                name: name,
+                email: email,
+                avatar: stored?.url ?? "",
+                createdAt: now,
+                updatedAt: now
+            ),
+            passwordHash: hash,
+            avatarMediaID: stored?.mediaID
+        )
+        do {
+            try await StoreCall.run { try await users.insertUser(record) }
+        } catch {
+            if let stored { await deleteQuietly(stored.mediaID) }
+            throw error
+        }
+        return Session(user: record.user, token: try await tokens.issue(for: record.user.id))
+    }
+
+    /// Signs in with email and password. Unknown email and wrong password fail the same way,
+    /// in the same time.
+    public func logIn(email: String?, password: String?) async throws -> Session {
+        guard let rawEmail = email else { throw ParleyError.missingField("email") }
+        guard let password else { throw ParleyError.missingField("password") }
+        guard password.utf8.count <= PasswordHasher.maximumInputBytes else { throw ParleyError.invalidCredentials }
+        let record = try await StoreCall.run { try await users.user(email: Validation.normalizedEmail(rawEmail)) }
+        guard let record else {
+            try await passwords.verifyAgainstDummy(password)
+            throw ParleyError.invalidCredentials
+        }
+        guard try await passwords.verify(password, against: record.passwordHash) else {
+            throw ParleyError.invalidCredentials
+        }
+        return Session(user: record.user, token: try await tokens.issue(for: record.user.id))
+    }
+
+    /// The user a token belongs to.
+    /// - Throws: ``ParleyError/unauthorized`` for an invalid or expired token, or a deleted user.
+    public func authenticate(token: String) async throws -> (user: User, session: SessionToken) {
+        let session = try await tokens.verify(token)
+        guard let record = try await StoreCall.run({ try await users.user(id: session.userID) }) else {
+            throw ParleyError.unauthorized
+        }
+        return (record.user, session)
+    }
+
+    /// Changes name and/or avatar. An avatar replaced here is deleted from the media store after
+    /// the new one is saved; a failed delete is logged, never reported.
+    /// - Parameter avatar: a new image, or `nil` to keep the current one.
+    /// - Parameter removeAvatar: clears the avatar (when `avatar` is `nil`).
+    public func updateProfile(
+        of userID: ObjectID,
+        name: String?,
+        avatar: ImageInput?,
+        removeAvatar: Bool = false
+    ) async throws -> User {
+        guard name != nil || avatar != nil || removeAvatar else {
+            throw ParleyError(.badRequest, code: "nothing_to_update", message: "Provide name or avatar to update")
+        }
+        let name = try name.map { try Validation.name($0) }
+        let image = try avatar.map { try images.validate($0, field: "avatar") }
+        var stored: MediaReference?
+        if let image { stored = try await media.store(image, purpose: .avatar) }
+        var changes = UserChanges(name: name)
+        if let stored {
+            changes.avatar = stored
+        } else if removeAvatar {
+            changes.avatar = MediaReference.removed
+        }
+        let update: UserUpdate?
+        do {
+            update = try await StoreCall.run { try await users.updateUser(id: userID, changes: changes, at: .now()) }
+        } catch {
+            if let stored { await deleteQuietly(stored.mediaID) }
+            throw error
+        }
+        guard let update else {
+            if let stored { await deleteQuietly(stored.mediaID) }
+            throw ParleyError.unauthorized
+        }
+        if changes.avatar != nil, let old = update.previous.avatarMediaID, old != update.updated.avatarMediaID {
+            await deleteQuietly(old)
+        }
+        return update.updated.user
+    }
+
+    private func deleteQuietly(_ mediaID: String?) async {
+        guard let mediaID else { return }
+        do {
+            try await media.delete(mediaID)
+        } catch {
+            logger.warning(
+                "Could not delete a replaced image", metadata: ["media.id": "\(mediaID)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import JWTKit
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Issues and verifies the session JWT exactly as the Node app does (HS256, claims `userId`,
+/// `iat`, `exp`, seven days), so a token it issued stays valid after switching servers.
+public struct TokenService: Sendable {
+    /// RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
+    public static let minimumSecretBytes = 32
+    public static let defaultLifetimeSeconds: Int64 = 7 * 24 * 60 * 60
+
+    /// Seconds a token stays valid after it is issued.
+    public let lifetimeSeconds: Int64
+    private let keys: JWTKeyCollection
+
+    /// - Throws: ``ParleyError`` when the secret is shorter than ``minimumSecretBytes``.
+    public init(secret: String, lifetimeSeconds: Int64 = TokenService.defaultLifetimeSeconds) async throws {
+        guard secret.utf8.count >= Self.minimumSecretBytes else {
+            throw ParleyError(
+                .badRequest,
+                code: "weak_secret",
+                message: "the JWT secret must be at least \(Self.minimumSecretBytes) bytes"
+            )
+        }
+        self.lifetimeSeconds = lifetimeSeconds
+        self.keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+    }
+
+    /// A new token for `userID`, valid from now for ``lifetimeSeconds``.
+    public func issue(for userID: ObjectID, now: Timestamp = .now()) async throws -> SessionToken {
+        // Whole seconds: jwt-kit would otherwise write fractional `iat`/`exp`, which other
+        // libraries reject.
+        let issued = now.millisecondsSince1970 / 1000
+        let claims = Claims(
+            userId: userID.hexString,
+            iat: IssuedAtClaim(value: Date(timeIntervalSince1970: Double(issued))),
+            exp: ExpirationClaim(value: Date(timeIntervalSince1970: Double(issued + lifetimeSeconds)))
+        )
+        let token = try await keys.sign(claims)
+        return SessionToken(
+            token: token,
+            userID: userID,
+            issuedAt: Timestamp(millisecondsSince1970: issued * 1000),
+            expiresAt: Timestamp(millisecondsSince1970: (issued + lifetimeSeconds) * 1000)
+        )
+    }
+
+    /// Verifies signature, algorithm and expiry.
+    /// - Throws: ``ParleyError/unauthorized`` for any token that is not valid now.
+    public func verify(_ token: String) async throws -> SessionToken {
+        guard token.utf8.count <= 4096, Self.headerAlgorithm(of: token) == "HS256" else {
+            throw ParleyError.unauthorized
+        }
+        let claims: Claims
+        do {
+            claims = try await keys.verify(token, as: Claims.self)
+        } catch {
+            throw ParleyError.unauthorized
+        }
+        guard let userID = ObjectID(claims.userId) else { throw ParleyError.unauthorized }
+        return SessionToken(
+            token: token,
+            userID: userID,
+            issuedAt: Timestamp(claims.iat.value),
+            expiresAt: Timestamp(claims.exp.value)
+        )
+    }
+
+    /// The `alg` of the token's header, without trusting anything else in it.
+    private static func headerAlgorithm(of token: String) -> String? {
+        guard let headerPart = token.split(separator: ".", omittingEmptySubsequences: false).first,
+            let data = Data(base64URLEncoded: headerPart),
+            let header = try? JSONDecoder().decode(Header.self, from: data)
+        else { return nil }
+        return header.alg
+    }
+
+    private struct Header: Decodable {
+        var alg: String
+    }
+
+    private struct Claims: JWTPayload {
+        var userId: String
+        var iat: IssuedAtClaim
+        var exp: ExpirationClaim
+
+        func verify(using algorithm: some JWTAlgorithm) async throws {
+            try exp.verifyNotExpired()
+        }
+    }
+}
+
+extension Data {
+    /// Decodes unpadded base64url (RFC 4648 §5), as JWT segments are written.
+    init?(base64URLEncoded string: Substring) {
+        var base64 = String(string).replacing("-", with: "+").replacing("_", with: "/")
+        let remainder = base64.utf8.count % 4
+        guard remainder != 1 else { return nil }
+        if remainder > 0 { base64 += String(repeating: "=", count: 4 - remainder) }
+        self.init(base64Encoded: base64)
+    }
+}

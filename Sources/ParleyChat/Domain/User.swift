@@ -1,0 +1,58 @@
+/// A person with an account, as every API response shows them.
+///
+/// The JSON form follows the Node app's Mongoose model (`_id`, `name`, `email`, `avatar`,
+/// `createdAt`, `updatedAt`) so its frontends keep working. The password hash is deliberately not
+/// part of this type: it lives in ``UserRecord`` and can never be encoded into a response.
+public struct User: Sendable, Hashable {
+    public var id: ObjectID
+    public var name: String
+    /// Trimmed and lower-cased; unique across users.
+    public var email: String
+    /// Image URL, or the empty string when the user has none.
+    public var avatar: String
+    public var createdAt: Timestamp
+    public var updatedAt: Timestamp
+
+    public init(id: ObjectID, name: String, email: String, avatar: String, createdAt: Timestamp, updatedAt: Timestamp) {
+        self.id = id
+        self.name = name
+        self.email = email
+        self.avatar = avatar
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+extension User: Codable {
+    enum CodingKeys: String, CodingKey {
+        case id = "_id"
+        case name, email, avatar, createdAt, updatedAt
+    }
+}
+
+/// A user as a store keeps them: the public ``User`` plus what never leaves the server.
+public struct UserRecord: Sendable, Hashable {
+    public var user: User
+    /// A bcrypt hash (`$2a$`/`$2b$`), as the Node app's bcryptjs wrote it or Parley writes it.
+    public var passwordHash: String
+    /// The media store's id of the avatar image, used to delete it when it is replaced.
+    public var avatarMediaID: String?
+
+    public init(user: User, passwordHash: String, avatarMediaID: String? = nil) {
+        self.user = user
+        self.passwordHash = passwordHash
+        self.avatarMediaID = avatarMediaID
+    }
+}
+
+/// What an update may change on a user; `nil` leaves a field as it is.
+public struct UserChanges: Sendable, Hashable {
+    public var name: String?
+    /// The new avatar; a reference with an empty URL removes the avatar.
+    public var avatar: MediaReference?
+
+    public init(name: String? = nil, avatar: MediaReference? = nil) {
+        self.name = name
+        self.avatar = avatar
+    }
+}

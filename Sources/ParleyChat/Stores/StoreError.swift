@@ -1,0 +1,9 @@
+/// Conditions every store reports the same way, whatever its database says.
+public enum StoreError: Error, Sendable, Hashable {
+    /// Another user already has this email.
+    case duplicateEmail
+    /// A paging cursor is not a message of the conversation being read.
+    case cursorNotFound
+    /// The database cannot be reached or did not answer in time.
+    case unavailable(String)
+}

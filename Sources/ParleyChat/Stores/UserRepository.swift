@@ -1,0 +1,29 @@
+/// Persistence of users. One implementation per database; all pass the same contract tests.
+public protocol UserRepository: Sendable {
+    /// Stores a new user.
+    /// - Throws: ``StoreError/duplicateEmail`` when a user with that email exists.
+    func insertUser(_ record: UserRecord) async throws
+
+    func user(id: ObjectID) async throws -> UserRecord?
+
+    /// Looks a user up by their normalised (trimmed, lower-cased) email.
+    func user(email: String) async throws -> UserRecord?
+
+    /// Applies `changes` and sets `updatedAt`, atomically.
+    /// - Returns: the record before and after the change, or `nil` when there is no such user.
+    func updateUser(id: ObjectID, changes: UserChanges, at time: Timestamp) async throws -> UserUpdate?
+
+    /// Every user except `id`, ordered by name (then id), for the contact list.
+    func users(excluding id: ObjectID) async throws -> [User]
+}
+
+/// A user record before and after an update; the old one tells which avatar to delete.
+public struct UserUpdate: Sendable, Hashable {
+    public var previous: UserRecord
+    public var updated: UserRecord
+
+    public init(previous: UserRecord, updated: UserRecord) {
+        self.previous = previous
+        self.updated = updated
+    }
+}
