@@ -1,0 +1,23 @@
+/// The schema migrations: the numbered files in `sql/`, embedded in the binary in order.
+///
+/// A new file must be added here too; a test checks that this list and the directory agree.
+enum PostgresSchema {
+    struct Migration: Sendable {
+        /// The number the file name starts with.
+        let version: Int
+        /// The file name.
+        let name: String
+        let sql: String
+    }
+
+    static let migrations: [Migration] = [
+        migration("0001_users_and_messages.sql", PackageResources._001_users_and_messages_sql)
+    ]
+
+    private static func migration(_ name: String, _ bytes: [UInt8]) -> Migration {
+        guard let version = Int(name.prefix { $0.isNumber }) else {
+            preconditionFailure("migration file \(name) must start with its number")
+        }
+        return Migration(version: version, name: name, sql: String(decoding: bytes, as: UTF8.self))
+    }
+}

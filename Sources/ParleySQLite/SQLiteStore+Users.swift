@@ -1,0 +1,81 @@
+import ParleyChat
+import SQLiteNIO
+
+extension SQLiteStore {
+    private static let userColumns = "id, name, email, password, avatar, avatar_media_id, created_at, updated_at"
+
+    public func insertUser(_ record: UserRecord) async throws {
+        let user = record.user
+        let binds: [SQLiteData] = [
+            .text(user.id.hexString), .text(user.name), .text(user.email), .text(record.passwordHash),
+            .text(user.avatar), record.avatarMediaID.map { .text($0) } ?? .null,
+            .integer(Int(user.createdAt.millisecondsSince1970)), .integer(Int(user.updatedAt.millisecondsSince1970)),
+        ]
+        try await write { connection in
+            _ = try await connection.query(
+                "INSERT INTO users (\(Self.userColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                binds
+            )
+        }
+    }
+
+    public func user(id: ObjectID) async throws -> UserRecord? {
+        let rows = try await reader.query("SELECT \(Self.userColumns) FROM users WHERE id = ?", [.text(id.hexString)])
+        return try rows.first.map(Self.userRecord)
+    }
+
+    public func user(email: String) async throws -> UserRecord? {
+        let rows = try await reader.query("SELECT \(Self.userColumns) FROM users WHERE email = ?", [.text(email)])
+        return try rows.first.map(Self.userRecord)
+    }
+
+    public func updateUser(id: ObjectID, changes: UserChanges, at time: Timestamp) async throws -> UserUpdate? {
+        try await write { connection in
+            let before = try await connection.query(
+                "SELECT \(Self.userColumns) FROM users WHERE id = ?",
+                [.text(id.hexString)]
+            )
+            guard let previous = try before.first.map(Self.userRecord) else { return nil }
+            var updated = previous
+            if let name = changes.name { updated.user.name = name }
+            if let avatar = changes.avatar {
+                updated.user.avatar = avatar.url
+                updated.avatarMediaID = avatar.mediaID
+            }
+            updated.user.updatedAt = time
+            _ = try await connection.query(
+                "UPDATE users SET name = ?, avatar = ?, avatar_media_id = ?, updated_at = ? WHERE id = ?",
+                [
+                    .text(updated.user.name), .text(updated.user.avatar),
+                    updated.avatarMediaID.map { .text($0) } ?? .null,
+                    .integer(Int(time.millisecondsSince1970)), .text(id.hexString),
+                ]
+            )
+            return UserUpdate(previous: previous, updated: updated)
+        }
+    }
+
+    public func users(excluding id: ObjectID) async throws -> [User] {
+        let rows = try await reader.query(
+            "SELECT \(Self.userColumns) FROM users WHERE id <> ? ORDER BY name, id",
+            [.text(id.hexString)]
+        )
+        return try rows.map { try Self.userRecord($0).user }
+    }
+
+    static func userRecord(_ row: SQLiteRow) throws -> UserRecord {
+        let decoder = SQLiteRowDecoder(row)
+        return UserRecord(
+            user: User(
+                id: try decoder.id("id"),
+                name: try decoder.text("name"),
+                email: try decoder.text("email"),
+                avatar: try decoder.text("avatar"),
+                createdAt: try decoder.timestamp("created_at"),
+                updatedAt: try decoder.timestamp("updated_at")
+            ),
+            passwordHash: try decoder.text("password"),
+            avatarMediaID: decoder.optionalText("avatar_media_id")
+        )
+    }
+}

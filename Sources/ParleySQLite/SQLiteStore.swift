@@ -1,0 +1,103 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ParleyChat
+import SQLiteNIO
+import ServiceLifecycle
+
+/// The embedded store: one SQLite file, for a single server instance.
+///
+/// Writes go through one connection in order (``SQLiteWriteQueue``); reads use a second,
+/// read-only connection, which WAL mode lets run alongside writes.
+public final class SQLiteStore: ChatStore {
+    public let path: String
+    let writer: SQLiteConnection
+    let reader: SQLiteConnection
+    let writes = SQLiteWriteQueue()
+    let logger: Logger
+
+    private init(path: String, writer: SQLiteConnection, reader: SQLiteConnection, logger: Logger) {
+        self.path = path
+        self.writer = writer
+        self.reader = reader
+        self.logger = logger
+    }
+
+    /// Opens (creating if needed) the database file at `path`.
+    /// - Parameter threadPool: where SQLite's blocking calls run.
+    public static func open(path: String, threadPool: NIOThreadPool = .singleton, logger: Logger) async throws
+        -> SQLiteStore
+    {
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+        let writer = try await SQLiteConnection.open(
+            storage: .file(path: path),
+            threadPool: threadPool,
+            logger: logger,
+            on: eventLoop
+        )
+        do {
+            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
+                _ = try await writer.query(pragma)
+            }
+            let reader = try await SQLiteConnection.open(
+                storage: .file(path: path),
+                threadPool: threadPool,
+                logger: logger,
+                on: eventLoop
+            )
+            _ = try await reader.query("PRAGMA query_only = ON")
+            return SQLiteStore(path: path, writer: writer, reader: reader, logger: logger)
+        } catch {
+            try? await writer.close()
+            throw error
+        }
+    }
+
+    public var displayName: String { "SQLite at \(path)" }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await writes.run(on: writer)
+        } onGracefulShutdown: {
+            self.writes.finish()
+        }
+        try await reader.close()
+        try await writer.close()
+    }
+
+    public func migrate() async throws {
+        try await writes.perform { connection in
+            let current = try await connection.query("PRAGMA user_version").first?.column("user_version")?.integer ?? 0
+            for (index, statements) in SQLiteSchema.migrations.enumerated() where index + 1 > current {
+                _ = try await connection.query("BEGIN IMMEDIATE")
+                do {
+                    for statement in statements {
+                        _ = try await connection.query(statement)
+                    }
+                    _ = try await connection.query("PRAGMA user_version = \(index + 1)")
+                    _ = try await connection.query("COMMIT")
+                } catch {
+                    _ = try? await connection.query("ROLLBACK")
+                    throw error
+                }
+            }
+        }
+    }
+
+    public func checkReadiness() async throws {
+        _ = try await reader.query("SELECT 1")
+    }
+
+    /// Runs a write job and maps constraint failures to ``StoreError``.
+    func write<Result: Sendable>(
+        _ body: @escaping @Sendable (SQLiteConnection) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await writes.perform(body)
+        } catch let error as SQLiteError
+            where error.reason == .constraintUniqueFailed && error.message.contains("email")
+        {
+            throw StoreError.duplicateEmail
+        }
+    }
+}

@@ -1,0 +1,1 @@
+Sources/ParleyPostgres/sql
