@@ -1,0 +1,129 @@
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ParleyChat
+import ParleyMedia
+import ParleyPostgres
+import ParleySQLite
+import ServiceLifecycle
+import SystemPackage
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Builds the Parley server from a configuration. The `parley` executable and the tests both
+/// call this, so tests exercise exactly what runs in production.
+public enum ParleyApplication {
+    /// The parts of a built server that tests and tools may need directly.
+    public struct Components: Sendable {
+        public let store: any ChatStore
+        public let auth: AuthService
+        public let messages: MessageService
+        public let media: any MediaStore
+    }
+
+    public static func build(
+        configuration: ParleyConfiguration,
+        logger: Logger
+    ) async throws -> (application: some ApplicationProtocol, components: Components) {
+        let store = try await makeStore(configuration, logger: logger)
+        let media = LocalMediaStore(
+            directory: .init(configuration.uploadsDirectory),
+            publicBaseURL: configuration.publicURL
+        )
+        try await media.prepare()
+
+        let secret =
+            try configuration.jwtSecret
+            ?? DevelopmentSecret.loadOrCreate(in: configuration.dataDirectory, logger: logger)
+        let tokens = try await TokenService(secret: secret)
+        let hashingPool = NIOThreadPool(numberOfThreads: max(2, NIOCore.System.coreCount))
+        hashingPool.start()
+        let passwords = PasswordHasher(cost: configuration.bcryptCost, threadPool: hashingPool)
+        let images = ImageValidator(maximumBytes: configuration.maximumImageBytes)
+
+        let auth = AuthService(
+            users: store,
+            passwords: passwords,
+            tokens: tokens,
+            media: media,
+            images: images,
+            logger: logger
+        )
+        let messages = MessageService(
+            users: store,
+            messages: store,
+            media: media,
+            images: images,
+            presence: NoPresence(),
+            logger: logger
+        )
+        let components = Components(store: store, auth: auth, messages: messages, media: media)
+
+        let router = Router(context: ParleyRequestContext.self)
+        router.add(middleware: CORSPolicy(allowedOrigins: Set(configuration.corsOrigins)))
+        router.add(middleware: ErrorMiddleware())
+        router.add(
+            middleware: FileMiddleware(
+                configuration.uploadsDirectory,
+                urlBasePath: "/uploads",
+                cacheControl: .init([(MediaType(type: .any), [.public, .maxAge(31_536_000)])]),
+                logger: logger
+            )
+        )
+        HealthController(store: store).addRoutes(to: router)
+        AuthController(
+            auth: auth,
+            cookie: SessionCookie(secure: configuration.environment == .production),
+            rateLimit: AuthRateLimit(
+                limiter: RateLimiter(),
+                perAddress: .init(limit: configuration.authRateLimitPerAddress, per: .seconds(60)),
+                perEmail: .init(limit: configuration.authRateLimitPerEmail, per: .seconds(60)),
+                trustProxy: configuration.trustProxy
+            )
+        ).addRoutes(to: router.group("api/auth"))
+        MessageController(messages: messages, auth: auth).addRoutes(to: router.group("api/message"))
+
+        var application = Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: "Parley"
+            ),
+            services: [ThreadPoolService(pool: hashingPool), store],
+            logger: logger
+        )
+        application.beforeServerStarts {
+            try await store.migrate()
+            logger.info(
+                "Parley is ready",
+                metadata: [
+                    "store": "\(store.displayName)",
+                    "media": "\(media.displayName)",
+                    "environment": "\(configuration.environment.rawValue)",
+                ]
+            )
+        }
+        return (application, components)
+    }
+
+    /// Opens the store the configuration names (not yet running: run it as a service).
+    public static func makeStore(_ configuration: ParleyConfiguration, logger: Logger) async throws -> any ChatStore {
+        switch configuration.store {
+        case .sqlite(let path):
+            let directory = FilePath(path).removingLastComponent()
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory.string, withIntermediateDirectories: true)
+            }
+            logger.notice(
+                "Using SQLite (single instance: realtime events stay in this process)", metadata: ["path": "\(path)"])
+            return try await SQLiteStore.open(path: path, logger: logger)
+        case .postgres(let url, let poolSize):
+            return PostgresStore(url: url, maximumConnections: poolSize, logger: logger)
+        }
+    }
+}

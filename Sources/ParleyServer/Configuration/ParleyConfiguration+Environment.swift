@@ -1,0 +1,183 @@
+import Configuration
+import Logging
+import ParleyChat
+import ParleyPostgres
+import SystemPackage
+
+extension ParleyConfiguration {
+    /// Reads the process environment, then `.env` in the working directory (the environment
+    /// wins), and validates every value.
+    /// - Throws: ``ConfigurationError`` naming the first bad key.
+    public static func fromEnvironment(dotEnvPath: String = ".env") async throws -> ParleyConfiguration {
+        let reader = ConfigReader(providers: [
+            EnvironmentVariablesProvider(),
+            try await EnvironmentVariablesProvider(environmentFilePath: FilePath(dotEnvPath), allowMissing: true),
+        ])
+        return try ParleyConfiguration(reader: reader)
+    }
+
+    /// Builds and validates a configuration from explicit values (tests, tools).
+    public static func from(variables: [String: String]) throws -> ParleyConfiguration {
+        try ParleyConfiguration(
+            reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: variables)))
+    }
+
+    init(reader: ConfigReader) throws {
+        let values = ConfigurationValues(reader: reader)
+
+        let environment: Environment
+        if let raw = values.string("ENVIRONMENT") {
+            guard let parsed = Environment(rawValue: raw.lowercased()) else {
+                throw ConfigurationError(key: "ENVIRONMENT", "must be development or production, got '\(raw)'")
+            }
+            environment = parsed
+        } else {
+            // The Node app's convention, so an existing deployment keeps its mode.
+            environment = values.string("NODE_ENV")?.lowercased() == "production" ? .production : .development
+        }
+
+        let dataDirectory = values.string("DATA_DIR") ?? "./data"
+        self.init(store: try Self.store(values, dataDirectory: dataDirectory))
+        self.environment = environment
+        self.dataDirectory = dataDirectory
+        self.host = values.string("HOST") ?? "0.0.0.0"
+        self.port = try values.integer("PORT", in: 1...65535) ?? 5001
+
+        if let secret = values.string("JWT_SECRET", isSecret: true) {
+            guard secret.utf8.count >= TokenService.minimumSecretBytes else {
+                throw ConfigurationError(
+                    key: "JWT_SECRET",
+                    "must be at least \(TokenService.minimumSecretBytes) bytes (HS256 key strength); "
+                        + "generate one with: openssl rand -base64 48"
+                )
+            }
+            self.jwtSecret = secret
+        } else if environment == .production {
+            throw ConfigurationError(key: "JWT_SECRET", "is required in production")
+        }
+
+        if let origins = values.string("CORS_ORIGIN") {
+            self.corsOrigins = try origins.split(separator: ",").map { try Self.origin(String($0), key: "CORS_ORIGIN") }
+        } else if environment == .development {
+            // The Node app's frontend dev server.
+            self.corsOrigins = ["http://localhost:5173"]
+        }
+        if let publicURL = values.string("PUBLIC_URL") {
+            self.publicURL = try Self.origin(publicURL, key: "PUBLIC_URL")
+        }
+        if let level = values.string("LOG_LEVEL") {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw ConfigurationError(
+                    key: "LOG_LEVEL",
+                    "must be one of trace, debug, info, notice, warning, error, critical, got '\(level)'"
+                )
+            }
+            self.logLevel = parsed
+        }
+        self.trustProxy = try values.boolean("TRUST_PROXY") ?? false
+        self.authRateLimitPerAddress = try values.integer("AUTH_RATE_LIMIT", in: 1...1_000_000) ?? 30
+        self.authRateLimitPerEmail = try values.integer("AUTH_EMAIL_RATE_LIMIT", in: 1...1_000_000) ?? 10
+        self.bcryptCost = UInt8(try values.integer("BCRYPT_COST", in: 4...31) ?? 10)
+        if let megabytes = try values.integer("MAX_IMAGE_MB", in: 1...100) {
+            self.maximumImageBytes = megabytes * 1024 * 1024
+        }
+    }
+
+    private static func store(_ values: ConfigurationValues, dataDirectory: String) throws -> StoreChoice {
+        let databaseURL = values.string("DATABASE_URL", isSecret: true)
+        let mongoURI = values.string("MONGODB_URI", isSecret: true)
+        let choice: String
+        if let raw = values.string("STORE") {
+            choice = raw.lowercased()
+        } else if databaseURL != nil, mongoURI != nil {
+            throw ConfigurationError(
+                key: "STORE", "both DATABASE_URL and MONGODB_URI are set; set STORE to postgres or mongodb")
+        } else if databaseURL != nil {
+            choice = "postgres"
+        } else if mongoURI != nil {
+            choice = "mongodb"
+        } else {
+            choice = "sqlite"
+        }
+        switch choice {
+        case "sqlite":
+            return .sqlite(path: values.string("SQLITE_PATH") ?? dataDirectory + "/parley.sqlite")
+        case "postgres", "postgresql":
+            guard let databaseURL else {
+                throw ConfigurationError(key: "DATABASE_URL", "is required when STORE=postgres")
+            }
+            let url: PostgresConnectionURL
+            do {
+                url = try PostgresConnectionURL(databaseURL)
+            } catch {
+                throw ConfigurationError(key: "DATABASE_URL", "cannot be parsed: \(error)")
+            }
+            return .postgres(url, poolSize: try values.integer("DATABASE_POOL_SIZE", in: 1...1000) ?? 20)
+        case "mongodb", "mongo":
+            throw ConfigurationError(
+                key: "STORE",
+                "this build has no MongoDB support; build with `swift build --traits MongoDB`"
+            )
+        default:
+            throw ConfigurationError(key: "STORE", "must be postgres, mongodb or sqlite, got '\(choice)'")
+        }
+    }
+
+    /// `scheme://host[:port]` with nothing after it, as browsers send in `Origin`.
+    static func origin(_ raw: String, key: String) throws -> String {
+        var value = raw.trimmingCharacters(in: " \t")
+        while value.hasSuffix("/") { value.removeLast() }
+        let parts = value.split(separator: "://", maxSplits: 1)
+        guard parts.count == 2, ["http", "https"].contains(parts[0].lowercased()), !parts[1].isEmpty,
+            !parts[1].contains("/"), !parts[1].contains("?"), !parts[1].contains("#"), !parts[1].contains(" ")
+        else {
+            throw ConfigurationError(key: key, "'\(raw)' is not an origin like https://chat.example.com")
+        }
+        return "\(parts[0].lowercased())://\(parts[1].lowercased())"
+    }
+}
+
+/// Typed access to raw configuration strings, reporting bad values by key.
+struct ConfigurationValues {
+    let reader: ConfigReader
+
+    /// The trimmed value, with one pair of surrounding quotes removed (`.env` files keep them);
+    /// an empty value counts as unset.
+    func string(_ key: String, isSecret: Bool = false) -> String? {
+        guard var value = reader.string(forKey: ConfigKey(key), isSecret: isSecret) else { return nil }
+        value = value.trimmingCharacters(in: " \t\r\n")
+        if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+            value = String(value.dropFirst().dropLast())
+        }
+        return value.isEmpty ? nil : value
+    }
+
+    func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let raw = string(key) else { return nil }
+        guard let value = Int(raw), range.contains(value) else {
+            throw ConfigurationError(
+                key: key, "must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(raw)'")
+        }
+        return value
+    }
+
+    func boolean(_ key: String) throws -> Bool? {
+        guard let raw = string(key) else { return nil }
+        switch raw.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw ConfigurationError(key: key, "must be true or false, got '\(raw)'")
+        }
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        let characters = Set(set.unicodeScalars)
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !characters.contains($0) }),
+            let last = scalars.lastIndex(where: { !characters.contains($0) })
+        else { return "" }
+        return String(scalars[first...last])
+    }
+}

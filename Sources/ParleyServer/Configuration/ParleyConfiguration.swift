@@ -1,0 +1,48 @@
+import Logging
+import ParleyChat
+import ParleyPostgres
+
+/// Everything the server needs to know, read once at startup from the environment and `.env`
+/// and validated into typed values (see `.env.example` for every key).
+public struct ParleyConfiguration: Sendable {
+    public enum Environment: String, Sendable {
+        case development
+        case production
+    }
+
+    public enum StoreChoice: Sendable {
+        case sqlite(path: String)
+        case postgres(PostgresConnectionURL, poolSize: Int)
+    }
+
+    public var environment: Environment = .development
+    public var host: String = "0.0.0.0"
+    public var port: Int = 5001
+    public var store: StoreChoice
+    /// Holds the SQLite file, uploaded images and the generated development JWT secret.
+    public var dataDirectory: String = "./data"
+    /// Set when the secret comes from configuration; `nil` in development means "generate one
+    /// and remember it in the data directory".
+    public var jwtSecret: String?
+    /// Origins allowed to make credentialed cross-origin requests (and open sockets).
+    public var corsOrigins: [String] = []
+    /// Origin prefixed to upload URLs; empty for same-origin relative URLs.
+    public var publicURL: String = ""
+    public var logLevel: Logger.Level = .info
+    /// Whether to take the client address from `X-Forwarded-For` (behind a reverse proxy).
+    public var trustProxy: Bool = false
+    /// Sign-up and log-in attempts per minute per client address.
+    public var authRateLimitPerAddress: Int = 30
+    /// Log-in attempts per minute per email address.
+    public var authRateLimitPerEmail: Int = 10
+    public var bcryptCost: UInt8 = 10
+    /// Largest accepted image, decoded.
+    public var maximumImageBytes: Int = ImageValidator.defaultMaximumBytes
+
+    public init(store: StoreChoice) {
+        self.store = store
+    }
+
+    /// The directory for uploaded images.
+    public var uploadsDirectory: String { dataDirectory + "/uploads" }
+}

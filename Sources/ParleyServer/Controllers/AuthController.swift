@@ -1,0 +1,89 @@
+import Hummingbird
+import ParleyChat
+
+/// `/api/auth`: sign-up, log-in, log-out, profile update and session check.
+struct AuthController {
+    let auth: AuthService
+    let cookie: SessionCookie
+    let rateLimit: AuthRateLimit
+
+    func addRoutes(to group: RouterGroup<ParleyRequestContext>) {
+        group.post("signup", use: signUp)
+        group.post("login", use: logIn)
+        group.post("logout", use: logOut)
+        group.group()
+            .add(middleware: AuthenticationMiddleware(auth: auth))
+            .put("update", use: update)
+            .get("check", use: check)
+    }
+
+    struct SignUpBody: Decodable {
+        var name: String?
+        var email: String?
+        var password: String?
+        var avatar: String?
+    }
+
+    struct LogInBody: Decodable {
+        var email: String?
+        var password: String?
+    }
+
+    struct UpdateBody: Decodable {
+        var name: String?
+        /// A data URI; the empty string removes the avatar.
+        var avatar: String?
+    }
+
+    struct LogOutAnswer: Encodable {
+        var message = "Logged out successfully"
+    }
+
+    @Sendable func signUp(request: Request, context: ParleyRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(SignUpBody.self, from: request, context: context)
+        try rateLimit.check(request: request, context: context, email: body.email)
+        let session = try await auth.signUp(
+            name: body.name,
+            email: body.email,
+            password: body.password,
+            avatar: body.avatar.map(ImageInput.dataURI)
+        )
+        return sessionResponse(session, status: .created)
+    }
+
+    @Sendable func logIn(request: Request, context: ParleyRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(LogInBody.self, from: request, context: context)
+        try rateLimit.check(request: request, context: context, email: body.email)
+        let session = try await auth.logIn(email: body.email, password: body.password)
+        return sessionResponse(session, status: .ok)
+    }
+
+    @Sendable func logOut(request: Request, context: ParleyRequestContext) async throws -> Response {
+        var response = JSONResponse.make(LogOutAnswer())
+        response.setCookie(cookie.clear())
+        return response
+    }
+
+    @Sendable func update(request: Request, context: ParleyRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let body = try await JSONBody.decode(UpdateBody.self, from: request, context: context)
+        let removeAvatar = body.avatar == ""
+        let user = try await auth.updateProfile(
+            of: identity.user.id,
+            name: body.name,
+            avatar: removeAvatar ? nil : body.avatar.map(ImageInput.dataURI),
+            removeAvatar: removeAvatar
+        )
+        return JSONResponse.make(user)
+    }
+
+    @Sendable func check(request: Request, context: ParleyRequestContext) async throws -> Response {
+        JSONResponse.make(try context.requireIdentity().user)
+    }
+
+    private func sessionResponse(_ session: AuthService.Session, status: HTTPResponse.Status) -> Response {
+        var response = JSONResponse.make(session.user, status: status)
+        response.setCookie(cookie.issue(session.token))
+        return response
+    }
+}

@@ -1,0 +1,23 @@
+import Hummingbird
+import ParleyChat
+
+/// Puts the signed-in user into the context, or answers 401.
+///
+/// Accepts the `jwt` cookie and `Authorization: Bearer`. Missing, malformed, expired and wrongly
+/// signed tokens, `alg: none` and tokens of users that no longer exist are all 401.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = ParleyRequestContext
+    let auth: AuthService
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard let token = SessionCookie.token(in: request) else {
+            throw ParleyError(.unauthorized, code: "unauthorized", message: "Unauthorized - no token provided")
+        }
+        let (user, session) = try await auth.authenticate(token: token)
+        var context = context
+        context.identity = .init(user: user, session: session)
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,101 @@
+import Hummingbird
+import NIOCore
+import ParleyChat
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Decodes JSON request bodies and reports every way one can be wrong as a 4xx naming the
+/// field: not JSON (415), too large (413), malformed (400 `invalid_json`), not an object
+/// (400 `invalid_body`), a field of the wrong type (400 `invalid_<field>`).
+enum JSONBody {
+    static func decode<Body: Decodable>(
+        _ type: Body.Type,
+        from request: Request,
+        context: some RequestContext
+    ) async throws -> Body {
+        if let contentType = request.headers[.contentType], !isJSON(contentType) {
+            throw ParleyError(
+                .unsupportedMediaType,
+                code: "unsupported_media_type",
+                message: "Send a JSON body with Content-Type: application/json"
+            )
+        }
+        let buffer = try await collect(request, limit: context.maxUploadSize)
+        return try decode(type, from: buffer)
+    }
+
+    /// Reads the whole body, refusing early (by `Content-Length`) or as soon as it passes `limit`.
+    static func collect(_ request: Request, limit: Int) async throws -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw tooLarge(limit)
+        }
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge(limit)
+        }
+    }
+
+    /// Decodes an already collected body (also used for Socket.IO payloads).
+    static func decode<Body: Decodable>(_ type: Body.Type, from buffer: ByteBuffer) throws -> Body {
+        var data = Data(buffer: buffer)
+        if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            data = Data("{}".utf8)
+        }
+        do {
+            return try JSONDecoder().decode(Body.self, from: data)
+        } catch let error as DecodingError {
+            throw describe(error)
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> ParleyError {
+        switch error {
+        case .typeMismatch(let expected, let context), .valueNotFound(let expected, let context):
+            guard let field = context.codingPath.first?.stringValue else {
+                return ParleyError(.badRequest, code: "invalid_body", message: "The body must be a JSON object")
+            }
+            let kind = expected == String.self ? "a string" : "of type \(expected)"
+            return ParleyError.invalidField(field, "\(field) must be \(kind)")
+        case .dataCorrupted(let context):
+            if let field = context.codingPath.first?.stringValue {
+                return ParleyError.invalidField(field, "\(field) has an invalid value")
+            }
+            return ParleyError(.badRequest, code: "invalid_json", message: "The body is not valid JSON")
+        case .keyNotFound(let key, _):
+            return ParleyError.missingField(key.stringValue)
+        @unknown default:
+            return ParleyError(.badRequest, code: "invalid_json", message: "The body is not valid JSON")
+        }
+    }
+
+    private static func isJSON(_ contentType: String) -> Bool {
+        let mediaType =
+            contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: " ").lowercased() } ?? ""
+        return mediaType == "application/json" || mediaType.hasSuffix("+json")
+    }
+
+    static func tooLarge(_ limit: Int) -> ParleyError {
+        ParleyError(
+            .payloadTooLarge,
+            code: "payload_too_large",
+            message: "The request body is larger than \(limit / 1024 / 1024) MB"
+        )
+    }
+}
+
+extension Data {
+    init(buffer: ByteBuffer) {
+        self = buffer.withUnsafeReadableBytes { Data($0) }
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        String(self).trimmingCharacters(in: set)
+    }
+}

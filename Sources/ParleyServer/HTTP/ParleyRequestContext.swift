@@ -1,0 +1,33 @@
+import Hummingbird
+import NIOCore
+import ParleyChat
+
+/// The context every Parley handler gets: the connection's address and, behind
+/// ``AuthenticationMiddleware``, the signed-in user.
+public struct ParleyRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The TCP peer (a reverse proxy's address when there is one).
+    public let remoteAddress: SocketAddress?
+    /// Set by ``AuthenticationMiddleware``; handlers behind it can rely on it.
+    public var identity: Identity?
+
+    /// Who made the request and with which token.
+    public struct Identity: Sendable {
+        public var user: User
+        public var session: SessionToken
+    }
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+
+    /// JSON bodies carry images as data URIs: a 5 MB image is ~6.7 MB of base64.
+    public var maxUploadSize: Int { 8 * 1024 * 1024 }
+
+    /// The signed-in user; only call behind ``AuthenticationMiddleware``.
+    func requireIdentity() throws -> Identity {
+        guard let identity else { throw ParleyError.unauthorized }
+        return identity
+    }
+}

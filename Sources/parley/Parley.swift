@@ -1,0 +1,101 @@
+import ArgumentParser
+import Hummingbird
+import Logging
+import ParleyChat
+import ParleyServer
+import ServiceLifecycle
+
+/// The `parley` command: serve the chat API, migrate a database, and (later) copy data.
+@main
+struct Parley: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parley",
+        abstract: "A real-time chat backend: REST API, Socket.IO and PostgreSQL, MongoDB or SQLite storage.",
+        discussion: """
+            Configuration comes from the environment and from a .env file in the working \
+            directory (see .env.example). With no command, `parley` serves.
+            """,
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Options shared by every command that reads the server configuration.
+struct ConfigurationOptions: ParsableArguments {
+    @Option(name: .long, help: "Read settings from this file in addition to the environment.")
+    var envFile: String = ".env"
+
+    /// Loads and validates the configuration, turning a bad value into a clear exit.
+    func load() async throws -> ParleyConfiguration {
+        do {
+            return try await ParleyConfiguration.fromEnvironment(dotEnvPath: envFile)
+        } catch let error as ConfigurationError {
+            throw ValidationError("configuration error: \(error)")
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP API and realtime server (the default command)."
+    )
+
+    @OptionGroup var options: ConfigurationOptions
+
+    @Option(name: .long, help: "Listen on this port (overrides PORT).")
+    var port: Int?
+
+    @Option(name: .long, help: "Listen on this address (overrides HOST).")
+    var host: String?
+
+    func run() async throws {
+        var configuration = try await options.load()
+        if let port {
+            guard (1...65535).contains(port) else { throw ValidationError("--port must be from 1 to 65535") }
+            configuration.port = port
+        }
+        if let host { configuration.host = host }
+        let logger = Logging.bootstrap(level: configuration.logLevel)
+        do {
+            let (application, _) = try await ParleyApplication.build(configuration: configuration, logger: logger)
+            try await application.runService()
+        } catch let error as ConfigurationError {
+            throw ValidationError("configuration error: \(error)")
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bring the configured database's schema up to date, then exit.",
+        discussion: "The server also does this at startup; running it twice, or beside a starting server, is safe."
+    )
+
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() async throws {
+        let configuration = try await options.load()
+        let logger = Logging.bootstrap(level: configuration.logLevel)
+        let store = try await ParleyApplication.makeStore(configuration, logger: logger)
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await store.run() }
+            try await store.migrate()
+            logger.info("Schema is up to date", metadata: ["store": "\(store.displayName)"])
+            group.cancelAll()
+        }
+    }
+}
+
+enum Logging {
+    /// Sends logs to standard error at `level` and returns the server's logger.
+    static func bootstrap(level: Logger.Level) -> Logger {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "parley")
+        logger.logLevel = level
+        return logger
+    }
+}
