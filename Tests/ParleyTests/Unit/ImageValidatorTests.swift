@@ -1,0 +1,57 @@
+import Foundation
+import NIOCore
+import ParleyChat
+import Testing
+
+enum TestImages {
+    static let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + Array(repeating: 0, count: 32)
+    static let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0] + Array(repeating: 1, count: 32)
+    static let gif: [UInt8] = Array("GIF89a".utf8) + Array(repeating: 2, count: 32)
+    static let webp: [UInt8] = Array("RIFF".utf8) + [0, 0, 0, 0] + Array("WEBP".utf8) + Array(repeating: 3, count: 32)
+
+    static func dataURI(_ bytes: [UInt8], type: String = "image/png") -> String {
+        "data:\(type);base64,\(Data(bytes).base64EncodedString())"
+    }
+}
+
+@Suite("ImageValidator")
+struct ImageValidatorTests {
+    let validator = ImageValidator(maximumBytes: 1024)
+
+    @Test(arguments: [
+        (TestImages.png, ImageFormat.png), (TestImages.jpeg, .jpeg), (TestImages.gif, .gif), (TestImages.webp, .webp),
+    ])
+    func sniffsTheRealFormat(bytes: [UInt8], format: ImageFormat) throws {
+        // The declared type is ignored: the bytes decide.
+        let upload = try validator.validate(.dataURI(TestImages.dataURI(bytes, type: "text/plain")), field: "image")
+        #expect(upload.format == format)
+        #expect(upload.bytes.readableBytes == bytes.count)
+    }
+
+    @Test func refusesWhatIsNotAnImage() {
+        let svg = Array("<svg xmlns='http://www.w3.org/2000/svg'/>".utf8)
+        #expect(throws: ParleyError.self) { try validator.validate(.dataURI(TestImages.dataURI(svg)), field: "image") }
+        do {
+            _ = try validator.validate(.bytes(ByteBuffer(bytes: svg)), field: "image")
+            Issue.record("accepted SVG")
+        } catch let error as ParleyError {
+            #expect(error.kind == .unsupportedMediaType)
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test(arguments: [
+        "", "hello", "data:image/png,abc", "data:image/png;base64", "data:image/png;base64,!!!!",
+        "http://example.com/a.png",
+    ])
+    func refusesMalformedDataURIs(_ uri: String) {
+        #expect(throws: ParleyError.self) { try validator.validate(.dataURI(uri), field: "avatar") }
+    }
+
+    @Test func refusesImagesOverTheLimit() {
+        let big = TestImages.png + Array(repeating: 0, count: 2000)
+        #expect(throws: ParleyError.self) { try validator.validate(.dataURI(TestImages.dataURI(big)), field: "image") }
+        #expect(throws: ParleyError.self) { try validator.validate(.bytes(ByteBuffer(bytes: big)), field: "image") }
+    }
+}

@@ -1,0 +1,98 @@
+import Crypto
+import Foundation
+import ParleyChat
+import Testing
+
+@Suite("TokenService")
+struct TokenServiceTests {
+    let secret = TestSecrets.jwt
+
+    @Test func issuesTokensLikeTheNodeApp() async throws {
+        let tokens = try await TokenService(secret: secret)
+        let user = ObjectID()
+        let session = try await tokens.issue(for: user, now: Timestamp(millisecondsSince1970: 1_800_000_000_456))
+        let parts = session.token.split(separator: ".")
+        #expect(parts.count == 3)
+        let header = try JSONSerialization.jsonObject(with: Self.base64URL(parts[0])) as? [String: Any]
+        #expect(header?["alg"] as? String == "HS256")
+        let claims = try #require(try JSONSerialization.jsonObject(with: Self.base64URL(parts[1])) as? [String: Any])
+        #expect(claims["userId"] as? String == user.hexString)
+        // Whole seconds, as jsonwebtoken writes them.
+        #expect(claims["iat"] as? Int == 1_800_000_000)
+        #expect(claims["exp"] as? Int == 1_800_000_000 + 7 * 24 * 3600)
+        #expect(session.expiresAt.millisecondsSince1970 == (1_800_000_000 + 7 * 24 * 3600) * 1000)
+    }
+
+    @Test func verifiesItsOwnTokens() async throws {
+        let tokens = try await TokenService(secret: secret)
+        let user = ObjectID()
+        let issued = try await tokens.issue(for: user)
+        let verified = try await tokens.verify(issued.token)
+        #expect(verified.userID == user)
+        #expect(verified.expiresAt == issued.expiresAt)
+    }
+
+    /// Made by PyJWT (the same format as Node's jsonwebtoken) with the test secret.
+    @Test func acceptsATokenFromAnotherLibrary() async throws {
+        let tokens = try await TokenService(secret: secret)
+        let foreign =
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VySWQiOiI2YjA2MTBkNDI0MThmZWIzODRhNGRjZjQiLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6NDEwMjQ0NDgwMH0.mEfHGpdlp1gvpDBAAovTp7h0hMRj389ALWPzDfHt5Ok"
+        let session = try await tokens.verify(foreign)
+        #expect(session.userID.hexString == "6b0610d42418feb384a4dcf4")
+    }
+
+    @Test func refusesBadTokens() async throws {
+        let tokens = try await TokenService(secret: secret)
+        let user = ObjectID().hexString
+        let future = Int(Date().timeIntervalSince1970) + 3600
+        let bad = [
+            "",
+            "garbage",
+            "a.b.c",
+            Self.sign(["alg": "HS256", "typ": "JWT"], ["userId": user, "iat": 1, "exp": 2], secret: secret),  // expired
+            Self.sign(
+                ["alg": "HS256", "typ": "JWT"], ["userId": user, "exp": future],
+                secret: "another-secret-that-is-long-enough-xx"),
+            Self.sign(["alg": "HS512", "typ": "JWT"], ["userId": user, "exp": future], secret: secret),
+            Self.unsigned(["alg": "none", "typ": "JWT"], ["userId": user, "exp": future]),
+            Self.sign(["alg": "HS256", "typ": "JWT"], ["userId": "not-an-id", "exp": future], secret: secret),
+            Self.sign(["alg": "HS256", "typ": "JWT"], ["userId": user], secret: secret),  // no exp
+            String(repeating: "a", count: 10_000),
+        ]
+        for token in bad {
+            await #expect(throws: ParleyError.unauthorized, "\(token.prefix(60))") { try await tokens.verify(token) }
+        }
+    }
+
+    @Test func refusesAShortSecret() async {
+        await #expect(throws: ParleyError.self) { try await TokenService(secret: "too-short") }
+    }
+
+    static func base64URL(_ part: Substring) -> Data {
+        var base64 = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64)!
+    }
+
+    static func encode(_ object: [String: Any]) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func sign(_ header: [String: Any], _ claims: [String: Any], secret: String) -> String {
+        let input = encode(header) + "." + encode(claims)
+        let key = SymmetricKey(data: Data(secret.utf8))
+        let signature: Data =
+            header["alg"] as? String == "HS512"
+            ? Data(HMAC<SHA512>.authenticationCode(for: Data(input.utf8), using: key))
+            : Data(HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: key))
+        return input + "."
+            + signature.base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func unsigned(_ header: [String: Any], _ claims: [String: Any]) -> String {
+        encode(header) + "." + encode(claims) + "."
+    }
+}
