@@ -3,8 +3,10 @@ public enum Deadline {
     /// The operation did not finish in time.
     public struct Exceeded: Error, Hashable {}
 
-    /// Runs `operation`, throwing ``Exceeded`` (and cancelling it) if it has not finished after
-    /// `duration`. Returns as soon as either happens, even if the operation ignores cancellation.
+    /// Runs `operation`, throwing ``Exceeded`` if it has not finished after `duration`.
+    ///
+    /// On timeout the operation is cancelled and this returns once it has stopped; the drivers
+    /// used here (postgres-nio waiting for a connection, a query in flight) stop on cancellation.
     public static func run<Result: Sendable>(
         within duration: Duration,
         _ operation: @escaping @Sendable () async throws -> Result

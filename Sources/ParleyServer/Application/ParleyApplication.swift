@@ -65,6 +65,7 @@ public enum ParleyApplication {
         let components = Components(store: store, auth: auth, messages: messages, media: media)
 
         let router = Router(context: ParleyRequestContext.self)
+        router.add(middleware: LogRequestsMiddleware(.debug))
         router.add(middleware: CORSPolicy(allowedOrigins: Set(configuration.corsOrigins)))
         router.add(middleware: ErrorMiddleware())
         router.add(
@@ -122,8 +123,8 @@ public enum ParleyApplication {
             logger.notice(
                 "Using SQLite (single instance: realtime events stay in this process)", metadata: ["path": "\(path)"])
             return try await SQLiteStore.open(path: path, logger: logger)
-        case .postgres(let url, let poolSize):
-            return PostgresStore(url: url, maximumConnections: poolSize, logger: logger)
+        case .postgres(let url, let poolSize, let timeout):
+            return PostgresStore(url: url, maximumConnections: poolSize, operationTimeout: timeout, logger: logger)
         }
     }
 }

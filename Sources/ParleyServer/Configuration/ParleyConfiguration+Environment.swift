@@ -112,7 +112,11 @@ extension ParleyConfiguration {
             } catch {
                 throw ConfigurationError(key: "DATABASE_URL", "cannot be parsed: \(error)")
             }
-            return .postgres(url, poolSize: try values.integer("DATABASE_POOL_SIZE", in: 1...1000) ?? 20)
+            return .postgres(
+                url,
+                poolSize: try values.integer("DATABASE_POOL_SIZE", in: 1...1000) ?? 20,
+                operationTimeout: .milliseconds(try values.integer("DATABASE_TIMEOUT_MS", in: 100...600_000) ?? 10_000)
+            )
         case "mongodb", "mongo":
             throw ConfigurationError(
                 key: "STORE",

@@ -12,7 +12,7 @@ public struct ParleyConfiguration: Sendable {
 
     public enum StoreChoice: Sendable {
         case sqlite(path: String)
-        case postgres(PostgresConnectionURL, poolSize: Int)
+        case postgres(PostgresConnectionURL, poolSize: Int, operationTimeout: Duration)
     }
 
     public var environment: Environment = .development

@@ -41,3 +41,14 @@ enum Fixture {
         )
     }
 }
+
+import Logging
+
+extension Logger {
+    /// A logger for tests that only shows warnings and errors.
+    static var quiet: Logger {
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        return logger
+    }
+}

@@ -85,7 +85,7 @@ enum TestPostgres {
             let store = PostgresStore(
                 url: try PostgresConnectionURL(replacingDatabase(in: admin, with: name)),
                 maximumConnections: 2,
-                logger: Logger(label: "test")
+                logger: .quiet
             )
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await store.run() }

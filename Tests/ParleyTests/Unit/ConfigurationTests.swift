@@ -22,13 +22,14 @@ struct ConfigurationTests {
         let configuration = try ParleyConfiguration.from(variables: [
             "DATABASE_URL": "postgres://u:p%40ss@db.example:6543/chat?sslmode=disable"
         ])
-        guard case .postgres(let url, let pool) = configuration.store else {
+        guard case .postgres(let url, let pool, let timeout) = configuration.store else {
             Issue.record("expected PostgreSQL")
             return
         }
         #expect(url.displayName == "PostgreSQL at db.example:6543/chat")
         #expect(url.configuration.password == "p@ss")
         #expect(pool == 20)
+        #expect(timeout == .seconds(10))
     }
 
     @Test func readsOriginsAndStripsDotEnvQuotes() throws {

@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import ParleyChat
+import ParleyPostgres
+import PostgresNIO
+import Testing
+
+/// What only the PostgreSQL store does: migrations shared by several instances, the index
+/// behind conversation paging, and bounded waits while the database is down.
+@Suite("PostgreSQL store", .enabled(if: TestPostgres.adminURL != nil, "set PARLEY_TEST_DATABASE_URL (scripts/test does)"))
+struct PostgresStoreTests {
+    /// An empty database (no migrations applied).
+    static func emptyDatabase() async throws -> String {
+        let admin = try #require(TestPostgres.adminURL)
+        let name = "parley_empty_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
+        try await TestPostgres.withAdminClient(admin) { client in
+            try await client.query("CREATE DATABASE \(unescaped: name)")
+        }
+        return TestPostgres.replacingDatabase(in: admin, with: name)
+    }
+
+    static func withRunning<Result: Sendable>(
+        _ stores: [PostgresStore],
+        _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for store in stores { group.addTask { try await store.run() } }
+            defer { group.cancelAll() }
+            return try await body()
+        }
+    }
+
+    @Test func instancesStartingTogetherMigrateOnce() async throws {
+        let url = try PostgresConnectionURL(try await Self.emptyDatabase())
+        let stores = (0..<4).map { _ in PostgresStore(url: url, maximumConnections: 2, logger: .quiet) }
+        try await Self.withRunning(stores) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for store in stores { group.addTask { try await store.migrate() } }
+                try await group.waitForAll()
+            }
+            // Applied exactly once each, and the schema works.
+            let record = Fixture.user()
+            try await stores[0].insertUser(record)
+            #expect(try await stores[3].user(id: record.user.id) == record)
+        }
+        let admin = try #require(TestPostgres.adminURL)
+        let database = String(url.displayName.split(separator: "/").last!)
+        let count = try await TestPostgres.withAdminClient(TestPostgres.replacingDatabase(in: admin, with: database)) { client in
+            var count = 0
+            for try await value in try await client.query("SELECT count(*) FROM parley_schema_migrations").decode(Int.self) {
+                count = value
+            }
+            return count
+        }
+        #expect(count == 1)
+    }
+
+    @Test func conversationPagesUseTheIndexNotAScan() async throws {
+        let url = try await TestPostgres.freshDatabaseURL()
+        try await TestPostgres.withAdminClient(url) { client in
+            // 20,000 messages over 100 conversations.
+            try await client.query(
+                """
+                INSERT INTO users (id, name, email, password, created_at, updated_at)
+                SELECT lpad(to_hex(i), 24, '0'), 'u' || i, 'u' || i || '@example.com', 'x', now(), now()
+                FROM generate_series(1, 101) AS i
+                """
+            )
+            try await client.query(
+                """
+                INSERT INTO messages (id, sender_id, receiver_id, text, created_at, updated_at)
+                SELECT lpad(to_hex(1000 + i), 24, '0'), lpad(to_hex(1), 24, '0'), lpad(to_hex(2 + i % 100), 24, '0'),
+                       'm' || i, now(), now()
+                FROM generate_series(1, 20000) AS i
+                """
+            )
+            try await client.query("ANALYZE messages")
+            var plan: [String] = []
+            let rows = try await client.query(
+                """
+                EXPLAIN SELECT id FROM messages
+                WHERE user_lo = '000000000000000000000001' AND user_hi = '000000000000000000000002'
+                  AND seq < 15000 ORDER BY seq DESC LIMIT 50
+                """
+            )
+            for try await line in rows.decode(String.self) { plan.append(line) }
+            let text = plan.joined(separator: "\n")
+            #expect(text.contains("messages_conversation"), "\(text)")
+            #expect(!text.contains("Seq Scan"), "\(text)")
+            #expect(!text.contains("Sort"), "the index already gives the order: \(text)")
+        }
+    }
+
+    @Test func anUnreachableDatabaseFailsFastWithUnavailable() async throws {
+        // Nothing listens on port 1: the pool keeps trying to connect; calls must not wait forever.
+        let url = try PostgresConnectionURL("postgres://parley@127.0.0.1:1/none?sslmode=disable")
+        let store = PostgresStore(url: url, maximumConnections: 2, operationTimeout: .seconds(1), logger: .quiet)
+        try await Self.withRunning([store]) {
+            let clock = ContinuousClock()
+            let start = clock.now
+            await #expect(throws: StoreError.self) { try await store.user(id: ObjectID()) }
+            #expect(start.duration(to: clock.now) < .seconds(3))
+            await #expect(throws: (any Error).self) { try await store.checkReadiness() }
+        }
+    }
+}

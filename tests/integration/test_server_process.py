@@ -1,0 +1,120 @@
+"""The `parley` executable as an operator runs it: startup, configuration errors, shutdown."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import requests
+
+from conftest import BINARY, ParleyProcess, TEST_SECRET, fresh_database
+
+
+def run_parley(args, env, cwd):
+    return subprocess.run([BINARY, *args], env={"PATH": os.environ["PATH"], **env}, cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_help_lists_the_commands(tmp_path):
+    result = run_parley(["--help"], {}, tmp_path)
+    assert result.returncode == 0
+    for command in ("serve", "migrate"):
+        assert command in result.stdout
+
+
+def test_bad_configuration_stops_startup_naming_the_key(tmp_path):
+    cases = [
+        ({"ENVIRONMENT": "production"}, "JWT_SECRET"),
+        ({"DATABASE_URL": "postgres//nope"}, "DATABASE_URL"),
+        ({"STORE": "cassandra"}, "STORE"),
+        ({"PORT": "eighty"}, "PORT"),
+        ({"JWT_SECRET": "short"}, "JWT_SECRET"),
+    ]
+    for env, key in cases:
+        result = run_parley(["serve"], {"DATA_DIR": str(tmp_path), **env}, tmp_path)
+        assert result.returncode != 0, env
+        assert key in result.stderr, (env, result.stderr)
+        assert "Fatal error" not in result.stderr
+
+
+def test_reads_dot_env_and_the_environment_wins(tmp_path):
+    (tmp_path / ".env").write_text('PORT=1\nJWT_SECRET="from-dot-env-is-long-enough-for-hs256-use"\n')
+    server = ParleyProcess(tmp_path)
+    server.env.pop("JWT_SECRET")
+    server.start()
+    try:
+        user = server.signup()
+        assert user["token"]
+    finally:
+        assert server.stop() == 0
+
+
+def test_development_secret_is_generated_and_remembered(tmp_path):
+    first = ParleyProcess(tmp_path, env={"JWT_SECRET": None})
+    first.start()
+    user = first.signup()
+    assert "JWT_SECRET is not set" in first.output()
+    assert first.stop() == 0
+    assert (tmp_path / ".jwt-secret").stat().st_mode & 0o077 == 0
+
+    second = ParleyProcess(tmp_path, env={"JWT_SECRET": None})
+    second.start()
+    try:
+        reply = requests.get(second.url + "/api/auth/check", cookies={"jwt": user["token"]})
+        assert reply.status_code == 200, "a session survives a restart"
+    finally:
+        second.stop()
+
+
+def test_graceful_shutdown_finishes_the_request_in_flight(tmp_path):
+    server = ParleyProcess(tmp_path, env={"LOG_LEVEL": "debug"}).start()
+    body = b'{"name": "Late", "email": "late@example.com", "password": "secret1"}'
+    request = (
+        b"POST /api/auth/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    conn = socket.create_connection(("127.0.0.1", server.port))
+    conn.sendall(request + body[:10])
+    # The server logs the request once it is handling it; only then is it "in flight".
+    deadline = time.monotonic() + 10
+    while "hb.request.path=/api/auth/signup" not in server.output():
+        assert time.monotonic() < deadline, "the request never reached the server"
+        time.sleep(0.02)
+    server.process.send_signal(signal.SIGTERM)
+    # Shutdown has begun once new connections are refused.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+            time.sleep(0.05)
+        except OSError:
+            break
+    else:
+        raise AssertionError("the server kept accepting connections after SIGTERM")
+    conn.sendall(body[10:])
+    reply = conn.recv(65536).decode()
+    assert reply.startswith("HTTP/1.1 201"), reply
+    assert server.process.wait(30) == 0
+    conn.close()
+
+
+def test_migrate_command_on_postgres_is_idempotent(tmp_path):
+    url = fresh_database()
+    for _ in range(2):
+        result = run_parley(["migrate"], {"DATABASE_URL": url, "JWT_SECRET": TEST_SECRET}, tmp_path)
+        assert result.returncode == 0, result.stderr
+    check = subprocess.run(["psql", url, "-tAc", "SELECT count(*) FROM parley_schema_migrations"],
+                           capture_output=True, text=True, check=True)
+    assert int(check.stdout.strip()) >= 1
+
+
+def test_serves_on_postgres(parley):
+    server = parley(env={"DATABASE_URL": fresh_database()})
+    ann = server.signup(name="Ann")
+    bob = server.signup(name="Bob")
+    reply = requests.post(server.url + "/api/message", json={"to": bob["_id"], "text": "hi"},
+                          cookies={"jwt": ann["token"]})
+    assert reply.status_code == 201
+    page = requests.get(server.url + f"/api/message/{ann['_id']}", cookies={"jwt": bob["token"]}).json()
+    assert [m["text"] for m in page] == ["hi"]
+    assert "PostgreSQL" in server.output()
