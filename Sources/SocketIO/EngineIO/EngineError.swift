@@ -1,0 +1,33 @@
+import HTTPTypes
+
+/// The errors Engine.IO answers to HTTP requests, with the reference server's codes and messages.
+public enum EngineError: Int, Error, Sendable, CaseIterable {
+    case unknownTransport = 0
+    case unknownSessionID = 1
+    case badHandshakeMethod = 2
+    case badRequest = 3
+    case forbidden = 4
+    case unsupportedProtocolVersion = 5
+
+    public var message: String {
+        switch self {
+        case .unknownTransport: "Transport unknown"
+        case .unknownSessionID: "Session ID unknown"
+        case .badHandshakeMethod: "Bad handshake method"
+        case .badRequest: "Bad request"
+        case .forbidden: "Forbidden"
+        case .unsupportedProtocolVersion: "Unsupported protocol version"
+        }
+    }
+
+    public var status: HTTPResponse.Status {
+        self == .forbidden ? .forbidden : .badRequest
+    }
+
+    /// `{"code":n,"message":"…"}`, with `message` overridable (a refused request's reason).
+    func body(message: String? = nil) -> String {
+        var serializer = JSONSerializer()
+        serializer.write(["code": .int(Int64(rawValue)), "message": .string(message ?? self.message)]) { _ in .null }
+        return serializer.output
+    }
+}

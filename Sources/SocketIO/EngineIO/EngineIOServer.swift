@@ -1,0 +1,175 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// An Engine.IO v4 server at one path: validates requests, opens sessions, answers polls and
+/// accepts WebSockets. Socket.IO runs on top of one; on its own it is a plain message pipe (the
+/// conformance executable's `/engine.io/` echo endpoint).
+public final class EngineIOServer: Sendable {
+    public let configuration: EngineConfiguration
+    /// The URL path, with its trailing slash (`/socket.io/`).
+    public let path: String
+
+    private let sessions = NIOLockedValueBox<[String: EngineSession]>([:])
+    private let requestCheck: (@Sendable (EngineRequest) async -> EngineRequestVerdict)?
+    private let onConnection: @Sendable (EngineSession) -> Void
+
+    /// - Parameters:
+    ///   - path: the URL path clients use.
+    ///   - requestCheck: decides on every request that opens a session or a WebSocket, before
+    ///     anything else happens (origin checks, cookies); a denial answers 403.
+    ///   - onConnection: called on the new session's event loop, before any message can arrive;
+    ///     set the session's delegate there.
+    public init(
+        path: String,
+        configuration: EngineConfiguration = .init(),
+        requestCheck: (@Sendable (EngineRequest) async -> EngineRequestVerdict)? = nil,
+        onConnection: @escaping @Sendable (EngineSession) -> Void
+    ) {
+        self.path = path.hasSuffix("/") ? path : path + "/"
+        self.configuration = configuration
+        self.requestCheck = requestCheck
+        self.onConnection = onConnection
+    }
+
+    /// Sessions currently open.
+    public var sessionCount: Int { sessions.withLockedValue { $0.count } }
+
+    /// Closes every session (e.g. at shutdown), telling each client.
+    public func closeAll(reason: EngineCloseReason = .serverShuttingDown) {
+        let all = sessions.withLockedValue { Array($0.values) }
+        for session in all { session.close(reason: reason) }
+    }
+
+    func session(id: String) -> EngineSession? {
+        sessions.withLockedValue { $0[id] }
+    }
+
+    /// Whether `requestPath` (without its query) is this server's.
+    func matches(path requestPath: Substring) -> Bool {
+        requestPath == path || requestPath + "/" == path
+    }
+
+    // MARK: Validation
+
+    /// What an incoming request is, once validated.
+    enum Target {
+        case handshake(transport: EngineSessionStateMachine.Transport)
+        case session(EngineSession)
+    }
+
+    /// The reference server's checks, in its order: transport, then the session (unknown id,
+    /// transport mismatch) or the handshake (method, request check, protocol version).
+    func validate(
+        method: HTTPRequest.Method,
+        query: [String: String],
+        isUpgrade: Bool,
+        request: @autoclosure () -> EngineRequest
+    ) async -> Result<Target, EngineDenial> {
+        let transport: EngineSessionStateMachine.Transport
+        switch query["transport"] {
+        case "polling" where configuration.allowPolling: transport = .polling
+        case "websocket" where configuration.allowWebSocket: transport = .websocket
+        default: return .failure(EngineDenial(.unknownTransport))
+        }
+        if let sid = query["sid"], !sid.isEmpty {
+            guard let session = session(id: sid) else { return .failure(EngineDenial(.unknownSessionID)) }
+            // Polls for a session that moved to WebSocket, or a WebSocket URL without an upgrade.
+            if !isUpgrade, transport != .polling { return .failure(EngineDenial(.badRequest)) }
+            if isUpgrade, transport != .websocket { return .failure(EngineDenial(.badRequest)) }
+            return .success(.session(session))
+        }
+        guard method == .get else { return .failure(EngineDenial(.badHandshakeMethod)) }
+        guard isUpgrade == (transport == .websocket) else { return .failure(EngineDenial(.badRequest)) }
+        if let requestCheck, case .deny(let message) = await requestCheck(request()) {
+            return .failure(EngineDenial(.forbidden, message: message))
+        }
+        guard query["EIO"] == "4" else { return .failure(EngineDenial(.unsupportedProtocolVersion)) }
+        return .success(.handshake(transport: transport))
+    }
+
+    // MARK: Sessions
+
+    /// Creates and registers a session on `eventLoop`, and announces it.
+    func openSession(
+        transport: EngineSessionStateMachine.Transport,
+        handshake: EngineHandshake,
+        eventLoop: any EventLoop,
+        webSocket: EngineWebSocket?
+    ) -> EngineSession {
+        eventLoop.assertInEventLoop()
+        let session = EngineSession(
+            id: SessionID.make(),
+            handshake: handshake,
+            transport: transport,
+            configuration: configuration,
+            eventLoop: eventLoop,
+            onClosed: { [sessions] closed in
+                sessions.withLockedValue { _ = $0.removeValue(forKey: closed.id) }
+            }
+        )
+        sessions.withLockedValue { $0[session.id] = session }
+        onConnection(session)
+        session.start(openPacket: openPacket(for: session, transport: transport), webSocket: webSocket)
+        return session
+    }
+
+    /// The handshake: `0{"sid":…,"upgrades":[…],"pingInterval":…,"pingTimeout":…,"maxPayload":…}`.
+    func openPacket(for session: EngineSession, transport: EngineSessionStateMachine.Transport) -> EnginePacket {
+        let upgrades: [SocketValue] = transport == .polling && configuration.allowWebSocket ? ["websocket"] : []
+        let handshake: SocketValue = [
+            "sid": .string(session.id),
+            "upgrades": .array(upgrades),
+            "pingInterval": .int(configuration.pingInterval.milliseconds),
+            "pingTimeout": .int(configuration.pingTimeout.milliseconds),
+            "maxPayload": .int(Int64(configuration.maxPayload)),
+        ]
+        return .open(handshake.description)
+    }
+
+    static func query(of uri: URI) -> [String: String] {
+        var query: [String: String] = [:]
+        for (key, value) in uri.queryParameters {
+            query[String(key)] = String(value)
+        }
+        return query
+    }
+}
+
+/// A request that would open a session or a WebSocket, for the application's check.
+public struct EngineRequest: Sendable {
+    public var method: HTTPRequest.Method
+    public var path: String
+    public var query: [String: String]
+    public var headers: HTTPFields
+    public var remoteAddress: SocketAddress?
+    /// Whether it is a WebSocket upgrade.
+    public var isWebSocket: Bool
+}
+
+/// The application's answer to an ``EngineRequest``.
+public enum EngineRequestVerdict: Sendable, Equatable {
+    case allow
+    /// Refuse with 403 `{"code":4,"message":…}` (the default message is "Forbidden").
+    case deny(message: String? = nil)
+}
+
+/// A refused request: the Engine.IO error and, for a denial, the application's message.
+struct EngineDenial: Error, Equatable {
+    let error: EngineError
+    let message: String?
+
+    init(_ error: EngineError, message: String? = nil) {
+        self.error = error
+        self.message = message
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

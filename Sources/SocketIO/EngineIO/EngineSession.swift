@@ -1,0 +1,308 @@
+import HTTPTypes
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Receives what happens on an Engine.IO session. Called on the session's event loop.
+public protocol EngineSessionDelegate: AnyObject, Sendable {
+    func engineSession(_ session: EngineSession, didReceive message: EngineMessage)
+    func engineSession(_ session: EngineSession, didCloseWith reason: EngineCloseReason)
+}
+
+/// One Engine.IO connection to one client, over polling, WebSocket, or polling then WebSocket.
+///
+/// The session lives on one event loop: its state machine (``EngineSessionStateMachine``) is only
+/// touched there, and every public method hops there first, so it may be called from anywhere.
+/// Transports (a waiting poll, a WebSocket) only feed it events and carry out its actions.
+public final class EngineSession: @unchecked Sendable {
+    /// The session id (`sid`).
+    public let id: String
+    /// The request that opened the session.
+    public let handshake: EngineHandshake
+    public let eventLoop: any EventLoop
+
+    private var machine: EngineSessionStateMachine
+    private let upgradeTimeout: TimeAmount
+    private var waitingPoll: EventLoopPromise<PollOutcome>?
+    private var webSocket: EngineWebSocket?
+    private var upgradingWebSocket: EngineWebSocket?
+    private var heartbeatTimer: Scheduled<Void>?
+    private var upgradeTimer: Scheduled<Void>?
+    private var delegate: (any EngineSessionDelegate)?
+    private let onClosed: @Sendable (EngineSession) -> Void
+
+    init(
+        id: String,
+        handshake: EngineHandshake,
+        transport: EngineSessionStateMachine.Transport,
+        configuration: EngineConfiguration,
+        eventLoop: any EventLoop,
+        onClosed: @escaping @Sendable (EngineSession) -> Void
+    ) {
+        self.id = id
+        self.handshake = handshake
+        self.eventLoop = eventLoop
+        self.upgradeTimeout = TimeAmount(configuration.upgradeTimeout)
+        self.machine = EngineSessionStateMachine(transport: transport, configuration: configuration, now: .now())
+        self.onClosed = onClosed
+    }
+
+    /// Sets who hears about messages and the close. Set it in the connection callback, before
+    /// anything can arrive.
+    public func setDelegate(_ delegate: any EngineSessionDelegate) {
+        eventLoop.assertInEventLoop()
+        self.delegate = delegate
+    }
+
+    /// Whether the session is currently using WebSocket.
+    public var isWebSocket: Bool {
+        eventLoop.assertInEventLoop()
+        return machine.transport == .websocket
+    }
+
+    /// Sends messages, in order, after anything sent before.
+    public func send(_ messages: [EngineMessage]) {
+        let packets = messages.map(EnginePacket.message)
+        onLoop { $0.perform($0.machine.send(packets)) }
+    }
+
+    public func send(_ message: EngineMessage) {
+        send([message])
+    }
+
+    /// Sends already framed packets; used by broadcasts, which encode once for many sessions.
+    /// Must be called on the event loop.
+    func sendOnLoop(_ packets: [EnginePacket]) {
+        eventLoop.assertInEventLoop()
+        perform(machine.send(packets))
+    }
+
+    /// Closes the session; the client is told (close packet or WebSocket close).
+    public func close(reason: EngineCloseReason = .forcedClose) {
+        onLoop { $0.perform($0.machine.close(reason, now: .now())) }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable (EngineSession) -> Void) {
+        if eventLoop.inEventLoop {
+            body(self)
+        } else {
+            eventLoop.execute { body(self) }
+        }
+    }
+
+    // MARK: Start
+
+    /// Arms the heartbeat; for a WebSocket session, writes the handshake as the first frame.
+    func start(openPacket: EnginePacket, webSocket: EngineWebSocket?) {
+        eventLoop.assertInEventLoop()
+        if let webSocket {
+            self.webSocket = webSocket
+            webSocket.write([openPacket])
+        }
+        armHeartbeat(at: machine.initialHeartbeatTimer)
+    }
+
+    // MARK: Polling
+
+    enum PollOutcome: Sendable {
+        case packets([EnginePacket])
+        case error(EngineError)
+        case duplicate
+    }
+
+    /// A GET: answered now or when packets arrive. `connectionClosed` completes if the client
+    /// goes away first, which closes the session.
+    func poll(connectionClosed: EventLoopFuture<Void>) -> EventLoopFuture<PollOutcome> {
+        eventLoop.flatSubmit {
+            let (decision, actions) = self.machine.pollRequested(now: .now())
+            switch decision {
+            case .respond(let packets):
+                self.perform(actions)
+                return self.eventLoop.makeSucceededFuture(.packets(packets))
+            case .reject(let error):
+                self.perform(actions)
+                return self.eventLoop.makeSucceededFuture(.error(error))
+            case .rejectDuplicate:
+                self.perform(actions)
+                return self.eventLoop.makeSucceededFuture(.duplicate)
+            case .wait:
+                let promise = self.eventLoop.makePromise(of: PollOutcome.self)
+                self.waitingPoll = promise
+                connectionClosed.whenComplete { _ in
+                    self.eventLoop.execute {
+                        guard let waiting = self.waitingPoll, waiting.futureResult === promise.futureResult else {
+                            return
+                        }
+                        self.perform(self.machine.pollAbandoned())
+                    }
+                }
+                self.perform(actions)
+                return promise.futureResult
+            }
+        }
+    }
+
+    func postStarted() -> EventLoopFuture<EngineSessionStateMachine.PostDecision> {
+        eventLoop.submit {
+            let (decision, actions) = self.machine.postStarted()
+            self.perform(actions)
+            return decision
+        }
+    }
+
+    func postFailed(closeSession: Bool) {
+        onLoop { $0.perform($0.machine.postFailed(closeSession: closeSession)) }
+    }
+
+    func postReceived(_ packets: [EnginePacket], invalid: Bool) -> EventLoopFuture<Void> {
+        eventLoop.submit {
+            self.perform(self.machine.postReceived(packets, invalid: invalid, now: .now()))
+        }
+    }
+
+    // MARK: WebSocket
+
+    /// A WebSocket with this session's id completed its handshake.
+    func webSocketOpened(_ socket: EngineWebSocket) {
+        onLoop { session in
+            let (decision, actions) = session.machine.upgradeRequested(
+                now: .now(), upgradeTimeout: session.upgradeTimeout)
+            switch decision {
+            case .attach:
+                session.upgradingWebSocket = socket
+            case .acceptThenClose, .reject:
+                socket.close()
+            }
+            session.perform(actions)
+        }
+    }
+
+    /// A packet from one of this session's WebSockets.
+    func webSocket(_ socket: EngineWebSocket, received packet: EnginePacket) {
+        onLoop { session in
+            if socket === session.webSocket {
+                session.perform(session.machine.webSocketReceived(packet, now: .now()))
+            } else if socket === session.upgradingWebSocket {
+                session.perform(session.machine.upgradingWebSocketReceived(packet))
+            }
+        }
+    }
+
+    /// A frame that is not an Engine.IO packet arrived on one of this session's WebSockets.
+    func webSocketReceivedInvalidPacket(_ socket: EngineWebSocket) {
+        onLoop { session in
+            if socket === session.webSocket {
+                session.perform(session.machine.receivedInvalidPacket())
+            } else if socket === session.upgradingWebSocket {
+                session.perform(session.machine.upgradeFailed())
+            }
+        }
+    }
+
+    /// One of this session's WebSockets closed.
+    func webSocketClosed(_ socket: EngineWebSocket) {
+        onLoop { session in
+            if socket === session.webSocket {
+                session.webSocket = nil
+                session.perform(session.machine.webSocketClosed())
+            } else if socket === session.upgradingWebSocket {
+                session.upgradingWebSocket = nil
+                session.perform(session.machine.upgradeFailed())
+            }
+        }
+    }
+
+    /// The session's WebSocket has more unsent data than allowed.
+    func webSocketOverflowed(_ socket: EngineWebSocket) {
+        onLoop { session in
+            guard socket === session.webSocket else { return }
+            session.perform(session.machine.sendBufferOverflowed())
+        }
+    }
+
+    // MARK: Performing actions
+
+    private func perform(_ actions: EngineSessionStateMachine.Actions) {
+        for message in actions.deliver {
+            delegate?.engineSession(self, didReceive: message)
+        }
+        if let packets = actions.completePoll, let poll = waitingPoll {
+            waitingPoll = nil
+            poll.succeed(.packets(packets))
+        }
+        if actions.promoteUpgradingWebSocket {
+            webSocket = upgradingWebSocket
+            upgradingWebSocket = nil
+        }
+        if !actions.writeToUpgradingWebSocket.isEmpty {
+            upgradingWebSocket?.write(actions.writeToUpgradingWebSocket)
+        }
+        if !actions.writeToWebSocket.isEmpty {
+            webSocket?.write(actions.writeToWebSocket)
+        }
+        if actions.closeUpgradingWebSocket {
+            upgradingWebSocket?.close()
+            upgradingWebSocket = nil
+        }
+        if actions.closeWebSocket {
+            webSocket?.close()
+            webSocket = nil
+        }
+        if actions.cancelUpgradeTimer {
+            upgradeTimer?.cancel()
+            upgradeTimer = nil
+        }
+        if let deadline = actions.upgradeTimer {
+            upgradeTimer?.cancel()
+            upgradeTimer = eventLoop.scheduleTask(deadline: deadline) { [self] in
+                perform(machine.upgradeFailed())
+            }
+        }
+        if let deadline = actions.heartbeatTimer {
+            armHeartbeat(at: deadline)
+        }
+        if let reason = actions.notifyClosed, let delegate {
+            self.delegate = nil
+            delegate.engineSession(self, didCloseWith: reason)
+        }
+        if actions.closed != nil {
+            heartbeatTimer?.cancel()
+            heartbeatTimer = nil
+            upgradeTimer?.cancel()
+            upgradeTimer = nil
+            if let poll = waitingPoll {
+                waitingPoll = nil
+                poll.succeed(.packets([.close]))
+            }
+            onClosed(self)
+        }
+    }
+
+    private func armHeartbeat(at deadline: NIODeadline) {
+        heartbeatTimer?.cancel()
+        heartbeatTimer = eventLoop.scheduleTask(deadline: deadline) { [self] in
+            perform(machine.heartbeatTimerFired(now: .now()))
+        }
+    }
+}
+
+/// What the application may know about the request that opened a session.
+public struct EngineHandshake: Sendable {
+    /// The request headers (cookies, origin, user agent…).
+    public var headers: HTTPFields
+    /// The query parameters of the URL (`EIO`, `transport` and the client's own).
+    public var query: [String: String]
+    /// The client's address as the connection saw it.
+    public var remoteAddress: SocketAddress?
+    /// When the session opened.
+    public var time: ContinuousClock.Instant
+
+    public init(
+        headers: HTTPFields, query: [String: String], remoteAddress: SocketAddress?,
+        time: ContinuousClock.Instant = .now
+    ) {
+        self.headers = headers
+        self.query = query
+        self.remoteAddress = remoteAddress
+        self.time = time
+    }
+}

@@ -1,0 +1,30 @@
+import OrderedCollections
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+extension SocketValue {
+    /// Decodes the value as `type` (through its JSON form; binary values cannot be decoded).
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        var serializer = JSONSerializer()
+        serializer.write(self) { _ in .null }
+        return try JSONDecoder().decode(T.self, from: Data(serializer.bytes))
+    }
+
+    /// The value of an `Encodable` (through its JSON form).
+    public init(encoding value: some Encodable) throws {
+        let data = try JSONEncoder().encode(value)
+        self = try data.withUnsafeBytes { try JSONParser.parse($0) }
+    }
+
+    /// Parses JSON text.
+    public init(json: String) throws {
+        self = try JSONParser.parse(json)
+    }
+
+    /// The compact JSON text (binary values as `null`).
+    public var json: String { description }
+}
