@@ -12,6 +12,8 @@ import SocketIO
 ///   `message-with-ack` and `echo` are acknowledged with the same arguments, and `broadcast`
 ///   makes the server emit `broadcast` with the same arguments to every connected socket.
 /// - `/engine.io/`: a bare Engine.IO endpoint that echoes every message.
+/// - `/test`: handlers the repository's integration tests use (refused connections with data,
+///   rooms, server-to-client acknowledgements); the official suites never touch it.
 @main
 struct SocketIOConformance: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,6 +59,7 @@ struct SocketIOConformance: AsyncParsableCommand {
         io.of("/custom").onConnection { socket in
             socket.emit("auth", socket.handshake.auth)
         }
+        TestNamespace.install(on: io)
         let echo = EngineIOServer(path: "/engine.io/", configuration: settings.engine) { session in
             session.setDelegate(EchoDelegate())
         }

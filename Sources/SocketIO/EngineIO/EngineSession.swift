@@ -69,11 +69,15 @@ public final class EngineSession: @unchecked Sendable {
         send([message])
     }
 
-    /// Sends already framed packets; used by broadcasts, which encode once for many sessions.
-    /// Must be called on the event loop.
-    func sendOnLoop(_ packets: [EnginePacket]) {
+    /// Sends a broadcast, encoded once for all its recipients: WebSocket sessions take the
+    /// ready frames as they are; others go through the state machine. On the event loop.
+    func sendOnLoop(_ broadcast: EncodedBroadcast) {
         eventLoop.assertInEventLoop()
-        perform(machine.send(packets))
+        if machine.isOpen, machine.transport == .websocket, let webSocket {
+            webSocket.writeFrames(broadcast.frames)
+        } else {
+            perform(machine.send(broadcast.packets))
+        }
     }
 
     /// Closes the session; the client is told (close packet or WebSocket close).
@@ -304,5 +308,16 @@ public struct EngineHandshake: Sendable {
         self.query = query
         self.remoteAddress = remoteAddress
         self.time = time
+    }
+}
+
+/// Packets encoded once for many sessions: as Engine.IO packets and as complete WebSocket frames.
+struct EncodedBroadcast: Sendable {
+    let packets: [EnginePacket]
+    let frames: [ByteBuffer]
+
+    init(_ packets: [EnginePacket], allocator: ByteBufferAllocator = .init()) {
+        self.packets = packets
+        self.frames = WebSocketFrameEncoding.frames(for: packets, allocator: allocator)
     }
 }

@@ -8,6 +8,8 @@ import NIOCore
 public final class Socket: Sendable, Identifiable {
     public typealias EventHandler = @Sendable (_ arguments: [SocketValue], _ ack: Acknowledgement?) async -> Void
     public typealias DisconnectHandler = @Sendable (SocketDisconnectReason) async -> Void
+    /// Decides about each event as it arrives, before it is queued (flood control).
+    public typealias EventGate = @Sendable (_ event: String) -> EventGateDecision
 
     /// The socket id; also the name of a room holding only this socket.
     public let id: String
@@ -20,6 +22,7 @@ public final class Socket: Sendable, Identifiable {
         var connected = false
         var disconnected = false
         var handlers: [String: EventHandler] = [:]
+        var gate: EventGate?
         var disconnectHandlers: [DisconnectHandler] = []
         var pendingAcks: [Int64: PendingAck] = [:]
         var nextAckID: Int64 = 0
@@ -62,8 +65,13 @@ public final class Socket: Sendable, Identifiable {
         state.withLockedValue { $0.disconnectHandlers.append(handler) }
     }
 
-    /// Events received but not handled yet (for flood control).
+    /// Events received but not handled yet.
     public var pendingEvents: Int { events.backlog }
+
+    /// Sets the gate every incoming event passes before it is queued for its handler.
+    public func setEventGate(_ gate: @escaping EventGate) {
+        state.withLockedValue { $0.gate = gate }
+    }
 
     // MARK: Emitting
 
@@ -85,6 +93,12 @@ public final class Socket: Sendable, Identifiable {
     /// - Throws: ``AcknowledgementError`` when it does not come within `timeout` or the socket
     ///   disconnects first.
     public func emitWithAck(_ event: String, _ arguments: SocketValue..., timeout: Duration) async throws
+        -> [SocketValue]
+    {
+        try await emitWithAck(event, arguments: arguments, timeout: timeout)
+    }
+
+    public func emitWithAck(_ event: String, arguments: [SocketValue], timeout: Duration) async throws
         -> [SocketValue]
     {
         try await withCheckedThrowingContinuation { continuation in
@@ -170,6 +184,20 @@ public final class Socket: Sendable, Identifiable {
                 client.send(SocketPacket(kind: .ack, namespace: namespace.name, id: id, data: .array(reply)))
             }
         }
+        switch state.withLockedValue({ $0.gate })?(name) ?? .accept {
+        case .accept:
+            break
+        case .refuse(let reply):
+            ack?.send(reply)
+            return
+        case .disconnect:
+            client.session.close(reason: .forcedClose)
+            return
+        }
+        guard events.backlog < client.maxPendingEvents else {
+            client.session.close(reason: .forcedClose)
+            return
+        }
         let arguments = Array(arguments.dropFirst())
         events.enqueue { [self] in
             guard let handler = state.withLockedValue({ $0.handlers[name] }) else { return }
@@ -189,6 +217,9 @@ public final class Socket: Sendable, Identifiable {
         timer?.cancel()
         continuation.resume(with: result)
     }
+
+    /// The event loop this socket's connection lives on (for timers tied to the socket).
+    public var eventLoop: any EventLoop { client.session.eventLoop }
 
     /// The socket left its namespace: fail pending acknowledgements, run disconnect handlers.
     func disconnected(_ reason: SocketDisconnectReason) {
@@ -210,4 +241,14 @@ public final class Socket: Sendable, Identifiable {
             for handler in handlers { await handler(reason) }
         }
     }
+}
+
+/// What an ``Socket/EventGate`` decides about an incoming event.
+public enum EventGateDecision: Sendable {
+    /// Queue it for its handler.
+    case accept
+    /// Drop it; if the client asked for an acknowledgement, send it these arguments instead.
+    case refuse(acknowledgeWith: [SocketValue])
+    /// Close the client's connection.
+    case disconnect
 }

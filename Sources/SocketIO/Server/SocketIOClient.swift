@@ -9,6 +9,7 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
     let session: EngineSession
     private let namespaces: NamespaceRegistry
     private let connectTimeout: TimeAmount
+    let maxPendingEvents: Int
     private var decoder: SocketPacketDecoder
     /// Joined namespaces, by name.
     private var sockets: [String: Socket] = [:]
@@ -21,6 +22,7 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
         self.session = session
         self.namespaces = namespaces
         self.connectTimeout = TimeAmount(configuration.connectTimeout)
+        self.maxPendingEvents = configuration.maxPendingEvents
         self.decoder = SocketPacketDecoder(maxAttachments: configuration.maxAttachments)
     }
 

@@ -5,6 +5,9 @@ public struct SocketIOConfiguration: Sendable {
     public var connectTimeout: Duration = .seconds(45)
     /// Most binary attachments one packet may announce.
     public var maxAttachments = 10
+    /// Most events one socket may have waiting for its handlers; a client that floods past it is
+    /// disconnected, so a slow handler cannot make the queue grow without bound.
+    public var maxPendingEvents = 256
 
     public init() {}
 }

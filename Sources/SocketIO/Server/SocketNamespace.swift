@@ -79,6 +79,7 @@ public final class SocketNamespace: Sendable {
 
     func localSockets(rooms: Set<String>, except: Set<String>) -> [Socket] {
         state.withLockedValue { state in
+            if rooms.isEmpty, except.isEmpty { return Array(state.sockets.values) }
             var ids: Set<String>
             if rooms.isEmpty {
                 ids = Set(state.sockets.keys)
@@ -103,7 +104,7 @@ public final class SocketNamespace: Sendable {
             namespace: name,
             data: .array([.string(broadcast.event)] + broadcast.arguments)
         )
-        let packets = packet.encode().map(EnginePacket.message)
+        let encoded = EncodedBroadcast(packet.encode().map(EnginePacket.message))
         var byLoop: [ObjectIdentifier: (any EventLoop, [EngineSession])] = [:]
         for socket in targets {
             let session = socket.client.session
@@ -111,7 +112,7 @@ public final class SocketNamespace: Sendable {
         }
         for (loop, sessions) in byLoop.values {
             loop.execute {
-                for session in sessions { session.sendOnLoop(packets) }
+                for session in sessions { session.sendOnLoop(encoded) }
             }
         }
     }

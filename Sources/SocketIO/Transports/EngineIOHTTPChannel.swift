@@ -159,7 +159,9 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         target: EngineIOServer.Target
     ) throws {
         let configuration = checked.server.configuration
-        let handler = EngineWebSocket(channel: channel)
+        let writer = WebSocketFrameWriter()
+        try channel.pipeline.syncOperations.addHandler(writer, position: .first)
+        let handler = EngineWebSocket(channel: channel, frameOutput: try channel.pipeline.syncOperations.context(handler: writer))
         try channel.pipeline.syncOperations.addHandler(
             NIOWebSocketFrameAggregator(
                 minNonFinalFragmentSize: 0,

@@ -15,35 +15,51 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
     /// Set once, on the channel's event loop, when the session is known.
     private var session: EngineSession?
     private var closing = false
+    /// Writes complete frames straight to the socket (see ``WebSocketFrameWriter``).
+    private let frameOutput: ChannelHandlerContext
 
-    init(channel: any Channel) {
+    init(channel: any Channel, frameOutput: ChannelHandlerContext) {
         self.channel = channel
+        self.frameOutput = frameOutput
     }
 
     /// Connects the handler to its session (after the WebSocket handshake).
     func attach(to session: EngineSession) {
         channel.eventLoop.assertInEventLoop()
         self.session = session
+        self.sharesSessionLoop = session.eventLoop === channel.eventLoop
     }
 
     // MARK: Writing (from the session's event loop)
 
     func write(_ packets: [EnginePacket]) {
         guard !packets.isEmpty else { return }
-        let allocator = channel.allocator
-        for packet in packets {
-            let frame: WebSocketFrame
-            switch packet {
-            case .message(.binary(let bytes)):
-                frame = WebSocketFrame(fin: true, opcode: .binary, data: bytes)
-            default:
-                var buffer = allocator.buffer(capacity: packet.estimatedSize)
-                packet.encodeText(into: &buffer)
-                frame = WebSocketFrame(fin: true, opcode: .text, data: buffer)
-            }
-            channel.write(frame, promise: nil)
+        writeFrames(WebSocketFrameEncoding.frames(for: packets, allocator: channel.allocator))
+    }
+
+    /// Writes complete frames, in order, after everything written before.
+    func writeFrames(_ frames: [ByteBuffer]) {
+        if sharesSessionLoop || channel.eventLoop.inEventLoop {
+            writeFramesOnLoop(frames)
+        } else {
+            channel.eventLoop.execute { self.writeFramesOnLoop(frames) }
         }
-        channel.flush()
+    }
+
+    /// Whether the channel runs on its session's event loop (always, unless it upgraded a
+    /// polling session that lives on another loop), so writes from the session need no hop.
+    private var sharesSessionLoop = false
+
+    private func writeFramesOnLoop(_ frames: [ByteBuffer]) {
+        guard !closing else { return }
+        if frames.count == 1 {
+            frameOutput.writeAndFlush(NIOAny(frames[0]), promise: nil)
+            return
+        }
+        for frame in frames {
+            frameOutput.write(NIOAny(frame), promise: nil)
+        }
+        frameOutput.flush()
     }
 
     /// Sends a close frame and closes the connection (at once if the peer is not reading).

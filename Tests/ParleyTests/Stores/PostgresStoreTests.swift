@@ -7,7 +7,8 @@ import Testing
 
 /// What only the PostgreSQL store does: migrations shared by several instances, the index
 /// behind conversation paging, and bounded waits while the database is down.
-@Suite("PostgreSQL store", .enabled(if: TestPostgres.adminURL != nil, "set PARLEY_TEST_DATABASE_URL (scripts/test does)"))
+@Suite(
+    "PostgreSQL store", .enabled(if: TestPostgres.adminURL != nil, "set PARLEY_TEST_DATABASE_URL (scripts/test does)"))
 struct PostgresStoreTests {
     /// An empty database (no migrations applied).
     static func emptyDatabase() async throws -> String {
@@ -45,9 +46,12 @@ struct PostgresStoreTests {
         }
         let admin = try #require(TestPostgres.adminURL)
         let database = String(url.displayName.split(separator: "/").last!)
-        let count = try await TestPostgres.withAdminClient(TestPostgres.replacingDatabase(in: admin, with: database)) { client in
+        let count = try await TestPostgres.withAdminClient(TestPostgres.replacingDatabase(in: admin, with: database)) {
+            client in
             var count = 0
-            for try await value in try await client.query("SELECT count(*) FROM parley_schema_migrations").decode(Int.self) {
+            for try await value in try await client.query("SELECT count(*) FROM parley_schema_migrations").decode(
+                Int.self)
+            {
                 count = value
             }
             return count

@@ -1,3 +1,4 @@
+import Logging
 import ParleyChat
 
 /// Builders for domain values in tests.
@@ -41,8 +42,6 @@ enum Fixture {
         )
     }
 }
-
-import Logging
 
 extension Logger {
     /// A logger for tests that only shows warnings and errors.

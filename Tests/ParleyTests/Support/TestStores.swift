@@ -57,6 +57,7 @@ enum TestPostgres {
         return components.string!
     }
 
+    @discardableResult
     static func withAdminClient<Result: Sendable>(
         _ url: String,
         _ body: @escaping @Sendable (PostgresClient) async throws -> Result
