@@ -21,13 +21,17 @@ enum TestNamespace {
             }
             // ["room", "event", payload]: to everyone in the room, including the sender.
             socket.on("to-room") { arguments, ack in
-                guard let room = arguments.first?.stringValue, let event = arguments[safe: 1]?.stringValue else { return }
+                guard let room = arguments.first?.stringValue, let event = arguments[safe: 1]?.stringValue else {
+                    return
+                }
                 test.to(room).emit(event, arguments: Array(arguments.dropFirst(2)))
                 ack?.send([])
             }
             // ["room", "event", payload]: to the room except the sender.
             socket.on("to-room-except-me") { arguments, ack in
-                guard let room = arguments.first?.stringValue, let event = arguments[safe: 1]?.stringValue else { return }
+                guard let room = arguments.first?.stringValue, let event = arguments[safe: 1]?.stringValue else {
+                    return
+                }
                 socket.to(room).emit(event, arguments: Array(arguments.dropFirst(2)))
                 ack?.send([])
             }
@@ -35,7 +39,8 @@ enum TestNamespace {
             socket.on("ask") { arguments, ack in
                 guard let event = arguments.first?.stringValue else { return }
                 do {
-                    let reply = try await socket.emitWithAck(event, arguments: Array(arguments.dropFirst()), timeout: .seconds(2))
+                    let reply = try await socket.emitWithAck(
+                        event, arguments: Array(arguments.dropFirst()), timeout: .seconds(2))
                     ack?.send([["answer": .array(reply)]])
                 } catch {
                     ack?.send([["error": .string("\(error)")]])

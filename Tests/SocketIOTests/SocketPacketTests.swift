@@ -52,8 +52,8 @@ struct SocketPacketDecoderTests {
     func decode(_ texts: String..., binaries: [[UInt8]] = []) throws -> SocketPacket? {
         var decoder = SocketPacketDecoder()
         var result: SocketPacket?
-        for text in texts { result = try decoder.decode(.text(ByteBuffer(string: text))) }
-        for binary in binaries { result = try decoder.decode(.binary(ByteBuffer(bytes: binary))) }
+        for text in texts { result = try decoder.decode(.text(ByteBuffer(string: text)))?.packet }
+        for binary in binaries { result = try decoder.decode(.binary(ByteBuffer(bytes: binary)))?.packet }
         return result
     }
 
@@ -90,9 +90,10 @@ struct SocketPacketDecoderTests {
                     ))) == nil)
         #expect(decoder.isReconstructing)
         #expect(try decoder.decode(.binary(ByteBuffer(bytes: [1, 2, 3]))) == nil)
-        let packet = try decoder.decode(.binary(ByteBuffer(bytes: [4, 5, 6])))
+        let decoded = try decoder.decode(.binary(ByteBuffer(bytes: [4, 5, 6])))
+        #expect(decoded?.byteCount == 92 + 6, "the text and both attachments")
         #expect(
-            packet
+            decoded?.packet
                 == SocketPacket(
                     kind: .event, id: 789,
                     data: [
@@ -115,6 +116,16 @@ struct SocketPacketDecoderTests {
     ])
     func rejectsMalformedPackets(_ text: String) {
         #expect(throws: SocketProtocolError.self) { try decode(text) }
+    }
+
+    @Test func boundsAttachmentBytes() throws {
+        var decoder = SocketPacketDecoder(maxAttachments: 10, maxAttachmentBytes: 100)
+        _ = try decoder.decode(
+            .text(ByteBuffer(string: #"52-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)))
+        _ = try decoder.decode(.binary(ByteBuffer(bytes: Array(repeating: 1, count: 60_000))))
+        #expect(throws: SocketProtocolError.self) {
+            try decoder.decode(.binary(ByteBuffer(bytes: Array(repeating: 1, count: 60_000))))
+        }
     }
 
     @Test func rejectsAttachmentMismatches() {

@@ -288,3 +288,41 @@ def test_a_polling_client_that_never_polls_is_disconnected(server):
         assert control.call("count", "lazy", namespace="/test") == 0
     finally:
         control.disconnect()
+
+
+def test_asyncio_client_upgrades_to_websocket(server):
+    """aiohttp pools connections and would reuse a polling one for the upgrade; it must still upgrade."""
+    import asyncio
+
+    async def run():
+        sio = socketio.AsyncClient(reconnection=False)
+        await sio.connect(server.url, transports=["polling", "websocket"], wait_timeout=10)
+        try:
+            for _ in range(200):
+                if sio.transport() == "websocket":
+                    break
+                await asyncio.sleep(0.02)
+            assert sio.transport() == "websocket"
+            assert await sio.call("echo", {"via": "asyncio"}, timeout=10) == {"via": "asyncio"}
+        finally:
+            await sio.disconnect()
+
+    asyncio.run(asyncio.wait_for(run(), 30))
+
+
+def test_base64_binary_over_websocket(server):
+    """Clients with forceBase64 send and expect binary as `b<base64>` text frames (b64=1)."""
+    import websocket
+    ws = websocket.create_connection(server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket&b64=1")
+    try:
+        assert ws.recv().startswith("0{")
+        ws.send("40")
+        assert ws.recv().startswith("40{")
+        assert ws.recv() == '42["auth",{}]'
+        ws.send('451-1["echo",{"_placeholder":true,"num":0}]')
+        ws.send("bAQID")
+        assert ws.recv() == '461-1[{"_placeholder":true,"num":0}]'
+        reply = ws.recv()
+        assert isinstance(reply, str) and reply == "bAQID", reply
+    finally:
+        ws.close()

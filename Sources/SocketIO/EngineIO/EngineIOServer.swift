@@ -13,6 +13,7 @@ public final class EngineIOServer: Sendable {
     public let path: String
 
     private let sessions = NIOLockedValueBox<[String: EngineSession]>([:])
+    private let shuttingDown = NIOLockedValueBox(false)
     private let requestCheck: (@Sendable (EngineRequest) async -> EngineRequestVerdict)?
     private let onConnection: @Sendable (EngineSession) -> Void
 
@@ -41,6 +42,25 @@ public final class EngineIOServer: Sendable {
     public func closeAll(reason: EngineCloseReason = .serverShuttingDown) {
         let all = sessions.withLockedValue { Array($0.values) }
         for session in all { session.close(reason: reason) }
+    }
+
+    /// Refuses new sessions from now on and closes every open one; only the first call acts.
+    public func beginShutdown() {
+        let first = shuttingDown.withLockedValue { flag in
+            defer { flag = true }
+            return !flag
+        }
+        if first { closeAll(reason: .serverShuttingDown) }
+    }
+
+    /// Whether ``beginShutdown()`` was called.
+    public var isShuttingDown: Bool { shuttingDown.withLockedValue { $0 } }
+
+    /// Returns when no session is left, or at `deadline`.
+    public func waitUntilEmpty(until deadline: ContinuousClock.Instant) async {
+        while sessionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     func session(id: String) -> EngineSession? {
@@ -82,6 +102,10 @@ public final class EngineIOServer: Sendable {
             return .success(.session(session))
         }
         guard method == .get else { return .failure(EngineDenial(.badHandshakeMethod)) }
+        // Shutting down: clients should connect to another instance.
+        guard !isShuttingDown else {
+            return .failure(EngineDenial(.badRequest, message: "Server is shutting down", status: .serviceUnavailable))
+        }
         guard isUpgrade == (transport == .websocket) else { return .failure(EngineDenial(.badRequest)) }
         if let requestCheck, case .deny(let message) = await requestCheck(request()) {
             return .failure(EngineDenial(.forbidden, message: message))
@@ -160,10 +184,13 @@ public enum EngineRequestVerdict: Sendable, Equatable {
 struct EngineDenial: Error, Equatable {
     let error: EngineError
     let message: String?
+    /// Overrides the error's usual status (503 while shutting down).
+    let status: HTTPResponse.Status
 
-    init(_ error: EngineError, message: String? = nil) {
+    init(_ error: EngineError, message: String? = nil, status: HTTPResponse.Status? = nil) {
         self.error = error
         self.message = message
+        self.status = status ?? error.status
     }
 }
 

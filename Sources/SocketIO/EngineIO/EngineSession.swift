@@ -27,6 +27,11 @@ public final class EngineSession: @unchecked Sendable {
     private var upgradingWebSocket: EngineWebSocket?
     private var heartbeatTimer: Scheduled<Void>?
     private var upgradeTimer: Scheduled<Void>?
+    /// The connection the waiting poll arrived on.
+    private var waitingPollConnection: ObjectIdentifier?
+    /// Connections whose closing this session already watches (one watch per connection, not
+    /// per poll: a keep-alive connection carries many polls).
+    private var watchedConnections: Set<ObjectIdentifier> = []
     private var delegate: (any EngineSessionDelegate)?
     private let onClosed: @Sendable (EngineSession) -> Void
 
@@ -59,10 +64,10 @@ public final class EngineSession: @unchecked Sendable {
         return machine.transport == .websocket
     }
 
-    /// Sends messages, in order, after anything sent before.
+    /// Sends messages, in order, after anything sent before (including broadcasts).
     public func send(_ messages: [EngineMessage]) {
         let packets = messages.map(EnginePacket.message)
-        onLoop { $0.perform($0.machine.send(packets)) }
+        eventLoop.execute { self.perform(self.machine.send(packets)) }
     }
 
     public func send(_ message: EngineMessage) {
@@ -73,16 +78,19 @@ public final class EngineSession: @unchecked Sendable {
     /// ready frames as they are; others go through the state machine. On the event loop.
     func sendOnLoop(_ broadcast: EncodedBroadcast) {
         eventLoop.assertInEventLoop()
-        if machine.isOpen, machine.transport == .websocket, let webSocket {
+        if machine.isOpen, machine.transport == .websocket, let webSocket,
+            !(webSocket.base64Binary && broadcast.hasBinary)
+        {
             webSocket.writeFrames(broadcast.frames)
         } else {
             perform(machine.send(broadcast.packets))
         }
     }
 
-    /// Closes the session; the client is told (close packet or WebSocket close).
+    /// Closes the session, after anything sent before; the client is told (close packet or
+    /// WebSocket close).
     public func close(reason: EngineCloseReason = .forcedClose) {
-        onLoop { $0.perform($0.machine.close(reason, now: .now())) }
+        eventLoop.execute { self.perform(self.machine.close(reason, now: .now())) }
     }
 
     private func onLoop(_ body: @escaping @Sendable (EngineSession) -> Void) {
@@ -113,10 +121,11 @@ public final class EngineSession: @unchecked Sendable {
         case duplicate
     }
 
-    /// A GET: answered now or when packets arrive. `connectionClosed` completes if the client
-    /// goes away first, which closes the session.
-    func poll(connectionClosed: EventLoopFuture<Void>) -> EventLoopFuture<PollOutcome> {
-        eventLoop.flatSubmit {
+    /// A GET: answered now or when packets arrive. If the client's connection closes while the
+    /// poll waits, the session closes.
+    func poll(on connection: any Channel) -> EventLoopFuture<PollOutcome> {
+        let connectionID = ObjectIdentifier(connection)
+        return eventLoop.flatSubmit {
             let (decision, actions) = self.machine.pollRequested(now: .now())
             switch decision {
             case .respond(let packets):
@@ -131,18 +140,23 @@ public final class EngineSession: @unchecked Sendable {
             case .wait:
                 let promise = self.eventLoop.makePromise(of: PollOutcome.self)
                 self.waitingPoll = promise
-                connectionClosed.whenComplete { _ in
-                    self.eventLoop.execute {
-                        guard let waiting = self.waitingPoll, waiting.futureResult === promise.futureResult else {
-                            return
-                        }
-                        self.perform(self.machine.pollAbandoned())
+                self.waitingPollConnection = connectionID
+                if self.watchedConnections.insert(connectionID).inserted {
+                    connection.closeFuture.whenComplete { [weak self] _ in
+                        guard let self else { return }
+                        self.eventLoop.execute { self.connectionClosed(connectionID) }
                     }
                 }
                 self.perform(actions)
                 return promise.futureResult
             }
         }
+    }
+
+    private func connectionClosed(_ connection: ObjectIdentifier) {
+        watchedConnections.remove(connection)
+        guard waitingPoll != nil, waitingPollConnection == connection else { return }
+        perform(machine.pollAbandoned())
     }
 
     func postStarted() -> EventLoopFuture<EngineSessionStateMachine.PostDecision> {
@@ -231,6 +245,7 @@ public final class EngineSession: @unchecked Sendable {
         }
         if let packets = actions.completePoll, let poll = waitingPoll {
             waitingPoll = nil
+            waitingPollConnection = nil
             poll.succeed(.packets(packets))
         }
         if actions.promoteUpgradingWebSocket {
@@ -275,6 +290,7 @@ public final class EngineSession: @unchecked Sendable {
             upgradeTimer = nil
             if let poll = waitingPoll {
                 waitingPoll = nil
+                waitingPollConnection = nil
                 poll.succeed(.packets([.close]))
             }
             onClosed(self)
@@ -283,6 +299,9 @@ public final class EngineSession: @unchecked Sendable {
 
     private func armHeartbeat(at deadline: NIODeadline) {
         heartbeatTimer?.cancel()
+        // A nested close (a delegate closing the session while an outer event is performed) has
+        // already stopped the timers.
+        guard !machine.isClosed else { return }
         heartbeatTimer = eventLoop.scheduleTask(deadline: deadline) { [self] in
             perform(machine.heartbeatTimerFired(now: .now()))
         }
@@ -315,9 +334,12 @@ public struct EngineHandshake: Sendable {
 struct EncodedBroadcast: Sendable {
     let packets: [EnginePacket]
     let frames: [ByteBuffer]
+    /// Whether a frame is binary (base64 clients then get their own encoding).
+    let hasBinary: Bool
 
     init(_ packets: [EnginePacket], allocator: ByteBufferAllocator = .init()) {
         self.packets = packets
         self.frames = WebSocketFrameEncoding.frames(for: packets, allocator: allocator)
+        self.hasBinary = packets.contains { if case .message(.binary) = $0 { true } else { false } }
     }
 }

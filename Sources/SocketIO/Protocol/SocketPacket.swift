@@ -76,4 +76,5 @@ public struct SocketProtocolError: Error, Hashable, CustomStringConvertible {
     static let invalidAckID = SocketProtocolError(reason: "invalid ack id")
     static let unexpectedText = SocketProtocolError(reason: "got plaintext data when reconstructing a packet")
     static let unexpectedBinary = SocketProtocolError(reason: "got binary data when not reconstructing a packet")
+    static let attachmentsTooLarge = SocketProtocolError(reason: "attachments larger than the maximum payload")
 }

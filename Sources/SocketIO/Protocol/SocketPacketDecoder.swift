@@ -9,14 +9,23 @@ import OrderedCollections
 struct SocketPacketDecoder {
     private enum State {
         case idle
-        case reconstructing(header: SocketPacket, expected: Int, buffers: [ByteBuffer])
+        case reconstructing(header: SocketPacket, expected: Int, buffers: [ByteBuffer], bytes: Int)
+    }
+
+    /// A complete packet and how many bytes of input it took.
+    struct Decoded: Hashable {
+        var packet: SocketPacket
+        var byteCount: Int
     }
 
     let maxAttachments: Int
+    /// Most bytes all attachments of one packet may add up to.
+    let maxAttachmentBytes: Int
     private var state = State.idle
 
-    init(maxAttachments: Int = 10) {
+    init(maxAttachments: Int = 10, maxAttachmentBytes: Int = 1_000_000) {
         self.maxAttachments = maxAttachments
+        self.maxAttachmentBytes = maxAttachmentBytes
     }
 
     /// Whether a binary packet is waiting for attachments.
@@ -26,25 +35,29 @@ struct SocketPacketDecoder {
     }
 
     /// A complete packet, or `nil` while attachments are outstanding.
-    mutating func decode(_ message: EngineMessage) throws(SocketProtocolError) -> SocketPacket? {
+    mutating func decode(_ message: EngineMessage) throws(SocketProtocolError) -> Decoded? {
         switch (state, message) {
         case (.idle, .text(let text)):
             let (packet, attachments) = try Self.parse(text, maxAttachments: maxAttachments)
-            guard attachments > 0 else { return try Self.resolve(packet, attachments: []) }
-            state = .reconstructing(header: packet, expected: attachments, buffers: [])
+            guard attachments > 0 else {
+                return Decoded(packet: try Self.resolve(packet, attachments: []), byteCount: text.readableBytes)
+            }
+            state = .reconstructing(header: packet, expected: attachments, buffers: [], bytes: text.readableBytes)
             return nil
         case (.idle, .binary):
             throw .unexpectedBinary
         case (.reconstructing, .text):
             throw .unexpectedText
-        case (.reconstructing(let header, let expected, var buffers), .binary(let buffer)):
+        case (.reconstructing(let header, let expected, var buffers, var bytes), .binary(let buffer)):
             buffers.append(buffer)
+            bytes += buffer.readableBytes
+            guard bytes <= maxAttachmentBytes + 64 * 1024 else { throw .attachmentsTooLarge }
             guard buffers.count == expected else {
-                state = .reconstructing(header: header, expected: expected, buffers: buffers)
+                state = .reconstructing(header: header, expected: expected, buffers: buffers, bytes: bytes)
                 return nil
             }
             state = .idle
-            return try Self.resolve(header, attachments: buffers)
+            return Decoded(packet: try Self.resolve(header, attachments: buffers), byteCount: bytes)
         }
     }
 

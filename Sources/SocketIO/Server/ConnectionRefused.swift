@@ -27,4 +27,6 @@ public enum AcknowledgementError: Error, Sendable, Hashable {
     case timedOut
     /// The socket disconnected before the client acknowledged.
     case disconnected
+    /// The event name is reserved (`connect`, `disconnect`, …) and was not sent.
+    case reservedEvent
 }

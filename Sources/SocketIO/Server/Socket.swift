@@ -4,7 +4,10 @@ import NIOCore
 /// One client in one namespace.
 ///
 /// Handlers registered with ``on(_:_:)`` run one at a time, in the order the client's events
-/// arrived, after the namespace's connection handler. Every method may be called from anywhere.
+/// arrived, after the namespace's connection handler; disconnect handlers run last, even when
+/// the client left before the connection handler had registered them. Once a socket has
+/// disconnected and its handlers have run, it lets go of them (they usually capture the socket),
+/// so nothing outlives the connection. Every method may be called from anywhere.
 public final class Socket: Sendable, Identifiable {
     public typealias EventHandler = @Sendable (_ arguments: [SocketValue], _ ack: Acknowledgement?) async -> Void
     public typealias DisconnectHandler = @Sendable (SocketDisconnectReason) async -> Void
@@ -27,6 +30,9 @@ public final class Socket: Sendable, Identifiable {
         var pendingAcks: [Int64: PendingAck] = [:]
         var nextAckID: Int64 = 0
         var data: [String: any Sendable] = [:]
+        /// Rooms joined before the socket was in its namespace (in middleware).
+        var earlyRooms: [String] = []
+        var disconnectReason: SocketDisconnectReason?
     }
 
     private typealias PendingAck = (CheckedContinuation<[SocketValue], any Error>, Scheduled<Void>?)
@@ -45,6 +51,9 @@ public final class Socket: Sendable, Identifiable {
         state.withLockedValue { $0.connected && !$0.disconnected }
     }
 
+    /// The event loop this socket's connection lives on (for timers tied to the socket).
+    public var eventLoop: any EventLoop { client.session.eventLoop }
+
     // MARK: Data
 
     /// Per-socket values the application keeps (set in middleware, read in handlers).
@@ -57,41 +66,53 @@ public final class Socket: Sendable, Identifiable {
 
     /// Handles the client's `event`. A later registration for the same event replaces this one.
     public func on(_ event: String, _ handler: @escaping EventHandler) {
-        state.withLockedValue { $0.handlers[event] = handler }
+        state.withLockedValue { state in
+            guard !state.disconnected else { return }
+            state.handlers[event] = handler
+        }
     }
 
-    /// Runs when the socket leaves the namespace, after its queued events.
+    /// Runs when the socket leaves the namespace, after its queued events. Registered after the
+    /// socket has disconnected, it runs at once (after anything still queued).
     public func onDisconnect(_ handler: @escaping DisconnectHandler) {
-        state.withLockedValue { $0.disconnectHandlers.append(handler) }
+        let lateReason: SocketDisconnectReason? = state.withLockedValue { state in
+            guard state.disconnected else {
+                state.disconnectHandlers.append(handler)
+                return nil
+            }
+            return state.disconnectReason ?? .transportClose
+        }
+        if let lateReason {
+            events.enqueue { await handler(lateReason) }
+        }
+    }
+
+    /// Sets the gate every incoming event passes before it is queued for its handler.
+    public func setEventGate(_ gate: @escaping EventGate) {
+        state.withLockedValue { state in
+            guard !state.disconnected else { return }
+            state.gate = gate
+        }
     }
 
     /// Events received but not handled yet.
     public var pendingEvents: Int { events.backlog }
 
-    /// Sets the gate every incoming event passes before it is queued for its handler.
-    public func setEventGate(_ gate: @escaping EventGate) {
-        state.withLockedValue { $0.gate = gate }
-    }
-
     // MARK: Emitting
 
-    /// Sends `event` to this client.
+    /// Sends `event` to this client. Reserved names (`connect`, `disconnect`, …) are not sent.
     public func emit(_ event: String, _ arguments: SocketValue...) {
         emit(event, arguments: arguments)
     }
 
     public func emit(_ event: String, arguments: [SocketValue]) {
-        guard !SocketPacket.reservedEvents.contains(event) else {
-            assertionFailure("\"\(event)\" is a reserved event name")
-            return
-        }
-        guard isConnected else { return }
+        guard !SocketPacket.reservedEvents.contains(event), isConnected else { return }
         client.send(SocketPacket(kind: .event, namespace: namespace.name, data: .array([.string(event)] + arguments)))
     }
 
     /// Sends `event` and waits for the client's acknowledgement.
-    /// - Throws: ``AcknowledgementError`` when it does not come within `timeout` or the socket
-    ///   disconnects first.
+    /// - Throws: ``AcknowledgementError`` when it does not come within `timeout`, the socket
+    ///   disconnects first, or the event name is reserved.
     public func emitWithAck(_ event: String, _ arguments: SocketValue..., timeout: Duration) async throws
         -> [SocketValue]
     {
@@ -101,7 +122,8 @@ public final class Socket: Sendable, Identifiable {
     public func emitWithAck(_ event: String, arguments: [SocketValue], timeout: Duration) async throws
         -> [SocketValue]
     {
-        try await withCheckedThrowingContinuation { continuation in
+        guard !SocketPacket.reservedEvents.contains(event) else { throw AcknowledgementError.reservedEvent }
+        return try await withCheckedThrowingContinuation { continuation in
             let id: Int64? = state.withLockedValue { state in
                 guard state.connected, !state.disconnected else { return nil }
                 let id = state.nextAckID
@@ -139,26 +161,37 @@ public final class Socket: Sendable, Identifiable {
     // MARK: Rooms
 
     public func join(_ rooms: String...) {
-        namespace.join(self, rooms: rooms)
+        join(rooms)
     }
 
     public func join(_ rooms: some Sequence<String>) {
-        namespace.join(self, rooms: rooms)
+        let early = state.withLockedValue { state in
+            guard !state.connected else { return false }
+            state.earlyRooms.append(contentsOf: rooms)
+            return true
+        }
+        if !early { namespace.join(self, rooms: rooms) }
     }
 
     public func leave(_ room: String) {
-        namespace.leave(self, room: room)
+        let early = state.withLockedValue { state in
+            guard !state.connected else { return false }
+            state.earlyRooms.removeAll { $0 == room }
+            return true
+        }
+        if !early { namespace.leave(self, room: room) }
     }
 
     public var rooms: Set<String> { namespace.rooms(of: self) }
 
     // MARK: Disconnecting
 
-    /// Removes the socket from its namespace (the client is told); with `closeConnection`, closes
-    /// the whole connection, and so every namespace on it.
+    /// Removes the socket from its namespace; the client is told (DISCONNECT) and, as with the
+    /// reference server, does not reconnect by itself. With `closeConnection`, every namespace
+    /// of the connection is told and the connection is closed.
     public func disconnect(closeConnection: Bool = false) {
         if closeConnection {
-            client.session.close(reason: .forcedClose)
+            client.disconnectAll()
         } else {
             client.disconnect(self)
         }
@@ -166,11 +199,16 @@ public final class Socket: Sendable, Identifiable {
 
     // MARK: Called by the client connection
 
-    func markConnected() {
-        state.withLockedValue { $0.connected = true }
+    /// Joined its namespace: rooms joined in middleware take effect.
+    func markConnected() -> [String] {
+        state.withLockedValue { state in
+            state.connected = true
+            defer { state.earlyRooms = [] }
+            return state.earlyRooms
+        }
     }
 
-    func receiveEvent(_ arguments: [SocketValue], ackID: Int64?) {
+    func receiveEvent(_ arguments: [SocketValue], ackID: Int64?, byteCount: Int) {
         guard let first = arguments.first else { return }
         let name: String
         switch first {
@@ -191,17 +229,17 @@ public final class Socket: Sendable, Identifiable {
             ack?.send(reply)
             return
         case .disconnect:
-            client.session.close(reason: .forcedClose)
-            return
-        }
-        guard events.backlog < client.maxPendingEvents else {
-            client.session.close(reason: .forcedClose)
+            client.disconnectAll()
             return
         }
         let arguments = Array(arguments.dropFirst())
-        events.enqueue { [self] in
+        let queued = events.enqueue(weight: byteCount, limit: client.queueLimits) { [self] in
             guard let handler = state.withLockedValue({ $0.handlers[name] }) else { return }
             await handler(arguments, ack)
+        }
+        if !queued {
+            // The client sends faster than its handlers run, past the configured bounds.
+            client.disconnectAll()
         }
     }
 
@@ -210,35 +248,44 @@ public final class Socket: Sendable, Identifiable {
     }
 
     private func resolveAck(_ id: Int64, with result: Result<[SocketValue], any Error>) {
-        let entry: PendingAck? = state.withLockedValue {
-            $0.pendingAcks.removeValue(forKey: id)
-        }
+        let entry: PendingAck? = state.withLockedValue { $0.pendingAcks.removeValue(forKey: id) }
         guard let (continuation, timer) = entry else { return }
         timer?.cancel()
         continuation.resume(with: result)
     }
 
-    /// The event loop this socket's connection lives on (for timers tied to the socket).
-    public var eventLoop: any EventLoop { client.session.eventLoop }
-
-    /// The socket left its namespace: fail pending acknowledgements, run disconnect handlers.
-    func disconnected(_ reason: SocketDisconnectReason) {
-        let (wasConnected, acks, handlers) = state.withLockedValue {
-            state -> (Bool, [PendingAck], [DisconnectHandler]) in
-            guard !state.disconnected else { return (false, [], []) }
+    /// The socket left its namespace: fail pending acknowledgements; after the queued events,
+    /// run the disconnect handlers (read then, so the connection handler's are included) and let
+    /// go of every handler and value.
+    func disconnected(_ reason: SocketDisconnectReason, onFinished: @escaping @Sendable () -> Void) {
+        let acks: [PendingAck]? = state.withLockedValue { state in
+            guard !state.disconnected else { return nil }
             state.disconnected = true
-            let acks = Array(state.pendingAcks.values)
-            state.pendingAcks = [:]
-            return (state.connected, acks, state.disconnectHandlers)
+            state.disconnectReason = reason
+            defer { state.pendingAcks = [:] }
+            return Array(state.pendingAcks.values)
         }
+        guard let acks else { return }
         namespace.remove(self)
         for (continuation, timer) in acks {
             timer?.cancel()
             continuation.resume(throwing: AcknowledgementError.disconnected)
         }
-        guard wasConnected else { return }
-        events.enqueue {
-            for handler in handlers { await handler(reason) }
+        events.enqueue { [self] in
+            let (wasConnected, handlers) = state.withLockedValue { state in
+                defer { state.disconnectHandlers = [] }
+                return (state.connected, state.disconnectHandlers)
+            }
+            if wasConnected {
+                for handler in handlers { await handler(reason) }
+            }
+            state.withLockedValue { state in
+                state.handlers = [:]
+                state.gate = nil
+                state.disconnectHandlers = []
+                state.data = [:]
+            }
+            onFinished()
         }
     }
 }
@@ -249,6 +296,6 @@ public enum EventGateDecision: Sendable {
     case accept
     /// Drop it; if the client asked for an acknowledgement, send it these arguments instead.
     case refuse(acknowledgeWith: [SocketValue])
-    /// Close the client's connection.
+    /// Disconnect the client (it is told, and does not reconnect by itself).
     case disconnect
 }

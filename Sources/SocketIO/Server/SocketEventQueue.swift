@@ -1,32 +1,51 @@
 import DequeModule
 import NIOConcurrencyHelpers
-import OrderedCollections
 
 /// Runs a socket's jobs (its connection handler, then each event in arrival order, then its
 /// disconnect handlers) one after another.
 ///
 /// No task exists while the queue is empty: the first job starts one, which drains the queue and
-/// ends. An idle connection therefore costs no task at all.
+/// ends. An idle connection therefore costs no task at all. Client events are bounded in count and
+/// bytes (``enqueue(weight:limit:_:)``); internal jobs are not.
 final class SocketEventQueue: Sendable {
     typealias Job = @Sendable () async -> Void
 
+    /// Most jobs and bytes that may wait.
+    struct Limits: Sendable {
+        var jobs: Int
+        var bytes: Int
+    }
+
     private struct State {
-        var jobs: Deque<Job> = []
+        var jobs: Deque<(job: Job, weight: Int)> = []
+        var weight = 0
         var running = false
     }
 
     private let state = NIOLockedValueBox(State())
 
+    /// Queues an internal job (connection and disconnect handlers), without limits.
     func enqueue(_ job: @escaping Job) {
-        let start = state.withLockedValue { state in
-            state.jobs.append(job)
-            guard !state.running else { return false }
+        _ = enqueue(weight: 0, limit: nil, job)
+    }
+
+    /// Queues a job that stands for `weight` bytes of client input.
+    /// - Returns: `false`, queueing nothing, when the job would pass `limit`.
+    func enqueue(weight: Int, limit: Limits?, _ job: @escaping Job) -> Bool {
+        let (accepted, start) = state.withLockedValue { state -> (Bool, Bool) in
+            if let limit, state.jobs.count >= limit.jobs || state.weight + weight > limit.bytes {
+                return (false, false)
+            }
+            state.jobs.append((job, weight))
+            state.weight += weight
+            guard !state.running else { return (true, false) }
             state.running = true
-            return true
+            return (true, true)
         }
         if start {
             Task { await self.drain() }
         }
+        return accepted
     }
 
     /// Jobs waiting (not counting one that is running).
@@ -34,11 +53,12 @@ final class SocketEventQueue: Sendable {
 
     private func drain() async {
         while let job = state.withLockedValue({ state -> Job? in
-            guard let job = state.jobs.popFirst() else {
+            guard let next = state.jobs.popFirst() else {
                 state.running = false
                 return nil
             }
-            return job
+            state.weight -= next.weight
+            return next.job
         }) {
             await job()
         }

@@ -68,11 +68,9 @@ public struct BroadcastOperator: Sendable {
         emit(event, arguments: arguments)
     }
 
+    /// Reserved names (`connect`, `disconnect`, …) are not sent.
     public func emit(_ event: String, arguments: [SocketValue]) {
-        guard !SocketPacket.reservedEvents.contains(event) else {
-            assertionFailure("\"\(event)\" is a reserved event name")
-            return
-        }
+        guard !SocketPacket.reservedEvents.contains(event) else { return }
         namespace.adapter.broadcast(
             SocketBroadcast(event: event, arguments: arguments, rooms: rooms, exceptRooms: exceptRooms),
             in: namespace

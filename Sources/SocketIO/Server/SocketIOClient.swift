@@ -3,13 +3,13 @@ import NIOCore
 /// The Socket.IO side of one Engine.IO connection: decodes packets, multiplexes namespaces,
 /// enforces the connect timeout, and closes the connection on any protocol violation.
 ///
-/// Lives on its session's event loop (it is the session's delegate); ``send(_:)`` may be called
-/// from anywhere.
+/// Lives on its session's event loop (it is the session's delegate); ``send(_:)``,
+/// ``disconnect(_:)`` and ``disconnectAll()`` may be called from anywhere.
 final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
     let session: EngineSession
     private let namespaces: NamespaceRegistry
     private let connectTimeout: TimeAmount
-    let maxPendingEvents: Int
+    let queueLimits: SocketEventQueue.Limits
     private var decoder: SocketPacketDecoder
     /// Joined namespaces, by name.
     private var sockets: [String: Socket] = [:]
@@ -22,8 +22,11 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
         self.session = session
         self.namespaces = namespaces
         self.connectTimeout = TimeAmount(configuration.connectTimeout)
-        self.maxPendingEvents = configuration.maxPendingEvents
-        self.decoder = SocketPacketDecoder(maxAttachments: configuration.maxAttachments)
+        self.queueLimits = .init(jobs: configuration.maxPendingEvents, bytes: configuration.maxPendingEventBytes)
+        self.decoder = SocketPacketDecoder(
+            maxAttachments: configuration.maxAttachments,
+            maxAttachmentBytes: configuration.engine.maxPayload
+        )
     }
 
     /// Starts the connect timeout. On the session's event loop.
@@ -42,8 +45,8 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
     func engineSession(_ session: EngineSession, didReceive message: EngineMessage) {
         guard !closed else { return }
         do {
-            guard let packet = try decoder.decode(message) else { return }
-            try handle(packet)
+            guard let decoded = try decoder.decode(message) else { return }
+            try handle(decoded.packet, byteCount: decoded.byteCount)
         } catch {
             session.close(reason: .parseError)
         }
@@ -54,12 +57,12 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
         connectTimer?.cancel()
         let all = sockets.values
         sockets = [:]
-        for socket in all { socket.disconnected(SocketDisconnectReason(reason)) }
+        for socket in all { leave(socket, reason: SocketDisconnectReason(reason)) }
     }
 
     // MARK: Packets
 
-    private func handle(_ packet: SocketPacket) throws(SocketProtocolError) {
+    private func handle(_ packet: SocketPacket, byteCount: Int) throws(SocketProtocolError) {
         switch packet.kind {
         case .connect:
             guard sockets[packet.namespace] == nil, !connecting.contains(packet.namespace) else {
@@ -70,12 +73,12 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
             guard let socket = sockets.removeValue(forKey: packet.namespace) else {
                 throw SocketProtocolError(reason: "not connected to \(packet.namespace)")
             }
-            socket.disconnected(.clientNamespaceDisconnect)
+            leave(socket, reason: .clientNamespaceDisconnect)
         case .event, .binaryEvent:
             guard let socket = sockets[packet.namespace], case .array(let arguments)? = packet.data else {
                 throw SocketProtocolError(reason: "event for a namespace not joined")
             }
-            socket.receiveEvent(arguments, ackID: packet.id)
+            socket.receiveEvent(arguments, ackID: packet.id, byteCount: byteCount)
         case .ack, .binaryAck:
             guard let socket = sockets[packet.namespace], case .array(let arguments)? = packet.data, let id = packet.id
             else {
@@ -112,7 +115,8 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
                     refusal = error
                     break
                 } catch {
-                    refusal = ConnectionRefused(String(describing: error))
+                    // Internal errors stay on the server.
+                    refusal = ConnectionRefused("Internal error")
                     break
                 }
             }
@@ -134,11 +138,17 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
         connectTimer = nil
         sockets[name] = socket
         socket.namespace.add(socket)
-        socket.markConnected()
+        namespaces.socketJoined()
+        let earlyRooms = socket.markConnected()
+        if !earlyRooms.isEmpty { socket.namespace.join(socket, rooms: earlyRooms) }
         send(SocketPacket(kind: .connect, namespace: name, data: ["sid": .string(socket.id)]))
         if let handler = socket.namespace.connectionHandler {
             socket.events.enqueue { await handler(socket) }
         }
+    }
+
+    private func leave(_ socket: Socket, reason: SocketDisconnectReason) {
+        socket.disconnected(reason) { [namespaces] in namespaces.socketLeft() }
     }
 
     /// The server removes `socket` from its namespace: the client gets DISCONNECT.
@@ -147,7 +157,22 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
             guard self.sockets[socket.namespace.name] === socket else { return }
             self.sockets[socket.namespace.name] = nil
             self.send(SocketPacket(kind: .disconnect, namespace: socket.namespace.name))
-            socket.disconnected(.serverNamespaceDisconnect)
+            self.leave(socket, reason: .serverNamespaceDisconnect)
+        }
+    }
+
+    /// Removes every socket of this connection (each client namespace gets DISCONNECT, so the
+    /// client does not reconnect by itself), then closes the connection.
+    func disconnectAll() {
+        session.eventLoop.execute {
+            guard !self.closed else { return }
+            let all = self.sockets
+            self.sockets = [:]
+            for (name, socket) in all {
+                self.send(SocketPacket(kind: .disconnect, namespace: name))
+                self.leave(socket, reason: .serverNamespaceDisconnect)
+            }
+            self.session.close(reason: .forcedClose)
         }
     }
 }

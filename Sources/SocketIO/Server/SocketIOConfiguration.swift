@@ -5,9 +5,10 @@ public struct SocketIOConfiguration: Sendable {
     public var connectTimeout: Duration = .seconds(45)
     /// Most binary attachments one packet may announce.
     public var maxAttachments = 10
-    /// Most events one socket may have waiting for its handlers; a client that floods past it is
-    /// disconnected, so a slow handler cannot make the queue grow without bound.
+    /// Most events one socket may have waiting for its handlers, in number and in bytes; a client
+    /// that floods past either is disconnected, so a slow handler cannot make memory grow.
     public var maxPendingEvents = 256
+    public var maxPendingEventBytes = 4 * 1_000_000
 
     public init() {}
 }

@@ -17,7 +17,7 @@ public final class SocketIOServer: Sendable {
     public let configuration: SocketIOConfiguration
     /// The Engine.IO server carrying the connections; hand it to the HTTP server and router.
     public let engine: EngineIOServer
-    private let namespaces: NamespaceRegistry
+    let namespaces: NamespaceRegistry
 
     /// - Parameters:
     ///   - requestCheck: decides on each request that opens a connection or a WebSocket (origin,
@@ -58,12 +58,24 @@ public final class SocketIOServer: Sendable {
     public func closeAll(reason: EngineCloseReason = .serverShuttingDown) {
         engine.closeAll(reason: reason)
     }
+
+    /// Stops accepting connections, closes every one (clients reconnect elsewhere), and returns
+    /// when their sessions are gone and every socket's disconnect handlers have run, or after
+    /// `timeout`. Call it before shutting down what those handlers use.
+    public func shutdown(timeout: Duration = .seconds(10)) async {
+        engine.beginShutdown()
+        let deadline = ContinuousClock.now + timeout
+        await engine.waitUntilEmpty(until: deadline)
+        await namespaces.waitUntilNoSockets(until: deadline)
+    }
 }
 
-/// The namespaces of a server, shared with its connections.
+/// The namespaces of a server, shared with its connections, and a count of live sockets (so a
+/// shutdown can wait for their disconnect handlers).
 final class NamespaceRegistry: Sendable {
     private let namespaces = NIOLockedValueBox<[String: SocketNamespace]>([:])
     private let makeAdapter: @Sendable (String) -> any SocketIOAdapter
+    private let liveSockets = NIOLockedValueBox(0)
 
     init(adapter: @escaping @Sendable (String) -> any SocketIOAdapter) {
         self.makeAdapter = adapter
@@ -74,11 +86,26 @@ final class NamespaceRegistry: Sendable {
     }
 
     func of(_ name: String) -> SocketNamespace {
-        namespaces.withLockedValue { namespaces in
+        if let existing = namespace(named: name) { return existing }
+        // The adapter factory is the application's code: not called under the lock.
+        let created = SocketNamespace(name: name, adapter: makeAdapter(name))
+        return namespaces.withLockedValue { namespaces in
             if let existing = namespaces[name] { return existing }
-            let created = SocketNamespace(name: name, adapter: makeAdapter(name))
             namespaces[name] = created
             return created
+        }
+    }
+
+    func socketJoined() { liveSockets.withLockedValue { $0 += 1 } }
+    func socketLeft() { liveSockets.withLockedValue { $0 -= 1 } }
+
+    /// Sockets that joined and whose disconnect handlers have not finished.
+    var liveSocketCount: Int { liveSockets.withLockedValue { $0 } }
+
+    func waitUntilNoSockets(until deadline: ContinuousClock.Instant) async {
+        // A shutdown-time wait, bounded: checking every few milliseconds is simple and enough.
+        while liveSocketCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 }

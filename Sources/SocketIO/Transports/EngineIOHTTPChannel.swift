@@ -78,6 +78,7 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(EngineShutdownHandler(servers: self.servers))
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try channel.pipeline.syncOperations.addHandlers(self.configuration.additionalChannelHandlers())
                         try channel.pipeline.syncOperations.addHandler(
@@ -161,7 +162,11 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         let configuration = checked.server.configuration
         let writer = WebSocketFrameWriter()
         try channel.pipeline.syncOperations.addHandler(writer, position: .first)
-        let handler = EngineWebSocket(channel: channel, frameOutput: try channel.pipeline.syncOperations.context(handler: writer))
+        let handler = EngineWebSocket(
+            channel: channel,
+            frameOutput: try channel.pipeline.syncOperations.context(handler: writer),
+            base64Binary: checked.handshake.query["b64"] != nil
+        )
         try channel.pipeline.syncOperations.addHandler(
             NIOWebSocketFrameAggregator(
                 minNonFinalFragmentSize: 0,
@@ -197,7 +202,7 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         let body = ByteBuffer(string: denial.map { $0.error.body(message: $0.message) } ?? "")
         var headers: HTTPFields = [.connection: "close", .contentLength: String(body.readableBytes)]
         if denial != nil { headers[.contentType] = "application/json" }
-        let status = denial?.error.status ?? .badRequest
+        let status = denial?.status ?? .badRequest
         try? await channel.executeThenClose { _, outbound in
             try await outbound.write(contentsOf: [
                 .head(HTTPResponse(status: status, headerFields: headers)),

@@ -17,10 +17,13 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
     private var closing = false
     /// Writes complete frames straight to the socket (see ``WebSocketFrameWriter``).
     private let frameOutput: ChannelHandlerContext
+    /// The client asked for binary as base64 text (`b64` in the query: `forceBase64` clients).
+    let base64Binary: Bool
 
-    init(channel: any Channel, frameOutput: ChannelHandlerContext) {
+    init(channel: any Channel, frameOutput: ChannelHandlerContext, base64Binary: Bool) {
         self.channel = channel
         self.frameOutput = frameOutput
+        self.base64Binary = base64Binary
     }
 
     /// Connects the handler to its session (after the WebSocket handshake).
@@ -34,7 +37,8 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
 
     func write(_ packets: [EnginePacket]) {
         guard !packets.isEmpty else { return }
-        writeFrames(WebSocketFrameEncoding.frames(for: packets, allocator: channel.allocator))
+        writeFrames(
+            WebSocketFrameEncoding.frames(for: packets, base64Binary: base64Binary, allocator: channel.allocator))
     }
 
     /// Writes complete frames, in order, after everything written before.
@@ -88,12 +92,19 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
         switch frame.opcode {
         case .text:
             guard let session else { return }
-            do {
-                let packet = try EnginePacket.decode(text: frame.unmaskedData, allowBase64Binary: false)
-                session.webSocket(self, received: packet)
-            } catch {
+            let data = frame.unmaskedData
+            // Text frames must be UTF-8 (RFC 6455); `b<base64>` carries binary for clients that
+            // cannot send binary frames.
+            guard
+                data.readableBytesView.withContiguousStorageIfAvailable({ String(validating: $0, as: UTF8.self) != nil }
+                )
+                    ?? (String(validating: Array(data.readableBytesView), as: UTF8.self) != nil),
+                let packet = try? EnginePacket.decode(text: data, allowBase64Binary: true)
+            else {
                 session.webSocketReceivedInvalidPacket(self)
+                return
             }
+            session.webSocket(self, received: packet)
         case .binary:
             session?.webSocket(self, received: .message(.binary(frame.unmaskedData)))
         case .ping:
@@ -116,6 +127,14 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
         default:
             break
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            // The server is shutting down: the client is told and reconnects elsewhere.
+            session?.close(reason: .serverShuttingDown)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

@@ -9,8 +9,12 @@ extension EngineIOServer {
     /// poll whose client goes away closes its session.
     public func respond(to request: Request, channel: any Channel) async -> Response {
         var response = await answer(request, channel: channel)
-        // The connection closes after this response; say so, or a client may try to reuse it.
-        if request.headers[.connection]?.lowercased().contains("close") == true {
+        // A WebSocket upgrade can only happen on a connection's first request (NIO's upgrader
+        // steps aside after it), and clients that pool connections (aiohttp, so python-socketio's
+        // AsyncClient) would send the upgrade on an idle polling connection and fail. Closing
+        // polling connections leaves them none to reuse. Without WebSocket, keep-alive stays,
+        // unless the client asked to close.
+        if configuration.allowWebSocket || request.headers[.connection]?.lowercased().contains("close") == true {
             response.headers[.connection] = "close"
         }
         return response
@@ -61,7 +65,7 @@ extension EngineIOServer {
     }
 
     private func poll(_ session: EngineSession, channel: any Channel) async -> Response {
-        let outcome = try? await session.poll(connectionClosed: channel.closeFuture).get()
+        let outcome = try? await session.poll(on: channel).get()
         switch outcome {
         case .packets(let packets):
             return Self.payloadResponse(packets)
@@ -117,7 +121,7 @@ extension EngineIOServer {
 
     static func errorResponse(_ denial: EngineDenial) -> Response {
         Response(
-            status: denial.error.status,
+            status: denial.status,
             headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(string: denial.error.body(message: denial.message)))
         )

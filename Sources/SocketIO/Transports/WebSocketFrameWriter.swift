@@ -15,14 +15,19 @@ final class WebSocketFrameWriter: ChannelOutboundHandler, RemovableChannelHandle
 
 /// Encodes Engine.IO packets as complete WebSocket frames (header and payload).
 enum WebSocketFrameEncoding {
-    /// One frame per packet: text packets as text frames, binary messages as binary frames.
-    static func frames(for packets: [EnginePacket], allocator: ByteBufferAllocator) -> [ByteBuffer] {
-        packets.map { frame(for: $0, allocator: allocator) }
+    /// One frame per packet: text packets as text frames, binary messages as binary frames (or
+    /// as `b<base64>` text frames for clients that asked for base64).
+    static func frames(for packets: [EnginePacket], base64Binary: Bool = false, allocator: ByteBufferAllocator)
+        -> [ByteBuffer]
+    {
+        packets.map { frame(for: $0, base64Binary: base64Binary, allocator: allocator) }
     }
 
-    static func frame(for packet: EnginePacket, allocator: ByteBufferAllocator) -> ByteBuffer {
+    static func frame(for packet: EnginePacket, base64Binary: Bool = false, allocator: ByteBufferAllocator)
+        -> ByteBuffer
+    {
         switch packet {
-        case .message(.binary(let bytes)):
+        case .message(.binary(let bytes)) where !base64Binary:
             var frame = allocator.buffer(capacity: bytes.readableBytes + 10)
             writeHeader(opcode: 0x2, length: bytes.readableBytes, into: &frame)
             frame.writeImmutableBuffer(bytes)

@@ -57,6 +57,11 @@ public enum SocketValue: Sendable, Hashable {
 
     public var isNull: Bool { self == .null }
 
+    /// An object with these members, in this order (a later duplicate key wins).
+    public init(members: [(String, SocketValue)]) {
+        self = .object(OrderedDictionary(members, uniquingKeysWith: { _, last in last }))
+    }
+
     /// Whether the value or anything inside it is binary (and so needs attachments).
     public var containsBinary: Bool {
         switch self {
