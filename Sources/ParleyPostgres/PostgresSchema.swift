@@ -11,7 +11,8 @@ enum PostgresSchema {
     }
 
     static let migrations: [Migration] = [
-        migration("0001_users_and_messages.sql", PackageResources._001_users_and_messages_sql)
+        migration("0001_users_and_messages.sql", PackageResources._001_users_and_messages_sql),
+        migration("0002_realtime.sql", PackageResources._002_realtime_sql),
     ]
 
     private static func migration(_ name: String, _ bytes: [UInt8]) -> Migration {

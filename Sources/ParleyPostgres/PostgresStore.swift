@@ -13,26 +13,76 @@ public final class PostgresStore: ChatStore {
     let logger: Logger
     /// Longest a single store operation may take, waiting for a connection included.
     public let operationTimeout: Duration
+    let eventBus: PostgresEventBus
+    let presenceBackend: PostgresPresence
 
+    public var bus: any ClusterBus { eventBus }
+    public var presence: any PresenceBackend { presenceBackend }
+    public var supportsClustering: Bool { true }
+
+    /// - Parameters:
+    ///   - heartbeat: how often this instance proves it is alive.
+    ///   - presenceTTL: how long an instance may miss heartbeats before the others take its users
+    ///     offline.
     public init(
-        url: PostgresConnectionURL, maximumConnections: Int = 20, operationTimeout: Duration = .seconds(10),
+        url: PostgresConnectionURL,
+        maximumConnections: Int = 20,
+        operationTimeout: Duration = .seconds(10),
+        heartbeat: Duration = .seconds(5),
+        presenceTTL: Duration = .seconds(15),
         logger: Logger
     ) {
         var configuration = url.configuration
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
         self.displayName = url.displayName
         self.logger = logger
         self.operationTimeout = operationTimeout
+        self.eventBus = PostgresEventBus(client: client, timeout: operationTimeout, logger: logger)
+        let schemaReady = ReadinessGate()
+        self.schemaReady = schemaReady
+        self.presenceBackend = PostgresPresence(
+            client: client,
+            heartbeat: heartbeat,
+            ttl: presenceTTL,
+            timeout: operationTimeout,
+            schemaReady: schemaReady,
+            logger: logger
+        )
     }
 
+    /// The connection pool runs as a service of its own, before the store, so that it is still
+    /// open while the store shuts down.
+    public var supportingServices: [any Service] { [client] }
+
+    /// Migrating needs only the pool (no LISTEN, no presence).
+    public var servicesForMigration: [any Service] { [client] }
+
+    /// Opened by ``migrate()``: presence and heartbeats need the schema.
+    let schemaReady: ReadinessGate
+
+    /// Runs the LISTEN connection and the presence heartbeat; at graceful shutdown, takes this
+    /// instance out of presence, then stops them.
     public func run() async throws {
-        await client.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                await self.schemaReady.wait()
+                await self.eventBus.listen()
+            }
+            group.addTask {
+                await self.presenceBackend.maintain { [eventBus = self.eventBus] in eventBus.resynchronize() }
+            }
+            try? await gracefulShutdown()
+            await presenceBackend.leave()
+            group.cancelAll()
+        }
     }
 
     public func migrate() async throws {
         try await PostgresMigrator(client: client, logger: logger).migrate()
+        schemaReady.open()
     }
 
     public func checkReadiness() async throws {

@@ -17,7 +17,7 @@ extension SQLiteStore {
             .integer(Int(message.createdAt.millisecondsSince1970)),
             .integer(Int(message.updatedAt.millisecondsSince1970)),
         ]
-        try await write { connection in
+        try await write { [events] connection in
             _ = try await connection.query(
                 """
                 INSERT INTO messages (id, sender_id, receiver_id, user_lo, user_hi, text, image, image_media_id,
@@ -26,6 +26,8 @@ extension SQLiteStore {
                 """,
                 binds
             )
+            // Still inside the write queue: events leave in the order messages were stored.
+            events.deliver(.messageCreated(message))
         }
     }
 

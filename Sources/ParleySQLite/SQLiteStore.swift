@@ -15,12 +15,20 @@ public final class SQLiteStore: ChatStore {
     let reader: SQLiteConnection
     let writes = SQLiteWriteQueue()
     let logger: Logger
+    let events = InProcessBus()
+    public let presence: any PresenceBackend
+
+    public var bus: any ClusterBus { events }
+
+    /// One SQLite file serves one process.
+    public var supportsClustering: Bool { false }
 
     private init(path: String, writer: SQLiteConnection, reader: SQLiteConnection, logger: Logger) {
         self.path = path
         self.writer = writer
         self.reader = reader
         self.logger = logger
+        self.presence = InProcessPresence(bus: events)
     }
 
     /// Opens (creating if needed) the database file at `path`.

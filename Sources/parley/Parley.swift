@@ -78,7 +78,9 @@ struct Migrate: AsyncParsableCommand {
         let logger = Logging.bootstrap(level: configuration.logLevel)
         let store = try await ParleyApplication.makeStore(configuration, logger: logger)
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await store.run() }
+            for service in store.servicesForMigration {
+                group.addTask { try await service.run() }
+            }
             try await store.migrate()
             logger.info("Schema is up to date", metadata: ["store": "\(store.displayName)"])
             group.cancelAll()

@@ -1,4 +1,6 @@
 /// A verified (or freshly issued) session token: the signed JWT and what it says.
+import Crypto
+
 public struct SessionToken: Sendable, Hashable {
     /// The compact JWT, as it goes into the `jwt` cookie or an `Authorization: Bearer` header.
     public var token: String
@@ -11,5 +13,15 @@ public struct SessionToken: Sendable, Hashable {
         self.userID = userID
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
+    }
+
+    /// Identifies the token without revealing it (SHA-256, hex), e.g. to end its sockets.
+    public var fingerprint: String { Self.fingerprint(of: token) }
+
+    public static func fingerprint(of token: String) -> String {
+        SHA256.hash(data: Array(token.utf8)).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
     }
 }

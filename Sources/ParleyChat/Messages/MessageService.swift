@@ -64,9 +64,15 @@ public struct MessageService: Sendable {
 
     /// Validates and stores a message from `sender`. The image, if any, is stored first; the
     /// message is saved only when that succeeded.
-    public func send(from sender: ObjectID, to receiver: String?, text: String?, image: ImageInput?) async throws
-        -> Message
-    {
+    /// - Parameter id: the id the message will have (a realtime caller picks it first, to know the
+    ///   message when its event comes back).
+    public func send(
+        from sender: ObjectID,
+        to receiver: String?,
+        text: String?,
+        image: ImageInput?,
+        id: ObjectID = ObjectID()
+    ) async throws -> Message {
         let receiverID = try Validation.id(receiver, field: "to")
         let text = try Validation.messageText(text)
         let upload = try image.map { try images.validate($0, field: "image") }
@@ -80,7 +86,7 @@ public struct MessageService: Sendable {
         if let upload { stored = try await media.store(upload, purpose: .message) }
         let now = Timestamp.now()
         let message = Message(
-            id: ObjectID(),
+            id: id,
             senderID: sender,
             receiverID: receiverID,
             text: text,

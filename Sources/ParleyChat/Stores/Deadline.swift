@@ -7,6 +7,7 @@ public enum Deadline {
     ///
     /// On timeout the operation is cancelled and this returns once it has stopped; the drivers
     /// used here (postgres-nio waiting for a connection, a query in flight) stop on cancellation.
+    @discardableResult
     public static func run<Result: Sendable>(
         within duration: Duration,
         _ operation: @escaping @Sendable () async throws -> Result

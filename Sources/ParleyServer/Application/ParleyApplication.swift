@@ -7,6 +7,7 @@ import ParleyMedia
 import ParleyPostgres
 import ParleySQLite
 import ServiceLifecycle
+import SocketIO
 import SystemPackage
 
 #if canImport(FoundationEssentials)
@@ -24,6 +25,8 @@ public enum ParleyApplication {
         public let auth: AuthService
         public let messages: MessageService
         public let media: any MediaStore
+        public let presence: PresenceService
+        public let realtime: RealtimeHub
     }
 
     public static func build(
@@ -54,15 +57,39 @@ public enum ParleyApplication {
             images: images,
             logger: logger
         )
+        let presence = PresenceService(
+            backend: store.presence,
+            bus: store.bus,
+            grace: configuration.realtime.presenceGrace,
+            logger: logger
+        )
         let messages = MessageService(
             users: store,
             messages: store,
             media: media,
             images: images,
-            presence: NoPresence(),
+            presence: presence,
             logger: logger
         )
-        let components = Components(store: store, auth: auth, messages: messages, media: media)
+        var socketOrigins = Set(configuration.corsOrigins)
+        if !configuration.publicURL.isEmpty { socketOrigins.insert(configuration.publicURL) }
+        let realtime = RealtimeHub(
+            auth: auth,
+            messages: messages,
+            presence: presence,
+            bus: store.bus,
+            allowedOrigins: socketOrigins,
+            settings: configuration.realtime,
+            logger: logger
+        )
+        let components = Components(
+            store: store,
+            auth: auth,
+            messages: messages,
+            media: media,
+            presence: presence,
+            realtime: realtime
+        )
 
         let router = Router(context: ParleyRequestContext.self)
         router.add(middleware: LogRequestsMiddleware(.debug))
@@ -77,8 +104,10 @@ public enum ParleyApplication {
             )
         )
         HealthController(store: store).addRoutes(to: router)
+        router.addEngineIORoutes(realtime.io.engine)
         AuthController(
             auth: auth,
+            realtime: realtime,
             cookie: SessionCookie(secure: configuration.environment == .production),
             rateLimit: AuthRateLimit(
                 limiter: RateLimiter(),
@@ -91,11 +120,14 @@ public enum ParleyApplication {
 
         var application = Application(
             router: router,
+            server: .http1WithEngineIO([realtime.io.engine]),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "Parley"
             ),
-            services: [ThreadPoolService(pool: hashingPool), store],
+            // Shut down in reverse: the server (its sockets told to reconnect), then realtime,
+            // presence, the store (this instance leaves presence), the hashing pool.
+            services: [ThreadPoolService(pool: hashingPool)] + store.services + [presence, realtime],
             logger: logger
         )
         application.beforeServerStarts {
@@ -121,10 +153,19 @@ public enum ParleyApplication {
                 try FileManager.default.createDirectory(atPath: directory.string, withIntermediateDirectories: true)
             }
             logger.notice(
-                "Using SQLite (single instance: realtime events stay in this process)", metadata: ["path": "\(path)"])
+                "Using SQLite: single instance, realtime events stay in this process",
+                metadata: ["path": "\(path)"]
+            )
             return try await SQLiteStore.open(path: path, logger: logger)
         case .postgres(let url, let poolSize, let timeout):
-            return PostgresStore(url: url, maximumConnections: poolSize, operationTimeout: timeout, logger: logger)
+            return PostgresStore(
+                url: url,
+                maximumConnections: poolSize,
+                operationTimeout: timeout,
+                heartbeat: configuration.realtime.heartbeat,
+                presenceTTL: configuration.realtime.presenceTTL,
+                logger: logger
+            )
         }
     }
 }

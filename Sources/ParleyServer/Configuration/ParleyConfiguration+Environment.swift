@@ -81,6 +81,26 @@ extension ParleyConfiguration {
         if let megabytes = try values.integer("MAX_IMAGE_MB", in: 1...100) {
             self.maximumImageBytes = megabytes * 1024 * 1024
         }
+        if let grace = try values.integer("PRESENCE_GRACE_MS", in: 0...600_000) {
+            realtime.presenceGrace = .milliseconds(grace)
+        }
+        if let heartbeat = try values.integer("PRESENCE_HEARTBEAT_MS", in: 100...600_000) {
+            realtime.heartbeat = .milliseconds(heartbeat)
+        }
+        if let ttl = try values.integer("PRESENCE_TTL_MS", in: 500...3_600_000) {
+            realtime.presenceTTL = .milliseconds(ttl)
+        }
+        guard realtime.presenceTTL > realtime.heartbeat else {
+            throw ConfigurationError(key: "PRESENCE_TTL_MS", "must be longer than PRESENCE_HEARTBEAT_MS")
+        }
+        realtime.eventRate = try values.integer("SOCKET_EVENT_RATE", in: 1...100_000) ?? realtime.eventRate
+        realtime.eventBurst = try values.integer("SOCKET_EVENT_BURST", in: 1...100_000) ?? realtime.eventBurst
+        if let interval = try values.integer("SOCKETIO_PING_INTERVAL_MS", in: 100...3_600_000) {
+            realtime.pingInterval = .milliseconds(interval)
+        }
+        if let timeout = try values.integer("SOCKETIO_PING_TIMEOUT_MS", in: 100...3_600_000) {
+            realtime.pingTimeout = .milliseconds(timeout)
+        }
     }
 
     private static func store(_ values: ConfigurationValues, dataDirectory: String) throws -> StoreChoice {

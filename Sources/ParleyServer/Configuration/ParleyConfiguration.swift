@@ -13,6 +13,11 @@ public struct ParleyConfiguration: Sendable {
     public enum StoreChoice: Sendable {
         case sqlite(path: String)
         case postgres(PostgresConnectionURL, poolSize: Int, operationTimeout: Duration)
+
+        public var supportsClustering: Bool {
+            if case .postgres = self { return true }
+            return false
+        }
     }
 
     public var environment: Environment = .development
@@ -38,6 +43,7 @@ public struct ParleyConfiguration: Sendable {
     public var bcryptCost: UInt8 = 10
     /// Largest accepted image, decoded.
     public var maximumImageBytes: Int = ImageValidator.defaultMaximumBytes
+    public var realtime = RealtimeSettings()
 
     public init(store: StoreChoice) {
         self.store = store

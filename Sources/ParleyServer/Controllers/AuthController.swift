@@ -4,6 +4,7 @@ import ParleyChat
 /// `/api/auth`: sign-up, log-in, log-out, profile update and session check.
 struct AuthController {
     let auth: AuthService
+    let realtime: RealtimeHub
     let cookie: SessionCookie
     let rateLimit: AuthRateLimit
 
@@ -59,6 +60,10 @@ struct AuthController {
     }
 
     @Sendable func logOut(request: Request, context: ParleyRequestContext) async throws -> Response {
+        // A valid token's sockets end with it, on every instance.
+        if let token = SessionCookie.token(in: request), (try? await auth.authenticate(token: token)) != nil {
+            await realtime.endSessions(usingToken: token)
+        }
         var response = JSONResponse.make(LogOutAnswer())
         response.setCookie(cookie.clear())
         return response

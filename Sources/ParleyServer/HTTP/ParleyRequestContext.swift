@@ -1,11 +1,14 @@
 import Hummingbird
 import NIOCore
 import ParleyChat
+import SocketIO
 
 /// The context every Parley handler gets: the connection's address and, behind
 /// ``AuthenticationMiddleware``, the signed-in user.
-public struct ParleyRequestContext: RequestContext {
+public struct ParleyRequestContext: RequestContext, EngineIORequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The connection (Socket.IO long-polling notices a client that goes away through it).
+    public let channel: any Channel
     /// The TCP peer (a reverse proxy's address when there is one).
     public let remoteAddress: SocketAddress?
     /// Set by ``AuthenticationMiddleware``; handlers behind it can rely on it.
@@ -19,6 +22,7 @@ public struct ParleyRequestContext: RequestContext {
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.channel = source.channel
         self.remoteAddress = source.channel.remoteAddress
     }
 

@@ -1,9 +1,11 @@
 import Foundation
 import Logging
 import ParleyChat
-import ParleyPostgres
 import PostgresNIO
+import ServiceLifecycle
 import Testing
+
+@testable import ParleyPostgres
 
 /// What only the PostgreSQL store does: migrations shared by several instances, the index
 /// behind conversation paging, and bounded waits while the database is down.
@@ -25,7 +27,9 @@ struct PostgresStoreTests {
         _ body: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for store in stores { group.addTask { try await store.run() } }
+            for store in stores {
+                for service in store.servicesForMigration { group.addTask { try await service.run() } }
+            }
             defer { group.cancelAll() }
             return try await body()
         }
@@ -56,7 +60,7 @@ struct PostgresStoreTests {
             }
             return count
         }
-        #expect(count == 1)
+        #expect(count == PostgresSchema.migrations.count, "each migration applied exactly once")
     }
 
     @Test func conversationPagesUseTheIndexNotAScan() async throws {

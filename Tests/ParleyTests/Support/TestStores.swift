@@ -73,10 +73,17 @@ enum TestPostgres {
     /// One migrated database per test process; every test database is a copy of it.
     actor Template {
         static let shared = Template()
-        private var created: String?
+        private var creation: Task<String, any Error>?
 
+        /// Created once, by the first caller; the others wait for that creation.
         func name() async throws -> String {
-            if let created { return created }
+            if let creation { return try await creation.value }
+            let creation = Task { try await Self.create() }
+            self.creation = creation
+            return try await creation.value
+        }
+
+        private static func create() async throws -> String {
             guard let admin = TestPostgres.adminURL else { throw TestSkip(reason: "no PostgreSQL") }
             let name =
                 "parley_template_\(ProcessInfo.processInfo.processIdentifier)_\(UInt32.random(in: 0...UInt32.max))"
@@ -89,11 +96,10 @@ enum TestPostgres {
                 logger: .quiet
             )
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await store.run() }
+                for service in store.servicesForMigration { group.addTask { try await service.run() } }
                 defer { group.cancelAll() }
                 try await store.migrate()
             }
-            created = name
             return name
         }
     }
@@ -143,7 +149,7 @@ func withStore<Result: Sendable>(
     logger.logLevel = .warning
     let store = try await ParleyApplication.makeStore(configuration, logger: logger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
-        let serviceGroup = ServiceGroup(services: [store], logger: logger)
+        let serviceGroup = ServiceGroup(services: store.services, logger: logger)
         group.addTask { try await serviceGroup.run() }
         do {
             try await store.migrate()

@@ -1,0 +1,151 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Presence as users see it: counts each user's devices on this instance, reports a user gone
+/// only after their last device has been away for the grace delay (a page reload does not
+/// flicker), and keeps the cluster-wide online set from the bus.
+///
+/// Runs as a service: calls to the ``PresenceBackend`` happen one at a time, in order, from
+/// ``run()``, so a quick disconnect-reconnect can never reach the backend out of order.
+public final class PresenceService: PresenceReader, Service {
+    private enum Command: Sendable {
+        case register(ObjectID)
+        case unregister(ObjectID)
+        case reload
+    }
+
+    private struct State {
+        /// Devices per user on this instance.
+        var devices: [ObjectID: Int] = [:]
+        /// Users whose last device left; the generation tells a stale grace timer from a live one.
+        var leaving: [ObjectID: Int] = [:]
+        var generation = 0
+        /// Online anywhere in the cluster.
+        var online: Set<ObjectID> = []
+    }
+
+    private let backend: any PresenceBackend
+    private let bus: any ClusterBus
+    /// How long a user stays online after their last device disconnects.
+    public let grace: Duration
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let commands: AsyncStream<Command>
+    private let commandInput: AsyncStream<Command>.Continuation
+
+    public init(backend: any PresenceBackend, bus: any ClusterBus, grace: Duration, logger: Logger) {
+        self.backend = backend
+        self.bus = bus
+        self.grace = grace
+        self.logger = logger
+        (commands, commandInput) = AsyncStream.makeStream(of: Command.self)
+    }
+
+    // MARK: Devices
+
+    /// A device of `user` connected to this instance.
+    public func deviceConnected(_ user: ObjectID) {
+        let first = state.withLock { state in
+            state.devices[user, default: 0] += 1
+            state.online.insert(user)
+            // Back within the grace delay: still registered, nothing to tell anyone.
+            let wasLeaving = state.leaving.removeValue(forKey: user) != nil
+            return state.devices[user] == 1 && !wasLeaving
+        }
+        if first { commandInput.yield(.register(user)) }
+    }
+
+    /// A device of `user` disconnected from this instance.
+    public func deviceDisconnected(_ user: ObjectID) {
+        let generation: Int? = state.withLock { state in
+            guard let count = state.devices[user] else { return nil }
+            if count > 1 {
+                state.devices[user] = count - 1
+                return nil
+            }
+            state.devices[user] = nil
+            state.generation += 1
+            state.leaving[user] = state.generation
+            return state.generation
+        }
+        guard let generation else { return }
+        Task { [grace] in
+            try? await Task.sleep(for: grace)
+            let gone = self.state.withLock { state in
+                guard state.leaving[user] == generation else { return false }
+                state.leaving[user] = nil
+                return true
+            }
+            if gone { self.commandInput.yield(.unregister(user)) }
+        }
+    }
+
+    /// Devices connected to this instance (for metrics).
+    public var localDeviceCount: Int { state.withLock { $0.devices.values.reduce(0, +) } }
+
+    // MARK: PresenceReader
+
+    public func onlineUsers() async -> Set<ObjectID> {
+        state.withLock { $0.online }
+    }
+
+    public func isOnline(_ user: ObjectID) -> Bool {
+        state.withLock { $0.online.contains(user) }
+    }
+
+    // MARK: Service
+
+    public func run() async throws {
+        let deliveries = bus.subscribe()
+        commandInput.yield(.reload)
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await delivery in deliveries.cancelOnGracefulShutdown() {
+                    switch delivery {
+                    case .event(.userOnline(let user)):
+                        _ = self.state.withLock { $0.online.insert(user) }
+                    case .event(.userOffline(let user)):
+                        self.state.withLock { state in
+                            // A device here means the user is online whatever another instance says.
+                            if state.devices[user] == nil, state.leaving[user] == nil { state.online.remove(user) }
+                        }
+                    case .resynchronized:
+                        self.commandInput.yield(.reload)
+                    case .event:
+                        break
+                    }
+                }
+            }
+            group.addTask {
+                for await command in self.commands.cancelOnGracefulShutdown() {
+                    await self.perform(command)
+                }
+            }
+        }
+    }
+
+    private func perform(_ command: Command) async {
+        do {
+            switch command {
+            case .register(let user):
+                try await backend.register(user)
+            case .unregister(let user):
+                // Reconnected since the grace timer fired: keep the registration.
+                guard state.withLock({ $0.devices[user] == nil }) else { return }
+                try await backend.unregister(user)
+            case .reload:
+                // Registrations may have been lost with the connection (an instance presumed
+                // dead is cleaned up by the others): register every local user again.
+                let local = state.withLock { Array($0.devices.keys) + Array($0.leaving.keys) }
+                for user in local { try await backend.register(user) }
+                let online = try await backend.onlineUsers()
+                state.withLock { state in
+                    state.online = online.union(state.devices.keys).union(state.leaving.keys)
+                }
+            }
+        } catch {
+            logger.warning("Presence update failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

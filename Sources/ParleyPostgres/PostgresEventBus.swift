@@ -1,0 +1,104 @@
+import Logging
+import ParleyChat
+import PostgresNIO
+
+/// The cluster bus over LISTEN/NOTIFY on channel `parley_events`.
+///
+/// One connection listens for the life of the store; when it drops (a database restart, a
+/// network cut) the bus reconnects with backoff, listens again, logs it and tells subscribers
+/// to resynchronise (notifications sent while nobody listened are gone). Payloads too large for
+/// a notification are read back from `parley_event_spill` before the next one is handled, so
+/// order is kept.
+final class PostgresEventBus: ClusterBus {
+    static let channel = "parley_events"
+
+    private let client: PostgresClient
+    private let logger: Logger
+    private let fanOut = BusFanOut()
+    private let timeout: Duration
+
+    init(client: PostgresClient, timeout: Duration, logger: Logger) {
+        self.client = client
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    func publish(_ event: ClusterEvent) async throws {
+        let payload = event.encoded()
+        _ = try await Deadline.run(within: timeout) { [client, logger] in
+            try await client.query("SELECT parley_publish(\(payload))", logger: logger)
+        }
+    }
+
+    func subscribe() -> AsyncStream<BusDelivery> {
+        fanOut.subscribe()
+    }
+
+    /// Tells subscribers to reload what they derive from events (presence was rebuilt).
+    func resynchronize() {
+        fanOut.deliver(.resynchronized)
+    }
+
+    /// Listens until cancelled, reconnecting as needed.
+    func listen() async {
+        var backoff = Duration.milliseconds(100)
+        var listenedBefore = false
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.channel) { notifications in
+                        if listenedBefore {
+                            self.logger.notice("Listening for cluster events again; resynchronising presence")
+                            self.fanOut.deliver(.resynchronized)
+                        }
+                        listenedBefore = true
+                        backoff = .milliseconds(100)
+                        for try await notification in notifications {
+                            await self.handle(notification.payload)
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { break }
+                logger.warning(
+                    "Cluster event connection lost; reconnecting",
+                    metadata: ["error": "\(error)", "retry.in": "\(backoff)"]
+                )
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+        fanOut.finish()
+    }
+
+    private func handle(_ payload: String) async {
+        if payload.hasPrefix("{\"spill\":"), let id = Int64(payload.dropFirst(9).dropLast()) {
+            guard let spilled = await readSpill(id) else { return }
+            deliver(spilled)
+        } else {
+            deliver(payload)
+        }
+    }
+
+    private func deliver(_ payload: String) {
+        guard let event = ClusterEvent(encoded: payload) else {
+            logger.debug("Ignoring an unknown cluster event", metadata: ["payload": "\(payload.prefix(200))"])
+            return
+        }
+        fanOut.deliver(.event(event))
+    }
+
+    private func readSpill(_ id: Int64) async -> String? {
+        do {
+            return try await Deadline.run(within: timeout) { [client, logger] in
+                let rows = try await client.query(
+                    "SELECT payload FROM parley_event_spill WHERE id = \(id)", logger: logger)
+                for try await payload in rows.decode(String.self) { return payload }
+                return nil
+            }
+        } catch {
+            logger.warning("Could not read a large cluster event", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+}

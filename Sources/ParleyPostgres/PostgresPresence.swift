@@ -1,0 +1,131 @@
+import Logging
+import ParleyChat
+import PostgresNIO
+
+/// Presence shared by every instance on one database (tables `parley_instances` and
+/// `parley_presence`; the SQL functions announce online/offline exactly once per transition).
+///
+/// Each instance heartbeats; every instance also removes instances whose heartbeat is older than
+/// the TTL, so the users of one that died go offline within about TTL + one heartbeat. At
+/// shutdown an instance removes itself, and its users go offline at once.
+final class PostgresPresence: PresenceBackend {
+    let instanceID: String
+    private let client: PostgresClient
+    private let heartbeat: Duration
+    private let ttl: Duration
+    private let timeout: Duration
+    private let schemaReady: ReadinessGate
+    private let logger: Logger
+
+    init(
+        client: PostgresClient,
+        heartbeat: Duration,
+        ttl: Duration,
+        timeout: Duration,
+        schemaReady: ReadinessGate,
+        logger: Logger
+    ) {
+        self.instanceID = ObjectID().hexString
+        self.client = client
+        self.heartbeat = heartbeat
+        self.ttl = ttl
+        self.timeout = timeout
+        self.schemaReady = schemaReady
+        self.logger = logger
+    }
+
+    func register(_ user: ObjectID) async throws {
+        try await call { client, logger, instance in
+            try await client.query("SELECT parley_presence_register(\(user.hexString), \(instance))", logger: logger)
+        }
+    }
+
+    func unregister(_ user: ObjectID) async throws {
+        try await call { client, logger, instance in
+            try await client.query("SELECT parley_presence_unregister(\(user.hexString), \(instance))", logger: logger)
+        }
+    }
+
+    func onlineUsers() async throws -> Set<ObjectID> {
+        let ttlSeconds = Double(ttl.components.seconds) + Double(ttl.components.attoseconds) / 1e18
+        return try await call { client, logger, _ in
+            let rows = try await client.query(
+                """
+                SELECT DISTINCT p.user_id FROM parley_presence p
+                JOIN parley_instances i ON i.id = p.instance_id
+                WHERE i.heartbeat_at > now() - make_interval(secs => \(ttlSeconds))
+                """,
+                logger: logger
+            )
+            var users = Set<ObjectID>()
+            for try await id in rows.decode(String.self) {
+                if let user = ObjectID(id) { users.insert(user) }
+            }
+            return users
+        }
+    }
+
+    /// Heartbeats and reaps dead instances until cancelled; then removes this instance.
+    /// - Parameter onForgotten: called when this instance finds it was removed by the others
+    ///   (it stopped heartbeating for a while): its users must be registered again.
+    func maintain(onForgotten: @escaping @Sendable () -> Void) async {
+        await schemaReady.wait()
+        let ttlSeconds = Double(ttl.components.seconds) + Double(ttl.components.attoseconds) / 1e18
+        while !Task.isCancelled {
+            do {
+                let alive = try await call { client, logger, instance in
+                    let rows = try await client.query(
+                        "UPDATE parley_instances SET heartbeat_at = now() WHERE id = \(instance) RETURNING id",
+                        logger: logger
+                    )
+                    for try await _ in rows.decode(String.self) { return true }
+                    return false
+                }
+                if !alive {
+                    try await call { client, logger, instance in
+                        try await client.query(
+                            "INSERT INTO parley_instances (id, heartbeat_at) VALUES (\(instance), now()) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
+                            logger: logger
+                        )
+                    }
+                    onForgotten()
+                }
+                let reaped = try await call { client, logger, _ in
+                    let rows = try await client.query(
+                        "SELECT parley_instances_reap(make_interval(secs => \(ttlSeconds)))",
+                        logger: logger
+                    )
+                    for try await count in rows.decode(Int.self) { return count }
+                    return 0
+                }
+                if reaped > 0 {
+                    logger.notice("Removed instances that stopped heartbeating", metadata: ["count": "\(reaped)"])
+                }
+            } catch {
+                logger.warning("Presence heartbeat failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: heartbeat)
+        }
+    }
+
+    /// Removes this instance; its users go offline unless connected elsewhere.
+    func leave() async {
+        do {
+            try await call { client, logger, instance in
+                try await client.query("SELECT parley_instance_remove(\(instance))", logger: logger)
+            }
+        } catch {
+            logger.warning("Could not remove this instance's presence", metadata: ["error": "\(error)"])
+        }
+    }
+
+    @discardableResult
+    private func call<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresClient, Logger, String) async throws -> Result
+    ) async throws -> Result {
+        await schemaReady.wait()
+        return try await Deadline.run(within: timeout) { [client, logger, instanceID] in
+            try await body(client, logger, instanceID)
+        }
+    }
+}

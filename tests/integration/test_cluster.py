@@ -1,0 +1,149 @@
+"""Several Parley instances on one PostgreSQL: realtime across instances, presence that survives a
+killed instance, and a database restart during traffic."""
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import ADMIN_URL, fresh_database
+from realtime_support import connect
+
+pytestmark = pytest.mark.skipif(not ADMIN_URL, reason="PARLEY_TEST_DATABASE_URL is not set (scripts/test sets it)")
+
+FAST_PRESENCE = {"PRESENCE_HEARTBEAT_MS": "300", "PRESENCE_TTL_MS": "2000", "PRESENCE_GRACE_MS": "300"}
+
+
+@pytest.fixture
+def cluster(parley):
+    url = fresh_database()
+    env = {"DATABASE_URL": url, **FAST_PRESENCE}
+    first = parley(env=env)
+    second = parley(env=env)
+    return first, second
+
+
+def test_events_cross_instances(cluster):
+    one, two = cluster
+    ann, bob, cat = one.signup(name="Ann"), two.signup(name="Bob"), one.signup(name="Cat")
+    a, a_events = connect(one, token=ann["token"])
+    b, b_events = connect(two, token=bob["token"], transports=("polling",))
+    # The online list is cluster-wide.
+    a_events.wait_for("user-online", lambda p: p == {"userId": bob["_id"]})
+    c, c_events = connect(one, token=cat["token"])
+    assert set(c_events.wait_for("online-users")) >= {ann["_id"], bob["_id"], cat["_id"]}
+    # A message sent through instance two reaches Ann on instance one, and the other way round.
+    sent = requests.post(two.url + "/api/message", json={"to": ann["_id"], "text": "via two"}, cookies={"jwt": bob["token"]})
+    assert sent.status_code == 201
+    assert a_events.wait_for("new-message", lambda p: p["_id"] == sent.json()["_id"])["text"] == "via two"
+    ack = a.call("send-message", {"to": bob["_id"], "text": "via one"})
+    assert ack["ok"] is True
+    assert b_events.wait_for("new-message", lambda p: p["_id"] == ack["message"]["_id"])["text"] == "via one"
+    # Typing crosses too.
+    b.emit("typing", {"to": ann["_id"]})
+    assert a_events.wait_for("typing") == {"from": bob["_id"]}
+    # Logging out on one instance ends that token's sockets on the other.
+    requests.post(one.url + "/api/auth/logout", cookies={"jwt": bob["token"]})
+    b_events.wait_for("disconnect")
+    for client in (a, c):
+        client.disconnect()
+
+
+def test_users_of_a_killed_instance_go_offline(cluster):
+    one, two = cluster
+    ann, bob, dan = one.signup(name="Ann"), two.signup(name="Bob"), one.signup(name="Dan")
+    a, a_events = connect(one, token=ann["token"])
+    b, _ = connect(two, token=bob["token"])
+    # Dan has a device on each instance.
+    d1, _ = connect(one, token=dan["token"])
+    d2, _ = connect(two, token=dan["token"])
+    a_events.wait_for("user-online", lambda p: p == {"userId": bob["_id"]})
+    killed_at = time.monotonic()
+    two.process.send_signal(signal.SIGKILL)
+    two.process.wait()
+    a_events.wait_for("user-offline", lambda p: p == {"userId": bob["_id"]}, timeout=15)
+    elapsed = time.monotonic() - killed_at
+    assert elapsed < 15, f"offline after {elapsed:.1f}s"
+    # Dan is still connected through instance one: never reported offline.
+    assert {"userId": dan["_id"]} not in a_events.of("user-offline")
+    contacts = requests.get(one.url + "/api/message/users", cookies={"jwt": ann["token"]}).json()
+    online = {c["_id"]: c["online"] for c in contacts}
+    assert online[bob["_id"]] is False and online[dan["_id"]] is True
+    for client in (a, d1):
+        client.disconnect()
+
+
+def restart_postgres():
+    pg_ctl, data = os.environ["PARLEY_TEST_PG_CTL"], os.environ["PARLEY_TEST_PG_DATA"]
+    # -l: the restarted server must not inherit (and hold open) this process's pipes.
+    command = [pg_ctl, "-D", data, "-l", os.path.join(data, "server.log"), "-m", "fast", "-w", "-t", "60", "restart"]
+    if os.getuid() == 0:
+        command = ["runuser", "-u", "postgres", "--"] + command
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=90)
+
+
+@pytest.mark.skipif("PARLEY_TEST_PG_CTL" not in os.environ, reason="needs the test command's PostgreSQL")
+def test_a_database_restart_during_traffic_loses_no_stored_message(cluster):
+    one, two = cluster
+    ann, bob = one.signup(name="Ann"), two.signup(name="Bob")
+    a, a_events = connect(one, token=ann["token"])
+    acknowledged, failures = [], []
+    stop = threading.Event()
+
+    def send_loop():
+        index = 0
+        http = requests.Session()
+        while not stop.is_set():
+            try:
+                reply = http.post(two.url + "/api/message", json={"to": ann["_id"], "text": f"n{index}"},
+                                  cookies={"jwt": bob["token"]}, timeout=15)
+                if reply.status_code == 201:
+                    acknowledged.append(reply.json()["_id"])
+                else:
+                    failures.append(reply.status_code)
+            except requests.RequestException as error:
+                failures.append(str(error))
+            index += 1
+
+    sender = threading.Thread(target=send_loop)
+    sender.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(acknowledged) < 20:
+            assert time.monotonic() < deadline, failures
+            time.sleep(0.01)
+        restart_postgres()
+        before = len(acknowledged)
+        deadline = time.monotonic() + 30
+        while len(acknowledged) < before + 20:
+            assert time.monotonic() < deadline, f"no progress after the restart: {failures[-5:]}"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        sender.join()
+    # Refused requests were refused cleanly (503), never accepted and lost.
+    assert all(code == 503 for code in failures if isinstance(code, int)), failures
+    # Every acknowledged message is stored and readable.
+    stored = set()
+    after = None
+    while True:
+        query = f"?limit=200" + (f"&after={after}" if after else "")
+        page = requests.get(one.url + f"/api/message/{bob['_id']}{query}", cookies={"jwt": ann["token"]}).json()
+        if not page:
+            break
+        stored.update(m["_id"] for m in page)
+        after = page[-1]["_id"]
+    assert set(acknowledged) <= stored
+    # Realtime recovered: both instances listen again, and a new message is delivered live.
+    for server in (one, two):
+        deadline = time.monotonic() + 20
+        while "Listening for cluster events again" not in server.output():
+            assert time.monotonic() < deadline, server.output()[-2000:]
+            time.sleep(0.05)
+    fresh = requests.post(two.url + "/api/message", json={"to": ann["_id"], "text": "after the restart"},
+                          cookies={"jwt": bob["token"]}).json()
+    assert a_events.wait_for("new-message", lambda p: p["_id"] == fresh["_id"], timeout=15)["text"] == "after the restart"
+    a.disconnect()
