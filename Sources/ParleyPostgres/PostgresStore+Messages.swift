@@ -12,27 +12,11 @@ extension PostgresStore {
 
     static let messageColumns = "id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at"
 
-    /// Inserts under a per-conversation transaction lock taken before `seq` is assigned: inserts
-    /// into one conversation commit in `seq` order, so the order clients hear messages in (commit
-    /// order, through the trigger's NOTIFY) is the order pages list them in.
+    /// Inserts through ``PostgresMessageWriter``: batched with concurrent sends, in `seq` order
+    /// within each conversation, so the order clients hear messages in (commit order, through the
+    /// trigger's NOTIFY) is the order pages list them in.
     public func insertMessage(_ message: Message) async throws {
-        let (low, high) =
-            message.senderID < message.receiverID
-            ? (message.senderID, message.receiverID) : (message.receiverID, message.senderID)
-        let conversation = "parley.conversation.\(low.hexString).\(high.hexString)"
-        try await perform { client in
-            try await client.query(
-                """
-                WITH conversation AS (SELECT pg_advisory_xact_lock(hashtextextended(\(conversation), 0)))
-                INSERT INTO messages (id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at)
-                SELECT \(message.id.hexString), \(message.senderID.hexString), \(message.receiverID.hexString),
-                       \(message.text), \(message.image), \(message.imageMediaID),
-                       \(message.createdAt.date), \(message.updatedAt.date)
-                FROM conversation
-                """,
-                logger: self.logger
-            )
-        }
+        try await perform { _ in try await self.messageWriter.insert(message) }
     }
 
     public func conversation(_ query: ConversationQuery) async throws -> [Message] {

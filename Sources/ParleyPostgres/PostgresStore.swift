@@ -15,6 +15,7 @@ public final class PostgresStore: ChatStore {
     public let operationTimeout: Duration
     let eventBus: PostgresEventBus
     let presenceBackend: PostgresPresence
+    let messageWriter: PostgresMessageWriter
 
     public var bus: any ClusterBus { eventBus }
     public var presence: any PresenceBackend { presenceBackend }
@@ -40,6 +41,7 @@ public final class PostgresStore: ChatStore {
         self.displayName = url.displayName
         self.logger = logger
         self.operationTimeout = operationTimeout
+        self.messageWriter = PostgresMessageWriter(client: client, logger: logger)
         self.eventBus = PostgresEventBus(client: client, timeout: operationTimeout, logger: logger)
         let schemaReady = ReadinessGate()
         self.schemaReady = schemaReady
@@ -101,6 +103,10 @@ public final class PostgresStore: ChatStore {
             return try await Deadline.run(within: operationTimeout) { try await operation(self.client) }
         } catch let error as PSQLError {
             throw Self.storeError(error) ?? error
+        } catch let error as PostgresTransactionError {
+            // A lost connection inside a transaction surfaces here, wrapping the driver's error.
+            let cause = error.beginError ?? error.closureError ?? error.commitError
+            throw (cause as? PSQLError).flatMap(Self.storeError) ?? cause ?? error
         } catch is Deadline.Exceeded {
             throw StoreError.unavailable("The database did not answer in time")
         }

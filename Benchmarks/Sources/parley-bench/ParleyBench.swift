@@ -6,6 +6,9 @@ struct ParleyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley-bench",
         abstract: "Load generators for Parley's performance figures (see scripts/bench).",
-        subcommands: [RoundTrip.self, CheckUnderLogins.self, SocketIOFanOut.self, SocketIOEcho.self]
+        subcommands: [
+            RoundTrip.self, CheckUnderLogins.self, SocketIOFanOut.self, SocketIOEcho.self, RealtimeLatency.self,
+            RealtimeThroughput.self,
+        ]
     )
 }

@@ -17,15 +17,19 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
     /// Called on the channel's event loop with each acknowledgement id.
     let onAck: @Sendable (Int) -> Void
     let namespace: String
+    /// The CONNECT payload (`{"token":…}` for Parley).
+    let connectPayload: String
     private(set) var channel: (any Channel)?
 
     init(
         namespace: String = "/",
+        connectPayload: String = "",
         connected: EventLoopPromise<Void>,
         onEvent: @escaping @Sendable (ByteBuffer) -> Void = { _ in },
         onAck: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         self.namespace = namespace
+        self.connectPayload = connectPayload
         self.connected = connected
         self.onEvent = onEvent
         self.onAck = onAck
@@ -45,7 +49,7 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
         guard let type = text.readInteger(as: UInt8.self) else { return }
         switch type {
         case UInt8(ascii: "0"):
-            send("40" + (namespace == "/" ? "" : namespace + ","), context: context)
+            send("40" + (namespace == "/" ? "" : namespace + ",") + connectPayload, context: context)
         case UInt8(ascii: "2"):
             send("3", context: context)
         case UInt8(ascii: "4"):

@@ -165,6 +165,8 @@ public final class EngineIOServer: Sendable {
 /// A request that would open a session or a WebSocket, for the application's check.
 public struct EngineRequest: Sendable {
     public var method: HTTPRequest.Method
+    /// The `Host` the client addressed (`host:port`).
+    public var authority: String?
     public var path: String
     public var query: [String: String]
     public var headers: HTTPFields

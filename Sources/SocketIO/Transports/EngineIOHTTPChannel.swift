@@ -139,6 +139,7 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         }
         let request = EngineRequest(
             method: HTTPRequest.Method(head.method.rawValue) ?? .get,
+            authority: head.headers["host"].first,
             path: String(path),
             query: query,
             headers: headers,

@@ -28,6 +28,7 @@ extension EngineIOServer {
             isUpgrade: false,
             request: EngineRequest(
                 method: request.method,
+                authority: request.head.authority,
                 path: request.uri.path,
                 query: query,
                 headers: request.headers,

@@ -99,6 +99,46 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test func concurrentSendsShareTransactionsAndABadOneFailsAlone() async throws {
+        let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
+        let store = PostgresStore(url: url, maximumConnections: 4, logger: .quiet)
+        try await Self.withRunning([store]) {
+            let (ann, bob, cyd) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"), Fixture.user(name: "Cyd"))
+            for user in [ann, bob, cyd] { try await store.insertUser(user) }
+            let sent = (0..<300).map { index in
+                Fixture.message(from: ann.user.id, to: index.isMultiple(of: 2) ? bob.user.id : cyd.user.id)
+            }
+            // Its sender does not exist: the foreign key rejects it, and only it.
+            let orphan = Fixture.message(from: ObjectID(), to: bob.user.id)
+            let failures = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for message in sent + [orphan] {
+                    group.addTask {
+                        do {
+                            try await store.insertMessage(message)
+                            return false
+                        } catch {
+                            return true
+                        }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(failures == 1)
+            var stored = Set<ObjectID>()
+            for other in [bob, cyd] {
+                let page = try await store.conversation(
+                    ConversationQuery(user: ann.user.id, peer: other.user.id, limit: 200))
+                stored.formUnion(page.map(\.id))
+            }
+            #expect(stored == Set(sent.map(\.id)))
+            // Fewer transactions than messages: concurrent sends were committed together.
+            let transactions = try await store.client.query("SELECT count(DISTINCT xmin::text) FROM messages")
+            for try await count in transactions.decode(Int.self) {
+                #expect(count < sent.count, "\(count) transactions for \(sent.count) messages")
+            }
+        }
+    }
+
     @Test func anUnreachableDatabaseFailsFastWithUnavailable() async throws {
         // Nothing listens on port 1: the pool keeps trying to connect; calls must not wait forever.
         let url = try PostgresConnectionURL("postgres://parley@127.0.0.1:1/none?sslmode=disable")

@@ -1,0 +1,202 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// Sign-up and WebSocket connection of the users a realtime scenario needs.
+struct RealtimeParticipants {
+    struct Pair: Sendable {
+        let sender: ParleyClient.Session
+        let receiver: ParleyClient.Session
+        let socket: SocketIOBenchClient
+    }
+
+    let pairs: [Pair]
+
+    /// `count` sender/receiver pairs; each receiver listens on `receiveURL` and reports every
+    /// `new-message` text to `onMessage`.
+    static func make(
+        count: Int,
+        client: ParleyClient,
+        receiveHost: String,
+        receivePort: Int,
+        onMessage: @escaping @Sendable (ByteBuffer) -> Void
+    ) async throws -> RealtimeParticipants {
+        let run = UUID().uuidString.prefix(8)
+        var pairs: [Pair] = []
+        for index in 0..<count {
+            let sender = try await client.signUp(email: "s\(index)-\(run)@bench.example", password: "secret1")
+            let receiver = try await client.signUp(email: "r\(index)-\(run)@bench.example", password: "secret1")
+            let socket = try await SocketIOBenchClient.connect(
+                host: receiveHost,
+                port: receivePort,
+                group: MultiThreadedEventLoopGroup.singleton
+            ) { promise in
+                SocketIOBenchClient(
+                    connectPayload: "{\"token\":\"\(receiver.token)\"}",
+                    connected: promise,
+                    onEvent: { text in
+                        if text.readableBytesView.starts(with: newMessagePrefix) { onMessage(text) }
+                    }
+                )
+            }
+            pairs.append(Pair(sender: sender, receiver: receiver, socket: socket))
+        }
+        return RealtimeParticipants(pairs: pairs)
+    }
+}
+
+private let newMessagePrefix = Array("2[\"new-message\"".utf8)
+
+/// The sequence number a scenario put in a message's text (`"#<n>#"`), read from the event.
+func sequenceNumber(in event: ByteBuffer) -> Int? {
+    let bytes = Array(event.readableBytesView)
+    guard let start = bytes.firstIndex(of: UInt8(ascii: "#")) else { return nil }
+    var value = 0
+    var index = start + 1
+    var sawDigit = false
+    while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+        value = value * 10 + Int(bytes[index] - UInt8(ascii: "0"))
+        index += 1
+        sawDigit = true
+    }
+    return sawDigit && index < bytes.count && bytes[index] == UInt8(ascii: "#") ? value : nil
+}
+
+final class DeliveryLog: Sendable {
+    let sentAt = Mutex<[Int: ContinuousClock.Instant]>([:])
+    let latencies = Mutex(LatencyRecorder())
+    let delivered = Atomic<Int>(0)
+    let failures = Atomic<Int>(0)
+
+    func received(_ event: ByteBuffer, at now: ContinuousClock.Instant) {
+        guard let sequence = sequenceNumber(in: event),
+            let sent = sentAt.withLock({ $0.removeValue(forKey: sequence) })
+        else { return }
+        latencies.withLock { $0.record(sent.duration(to: now)) }
+        delivered.add(1, ordering: .relaxed)
+    }
+}
+
+/// REST send to the receiver's `new-message`, at a fixed rate.
+struct RealtimeLatency: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "realtime-latency",
+        abstract: "End-to-end latency: POST /api/message to the receiver's new-message, at a fixed rate."
+    )
+
+    @Option(help: "Instance the messages are sent to.") var sendURL = "http://127.0.0.1:5001"
+    @Option(help: "Instance the receivers listen on (another one measures cross-instance delivery).")
+    var receiveURL = "http://127.0.0.1:5001"
+    @Option var rate = 500
+    @Option var duration = 20
+    @Option(help: "Conversations the messages are spread over.") var pairs = 20
+
+    func run() async throws {
+        try await withBenchmarkClient(connections: 128) { http in
+            try await measure(http: http)
+        }
+    }
+
+    private func measure(http: HTTPClient) async throws {
+        let client = ParleyClient(http: http, baseURL: sendURL)
+        let receiver = URLComponents(string: receiveURL)!
+        let log = DeliveryLog()
+        let clock = ContinuousClock()
+        let participants = try await RealtimeParticipants.make(
+            count: pairs,
+            client: client,
+            receiveHost: receiver.host ?? "127.0.0.1",
+            receivePort: receiver.port ?? 80,
+            onMessage: { log.received($0, at: clock.now) }
+        )
+        let start = clock.now + .milliseconds(200)
+        let interval = Duration.seconds(1) / rate
+        let total = rate * duration
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for sequence in 0..<total {
+                let scheduled = start + interval * sequence
+                try await clock.sleep(until: scheduled)
+                let pair = participants.pairs[sequence % participants.pairs.count]
+                group.addTask {
+                    log.sentAt.withLock { $0[sequence] = scheduled }
+                    do {
+                        try await client.send(as: pair.sender, to: pair.receiver.id, text: "#\(sequence)#")
+                    } catch {
+                        log.failures.add(1, ordering: .relaxed)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        // Let the last events arrive.
+        let deadline = clock.now + .seconds(5)
+        while log.delivered.load(ordering: .relaxed) + log.failures.load(ordering: .relaxed) < total, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let delivered = log.delivered.load(ordering: .relaxed)
+        print("REST send (\(sendURL)) -> new-message (\(receiveURL)) at \(rate)/s for \(duration) s over \(pairs) conversations")
+        print("  delivered \(delivered)/\(total), failed sends \(log.failures.load(ordering: .relaxed))")
+        print("  latency from scheduled send: \(log.latencies.withLock { $0.summary })")
+        for pair in participants.pairs { try? await pair.socket.channel?.close() }
+    }
+}
+
+/// Closed-loop REST senders as fast as the server takes them, counting deliveries.
+struct RealtimeThroughput: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "realtime-throughput",
+        abstract: "Maximum sustained POST /api/message rate with every message delivered over Socket.IO."
+    )
+
+    @Option var url = "http://127.0.0.1:5001"
+    @Option var concurrency = 32
+    @Option var duration = 20
+    @Option var pairs = 32
+
+    func run() async throws {
+        try await withBenchmarkClient(connections: concurrency) { http in
+            try await measure(http: http)
+        }
+    }
+
+    private func measure(http: HTTPClient) async throws {
+        let client = ParleyClient(http: http, baseURL: url)
+        let components = URLComponents(string: url)!
+        let log = DeliveryLog()
+        let participants = try await RealtimeParticipants.make(
+            count: pairs,
+            client: client,
+            receiveHost: components.host ?? "127.0.0.1",
+            receivePort: components.port ?? 80,
+            onMessage: { _ in log.delivered.add(1, ordering: .relaxed) }
+        )
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(duration)
+        let start = clock.now
+        let sent = try await withThrowingTaskGroup(of: Int.self) { group in
+            for worker in 0..<concurrency {
+                let pair = participants.pairs[worker % participants.pairs.count]
+                group.addTask {
+                    var count = 0
+                    while clock.now < deadline {
+                        try await client.send(as: pair.sender, to: pair.receiver.id, text: "#\(count)#")
+                        count += 1
+                    }
+                    return count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let elapsed = start.duration(to: clock.now).seconds
+        let settle = clock.now + .seconds(5)
+        while log.delivered.load(ordering: .relaxed) < sent, clock.now < settle {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        print("sustained send with delivery: \(sent) messages in \(String(format2: elapsed)) s = \(String(format2: Double(sent) / elapsed)) messages/s (\(concurrency) senders); delivered \(log.delivered.load(ordering: .relaxed))")
+        for pair in participants.pairs { try? await pair.socket.channel?.close() }
+    }
+}
