@@ -119,6 +119,9 @@ public final class PostgresStore: ChatStore {
             if state == "23505", error.serverInfo?[.constraintName] == "users_email_key" {
                 return .duplicateEmail
             }
+            if state == "23503" {
+                return .unknownUser
+            }
             // Class 08 (connection exception), 57P (operator intervention: shutdown), 53 (resources).
             if let state, state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") {
                 return .unavailable("The database is unavailable")

@@ -106,6 +106,8 @@ public final class SQLiteStore: ChatStore {
             where error.reason == .constraintUniqueFailed && error.message.contains("email")
         {
             throw StoreError.duplicateEmail
+        } catch let error as SQLiteError where error.reason == .constraintForeignKeyFailed {
+            throw StoreError.unknownUser
         }
     }
 }

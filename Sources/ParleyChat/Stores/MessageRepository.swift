@@ -4,6 +4,9 @@ public protocol MessageRepository: Sendable {
     ///
     /// The order in which inserts into one conversation complete is the order every reader of
     /// that conversation sees, and what ``ConversationQuery`` cursors page through.
+    ///
+    /// - Throws: ``StoreError/unknownUser`` if the sender or the receiver does not exist, which
+    ///   callers rely on instead of looking the receiver up first.
     func insertMessage(_ message: Message) async throws
 
     /// One page of the conversation between two users, oldest first.

@@ -7,6 +7,8 @@ enum StoreCall {
             switch error {
             case .duplicateEmail:
                 throw ParleyError.emailTaken
+            case .unknownUser:
+                throw ParleyError.userNotFound
             case .cursorNotFound:
                 throw ParleyError.invalidField(
                     "cursor", "before/after must be the id of a message in this conversation")

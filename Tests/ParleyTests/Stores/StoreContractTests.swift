@@ -18,6 +18,20 @@ struct StoreContractTests {
     }
 
     @Test(arguments: StoreKind.available)
+    func refusesAMessageBetweenUnknownUsers(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let ann = Fixture.user()
+            try await store.insertUser(ann)
+            await #expect(throws: StoreError.unknownUser) {
+                try await store.insertMessage(Fixture.message(from: ann.user.id, to: ObjectID()))
+            }
+            await #expect(throws: StoreError.unknownUser) {
+                try await store.insertMessage(Fixture.message(from: ObjectID(), to: ann.user.id))
+            }
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
     func refusesADuplicateEmail(kind: StoreKind) async throws {
         try await withStore(kind) { store in
             try await store.insertUser(Fixture.user(email: "dup@example.com"))
