@@ -117,7 +117,7 @@ final class PostgresMessageWriter: Sendable {
         do {
             try await insert(messages)
             return Array(repeating: .success(()), count: messages.count)
-        } catch where messages.count > 1 && !Task.isCancelled {
+        } catch  where messages.count > 1 && !Task.isCancelled {
             let middle = messages.startIndex + messages.count / 2
             return await store(messages[..<middle]) + store(messages[middle...])
         } catch {

@@ -134,11 +134,15 @@ struct RealtimeLatency: AsyncParsableCommand {
         }
         // Let the last events arrive.
         let deadline = clock.now + .seconds(5)
-        while log.delivered.load(ordering: .relaxed) + log.failures.load(ordering: .relaxed) < total, clock.now < deadline {
+        while log.delivered.load(ordering: .relaxed) + log.failures.load(ordering: .relaxed) < total,
+            clock.now < deadline
+        {
             try await Task.sleep(for: .milliseconds(10))
         }
         let delivered = log.delivered.load(ordering: .relaxed)
-        print("REST send (\(sendURL)) -> new-message (\(receiveURL)) at \(rate)/s for \(duration) s over \(pairs) conversations")
+        print(
+            "REST send (\(sendURL)) -> new-message (\(receiveURL)) at \(rate)/s for \(duration) s over \(pairs) conversations"
+        )
         print("  delivered \(delivered)/\(total), failed sends \(log.failures.load(ordering: .relaxed))")
         print("  latency from scheduled send: \(log.latencies.withLock { $0.summary })")
         for pair in participants.pairs { try? await pair.socket.channel?.close() }
@@ -196,7 +200,9 @@ struct RealtimeThroughput: AsyncParsableCommand {
         while log.delivered.load(ordering: .relaxed) < sent, clock.now < settle {
             try await Task.sleep(for: .milliseconds(10))
         }
-        print("sustained send with delivery: \(sent) messages in \(String(format2: elapsed)) s = \(String(format2: Double(sent) / elapsed)) messages/s (\(concurrency) senders); delivered \(log.delivered.load(ordering: .relaxed))")
+        print(
+            "sustained send with delivery: \(sent) messages in \(String(format2: elapsed)) s = \(String(format2: Double(sent) / elapsed)) messages/s (\(concurrency) senders); delivered \(log.delivered.load(ordering: .relaxed))"
+        )
         for pair in participants.pairs { try? await pair.socket.channel?.close() }
     }
 }

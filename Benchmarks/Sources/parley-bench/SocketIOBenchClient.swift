@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -60,7 +61,9 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
             case UInt8(ascii: "3"):
                 text.moveReaderIndex(forwardBy: 1)
                 var id = 0
-                while let digit = text.readInteger(as: UInt8.self), digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") {
+                while let digit = text.readInteger(as: UInt8.self), digit >= UInt8(ascii: "0"),
+                    digit <= UInt8(ascii: "9")
+                {
                     id = id * 10 + Int(digit - UInt8(ascii: "0"))
                 }
                 onAck(id)
@@ -82,14 +85,16 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func send(_ text: String, context: ChannelHandlerContext) {
-        let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: context.channel.allocator.buffer(string: text))
+        let frame = WebSocketFrame(
+            fin: true, opcode: .text, maskKey: .random(), data: context.channel.allocator.buffer(string: text))
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
     }
 
     /// Sends an Engine.IO message (`4` + Socket.IO packet), from any thread.
     func emit(_ packet: String) {
         guard let channel else { return }
-        let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: channel.allocator.buffer(string: "4" + packet))
+        let frame = WebSocketFrame(
+            fin: true, opcode: .text, maskKey: .random(), data: channel.allocator.buffer(string: "4" + packet))
         channel.writeAndFlush(frame, promise: nil)
     }
 
@@ -159,7 +164,9 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
                     )
                 }
             }
-        guard try await upgraded.get(), let handler = handlerBox.get() else { throw BenchError("WebSocket upgrade refused") }
+        guard try await upgraded.get(), let handler = handlerBox.get() else {
+            throw BenchError("WebSocket upgrade refused")
+        }
         try await handler.connected.futureResult.get()
         return handler
     }
@@ -202,5 +209,3 @@ struct ProcessStats {
         return (utime + stime) / 100
     }
 }
-
-import Foundation

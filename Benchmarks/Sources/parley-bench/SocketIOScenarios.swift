@@ -36,30 +36,38 @@ struct SocketIOFanOut: AsyncParsableCommand {
                 for _ in 0..<count {
                     tasks.addTask {
                         try await SocketIOBenchClient.connect(host: host, port: port, group: group) { promise in
-                            SocketIOBenchClient(connected: promise, onEvent: { text in
-                                guard text.readableBytesView.starts(with: broadcastPrefix) else { return }
-                                let now = clock.now
-                                counters.lastArrival.withLock { $0 = max($0, now) }
-                                if counters.received.add(1, ordering: .relaxed).newValue == 1 {
-                                    counters.firstArrival.withLock { $0 = now }
-                                }
-                            })
+                            SocketIOBenchClient(
+                                connected: promise,
+                                onEvent: { text in
+                                    guard text.readableBytesView.starts(with: broadcastPrefix) else { return }
+                                    let now = clock.now
+                                    counters.lastArrival.withLock { $0 = max($0, now) }
+                                    if counters.received.add(1, ordering: .relaxed).newValue == 1 {
+                                        counters.firstArrival.withLock { $0 = now }
+                                    }
+                                })
                         }
                     }
                 }
                 for try await client in tasks { clients.append(client) }
             }
         }
-        print("connected \(clients.count) WebSocket clients (\(SocketIOBenchClient.retries.load(ordering: .relaxed)) retried) in \(String(format2: start.duration(to: clock.now).seconds)) s")
+        print(
+            "connected \(clients.count) WebSocket clients (\(SocketIOBenchClient.retries.load(ordering: .relaxed)) retried) in \(String(format2: start.duration(to: clock.now).seconds)) s"
+        )
         try await Task.sleep(for: .seconds(5))
         let loaded = server.residentBytes
         let perConnection = Double(loaded - baseline) / Double(clients.count)
-        print("server RSS: baseline \(baseline / 1_048_576) MiB, with \(clients.count) idle clients \(loaded / 1_048_576) MiB = \(String(format2: perConnection / 1024)) KiB per connection")
+        print(
+            "server RSS: baseline \(baseline / 1_048_576) MiB, with \(clients.count) idle clients \(loaded / 1_048_576) MiB = \(String(format2: perConnection / 1024)) KiB per connection"
+        )
 
         let cpuBefore = server.cpuSeconds
         try await Task.sleep(for: .seconds(idle))
         let cpu = server.cpuSeconds - cpuBefore
-        print("server CPU while idle (heartbeats only) over \(idle) s: \(String(format2: cpu)) CPU-s = \(String(format2: cpu / Double(idle) * 100))% of one core")
+        print(
+            "server CPU while idle (heartbeats only) over \(idle) s: \(String(format2: cpu)) CPU-s = \(String(format2: cpu / Double(idle) * 100))% of one core"
+        )
 
         // Broadcasts: one client asks, every client (sender included) gets the event.
         var times: [Duration] = []
@@ -74,7 +82,9 @@ struct SocketIOFanOut: AsyncParsableCommand {
             sender.emit("2[\"broadcast\",\(round)]")
             while counters.received.load(ordering: .relaxed) < clients.count {
                 try await Task.sleep(for: .milliseconds(1))
-                guard sent.duration(to: clock.now) < .seconds(30) else { throw BenchError("broadcast \(round) incomplete") }
+                guard sent.duration(to: clock.now) < .seconds(30) else {
+                    throw BenchError("broadcast \(round) incomplete")
+                }
             }
             times.append(sent.duration(to: counters.lastArrival.withLock { $0 }))
             firsts.record(sent.duration(to: counters.firstArrival.withLock { $0 }))
@@ -86,7 +96,9 @@ struct SocketIOFanOut: AsyncParsableCommand {
         print("  time until the first client has it: \(firsts.summary)")
         let serverCPU = (server.cpuSeconds - serverCPUBefore) / Double(broadcasts)
         let ownCPU = (ProcessStats(pid: getpid()).cpuSeconds - ownCPUBefore) / Double(broadcasts)
-        print("  CPU per broadcast (incl. 0.5 s pauses): server \(String(format2: serverCPU * 1000)) ms, load generator \(String(format2: ownCPU * 1000)) ms")
+        print(
+            "  CPU per broadcast (incl. 0.5 s pauses): server \(String(format2: serverCPU * 1000)) ms, load generator \(String(format2: ownCPU * 1000)) ms"
+        )
         for client in clients { try? await client.channel?.close() }
     }
 }
@@ -119,14 +131,16 @@ struct SocketIOEcho: AsyncParsableCommand {
                 box.get()?.emit("2\(id)[\"echo\",\"hello\",{\"n\":\(id)}]")
             }
             let client = try await SocketIOBenchClient.connect(host: host, port: port, group: group) { promise in
-                SocketIOBenchClient(connected: promise, onAck: { id in
-                    if let start = pending.sentAt.withLock({ $0.removeValue(forKey: id) }) {
-                        let latency = start.duration(to: clock.now)
-                        counters.latencies.withLock { $0.record(latency) }
-                    }
-                    counters.acked.add(1, ordering: .relaxed)
-                    if counters.running.load(ordering: .relaxed) { send() }
-                })
+                SocketIOBenchClient(
+                    connected: promise,
+                    onAck: { id in
+                        if let start = pending.sentAt.withLock({ $0.removeValue(forKey: id) }) {
+                            let latency = start.duration(to: clock.now)
+                            counters.latencies.withLock { $0.record(latency) }
+                        }
+                        counters.acked.add(1, ordering: .relaxed)
+                        if counters.running.load(ordering: .relaxed) { send() }
+                    })
             }
             box.set(client)
             clients.append(client)
@@ -140,7 +154,9 @@ struct SocketIOEcho: AsyncParsableCommand {
         counters.running.store(false, ordering: .relaxed)
         let total = counters.acked.load(ordering: .relaxed)
         let elapsed = start.duration(to: clock.now).seconds
-        print("echo with ack: \(connections) clients x \(inFlight) in flight: \(total) acks in \(String(format2: elapsed)) s = \(String(format2: Double(total) / elapsed)) events/s")
+        print(
+            "echo with ack: \(connections) clients x \(inFlight) in flight: \(total) acks in \(String(format2: elapsed)) s = \(String(format2: Double(total) / elapsed)) events/s"
+        )
         print("  ack latency: \(counters.latencies.withLock { $0.summary })")
         for client in clients { try? await client.channel?.close() }
     }
