@@ -25,9 +25,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
@@ -46,11 +48,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Media stores: local disk (default).
+        // Cloudinary's Upload API: signed uploads and destroys. Knows nothing about chat.
+        .target(
+            name: "Cloudinary",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Media stores: local disk (default) and Cloudinary.
         .target(
             name: "ParleyMedia",
             dependencies: [
+                "Cloudinary",
                 "ParleyChat",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -69,6 +85,7 @@ let package = Package(
             dependencies: [
                 "ParleyChat",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             resources: [.embedInCode("sql")],
@@ -100,8 +117,10 @@ let package = Package(
                 "ParleyPostgres",
                 "ParleySQLite",
                 "SocketIO",
+                "Cloudinary",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: swiftSettings
@@ -146,13 +165,16 @@ let package = Package(
         .testTarget(
             name: "ParleyTests",
             dependencies: [
+                "Cloudinary",
                 "ParleyChat",
                 "ParleyMedia",
                 "ParleyPostgres",
                 "ParleyServer",
                 "ParleySQLite",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings

@@ -1,3 +1,4 @@
+import Cloudinary
 import Hummingbird
 import Logging
 import NIOCore
@@ -34,11 +35,7 @@ public enum ParleyApplication {
         logger: Logger
     ) async throws -> (application: some ApplicationProtocol, components: Components) {
         let store = try await makeStore(configuration, logger: logger)
-        let media = LocalMediaStore(
-            directory: .init(configuration.uploadsDirectory),
-            publicBaseURL: configuration.publicURL
-        )
-        try await media.prepare()
+        let media = try await makeMediaStore(configuration, logger: logger)
 
         let secret =
             try configuration.jwtSecret
@@ -114,9 +111,11 @@ public enum ParleyApplication {
                 perAddress: .init(limit: configuration.authRateLimitPerAddress, per: .seconds(60)),
                 perEmail: .init(limit: configuration.authRateLimitPerEmail, per: .seconds(60)),
                 trustProxy: configuration.trustProxy
-            )
+            ),
+            bodyLimit: configuration.requestBodyLimit
         ).addRoutes(to: router.group("api/auth"))
-        MessageController(messages: messages, auth: auth).addRoutes(to: router.group("api/message"))
+        MessageController(messages: messages, auth: auth, bodyLimit: configuration.requestBodyLimit)
+            .addRoutes(to: router.group("api/message"))
 
         var application = Application(
             router: router,
@@ -142,6 +141,35 @@ public enum ParleyApplication {
             )
         }
         return (application, components)
+    }
+
+    /// The media store the configuration names: Cloudinary, or a directory (created if needed).
+    static func makeMediaStore(_ configuration: ParleyConfiguration, logger: Logger) async throws -> any MediaStore {
+        switch configuration.media {
+        case .local:
+            let local = LocalMediaStore(
+                directory: .init(configuration.uploadsDirectory),
+                publicBaseURL: configuration.publicURL
+            )
+            try await local.prepare()
+            return local
+        case .cloudinary(let cloudinary, let folder):
+            logger.notice(
+                "Images go to Cloudinary",
+                metadata: [
+                    "cloudinary.cloud": "\(cloudinary.credentials.cloudName)",
+                    "cloudinary.api_key": "\(cloudinary.credentials.apiKey)",
+                    "cloudinary.upload_prefix": "\(cloudinary.uploadPrefix)",
+                    "cloudinary.folder": "\(folder ?? "(none)")",
+                    "cloudinary.signature": "\(cloudinary.signatureAlgorithm.rawValue)",
+                ]
+            )
+            return CloudinaryMediaStore(
+                client: CloudinaryClient(configuration: cloudinary, logger: logger),
+                folder: folder,
+                logger: logger
+            )
+        }
     }
 
     /// Opens the store the configuration names (not yet running: run it as a service).

@@ -1,3 +1,4 @@
+import Cloudinary
 import Logging
 import ParleyChat
 import ParleyPostgres
@@ -18,6 +19,14 @@ public struct ParleyConfiguration: Sendable {
             if case .postgres = self { return true }
             return false
         }
+    }
+
+    /// Where images go.
+    public enum MediaChoice: Sendable {
+        /// Files under the data directory, served under `/uploads/`.
+        case local
+        /// Cloudinary, through its Upload API; `folder` files the assets.
+        case cloudinary(CloudinaryConfiguration, folder: String?)
     }
 
     public var environment: Environment = .development
@@ -43,11 +52,16 @@ public struct ParleyConfiguration: Sendable {
     public var bcryptCost: UInt8 = 10
     /// Largest accepted image, decoded.
     public var maximumImageBytes: Int = ImageValidator.defaultMaximumBytes
+    public var media: MediaChoice = .local
     public var realtime = RealtimeSettings()
 
     public init(store: StoreChoice) {
         self.store = store
     }
+
+    /// Largest request body: the largest image as a base64 data URI (4/3 of its size) plus 1 MB
+    /// for the other fields.
+    public var requestBodyLimit: Int { maximumImageBytes / 3 * 4 + 4 + 1024 * 1024 }
 
     /// The directory for uploaded images.
     public var uploadsDirectory: String { dataDirectory + "/uploads" }

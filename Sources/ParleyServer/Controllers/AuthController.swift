@@ -7,6 +7,8 @@ struct AuthController {
     let realtime: RealtimeHub
     let cookie: SessionCookie
     let rateLimit: AuthRateLimit
+    /// Largest request body accepted, in bytes (room for the largest image as a data URI).
+    let bodyLimit: Int
 
     func addRoutes(to group: RouterGroup<ParleyRequestContext>) {
         group.post("signup", use: signUp)
@@ -18,11 +20,19 @@ struct AuthController {
             .get("check", use: check)
     }
 
-    struct SignUpBody: Decodable {
+    struct SignUpBody: FormDecodable {
         var name: String?
         var email: String?
         var password: String?
+        /// A data URI (multipart: a file part instead).
         var avatar: String?
+
+        init(fields: [String: String]) {
+            name = fields["name"]
+            email = fields["email"]
+            password = fields["password"]
+            avatar = fields["avatar"]
+        }
     }
 
     struct LogInBody: Decodable {
@@ -30,10 +40,15 @@ struct AuthController {
         var password: String?
     }
 
-    struct UpdateBody: Decodable {
+    struct UpdateBody: FormDecodable {
         var name: String?
-        /// A data URI; the empty string removes the avatar.
+        /// A data URI (multipart: a file part instead); the empty string removes the avatar.
         var avatar: String?
+
+        init(fields: [String: String]) {
+            name = fields["name"]
+            avatar = fields["avatar"]
+        }
     }
 
     struct LogOutAnswer: Encodable {
@@ -41,19 +56,19 @@ struct AuthController {
     }
 
     @Sendable func signUp(request: Request, context: ParleyRequestContext) async throws -> Response {
-        let body = try await JSONBody.decode(SignUpBody.self, from: request, context: context)
+        let (body, file) = try await JSONBody.decodeForm(SignUpBody.self, from: request, limit: bodyLimit)
         try rateLimit.check(request: request, context: context, email: body.email)
         let session = try await auth.signUp(
             name: body.name,
             email: body.email,
             password: body.password,
-            avatar: body.avatar.map(ImageInput.dataURI)
+            avatar: file.map(ImageInput.bytes) ?? body.avatar.map(ImageInput.dataURI)
         )
         return sessionResponse(session, status: .created)
     }
 
     @Sendable func logIn(request: Request, context: ParleyRequestContext) async throws -> Response {
-        let body = try await JSONBody.decode(LogInBody.self, from: request, context: context)
+        let body = try await JSONBody.decode(LogInBody.self, from: request, limit: bodyLimit)
         try rateLimit.check(request: request, context: context, email: body.email)
         let session = try await auth.logIn(email: body.email, password: body.password)
         return sessionResponse(session, status: .ok)
@@ -71,12 +86,12 @@ struct AuthController {
 
     @Sendable func update(request: Request, context: ParleyRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        let body = try await JSONBody.decode(UpdateBody.self, from: request, context: context)
-        let removeAvatar = body.avatar == ""
+        let (body, file) = try await JSONBody.decodeForm(UpdateBody.self, from: request, limit: bodyLimit)
+        let removeAvatar = file == nil && body.avatar == ""
         let user = try await auth.updateProfile(
             of: identity.user.id,
             name: body.name,
-            avatar: removeAvatar ? nil : body.avatar.map(ImageInput.dataURI),
+            avatar: file.map(ImageInput.bytes) ?? (removeAvatar ? nil : body.avatar.map(ImageInput.dataURI)),
             removeAvatar: removeAvatar
         )
         return JSONResponse.make(user)

@@ -5,6 +5,8 @@ import ParleyChat
 struct MessageController {
     let messages: MessageService
     let auth: AuthService
+    /// Largest request body accepted, in bytes (room for the largest image as a data URI).
+    let bodyLimit: Int
 
     func addRoutes(to group: RouterGroup<ParleyRequestContext>) {
         group.add(middleware: AuthenticationMiddleware(auth: auth))
@@ -13,10 +15,17 @@ struct MessageController {
         group.post(use: send)
     }
 
-    struct SendBody: Decodable {
+    struct SendBody: FormDecodable {
         var to: String?
         var text: String?
+        /// A data URI (multipart: a file part instead).
         var image: String?
+
+        init(fields: [String: String]) {
+            to = fields["to"]
+            text = fields["text"]
+            image = fields["image"]
+        }
     }
 
     @Sendable func contacts(request: Request, context: ParleyRequestContext) async throws -> Response {
@@ -39,12 +48,12 @@ struct MessageController {
 
     @Sendable func send(request: Request, context: ParleyRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        let body = try await JSONBody.decode(SendBody.self, from: request, context: context)
+        let (body, file) = try await JSONBody.decodeForm(SendBody.self, from: request, limit: bodyLimit)
         let message = try await messages.send(
             from: identity.user.id,
             to: body.to,
             text: body.text,
-            image: body.image.map(ImageInput.dataURI)
+            image: file.map(ImageInput.bytes) ?? body.image.map(ImageInput.dataURI)
         )
         return JSONResponse.make(message, status: .created)
     }

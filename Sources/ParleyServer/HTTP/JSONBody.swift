@@ -12,10 +12,11 @@ import Foundation
 /// field: not JSON (415), too large (413), malformed (400 `invalid_json`), not an object
 /// (400 `invalid_body`), a field of the wrong type (400 `invalid_<field>`).
 enum JSONBody {
+    /// - Parameter limit: the largest body accepted, in bytes.
     static func decode<Body: Decodable>(
         _ type: Body.Type,
         from request: Request,
-        context: some RequestContext
+        limit: Int
     ) async throws -> Body {
         if let contentType = request.headers[.contentType], !isJSON(contentType) {
             throw ParleyError(
@@ -24,8 +25,30 @@ enum JSONBody {
                 message: "Send a JSON body with Content-Type: application/json"
             )
         }
-        let buffer = try await collect(request, limit: context.maxUploadSize)
+        let buffer = try await collect(request, limit: limit)
         return try decode(type, from: buffer)
+    }
+
+    /// Decodes a body that may also come as `multipart/form-data` (its file part is then the
+    /// image, which JSON carries as a data URI).
+    /// - Returns: the body, and the multipart file part if there was one.
+    static func decodeForm<Body: FormDecodable>(
+        _ type: Body.Type,
+        from request: Request,
+        limit: Int
+    ) async throws -> (body: Body, file: ByteBuffer?) {
+        guard let contentType = request.headers[.contentType], MultipartForm.accepts(contentType) else {
+            if let contentType = request.headers[.contentType], !isJSON(contentType) {
+                throw ParleyError(
+                    .unsupportedMediaType,
+                    code: "unsupported_media_type",
+                    message: "Send JSON (Content-Type: application/json) or multipart/form-data"
+                )
+            }
+            return (try decode(type, from: try await collect(request, limit: limit)), nil)
+        }
+        let form = try await MultipartForm.read(request, limit: limit)
+        return (Body(fields: form.fields), form.file)
     }
 
     /// Reads the whole body, refusing early (by `Content-Length`) or as soon as it passes `limit`.
@@ -86,6 +109,12 @@ enum JSONBody {
             message: "The request body is larger than \(limit / 1024 / 1024) MB"
         )
     }
+}
+
+/// A request body that multipart text fields can also fill.
+protocol FormDecodable: Decodable {
+    /// The body from a form's text fields, by the names its JSON keys have.
+    init(fields: [String: String])
 }
 
 extension Data {

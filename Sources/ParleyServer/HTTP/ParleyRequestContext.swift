@@ -26,9 +26,6 @@ public struct ParleyRequestContext: RequestContext, EngineIORequestContext {
         self.remoteAddress = source.channel.remoteAddress
     }
 
-    /// JSON bodies carry images as data URIs: a 5 MB image is ~6.7 MB of base64.
-    public var maxUploadSize: Int { 8 * 1024 * 1024 }
-
     /// The signed-in user; only call behind ``AuthenticationMiddleware``.
     func requireIdentity() throws -> Identity {
         guard let identity else { throw ParleyError.unauthorized }

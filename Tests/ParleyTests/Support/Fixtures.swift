@@ -51,3 +51,12 @@ extension Logger {
         return logger
     }
 }
+
+extension Logger {
+    /// A logger for tests whose failures are expected and asserted: shows nothing.
+    static var silent: Logger {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return logger
+    }
+}

@@ -75,6 +75,35 @@ struct TestAPI: Sendable {
         return Reply(status: response.status, headers: response.headers, body: response.body)
     }
 
+    /// Sends a `multipart/form-data` body: `fields` as text parts, then `file` (if any) as a part
+    /// with a file name.
+    @discardableResult
+    func multipart(
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        fields: [(String, String)] = [],
+        file: (field: String, bytes: [UInt8])? = nil,
+        headers: HTTPFields = [:]
+    ) async throws -> Reply {
+        let boundary = "test-boundary-\(UUID().uuidString)"
+        var body = ByteBuffer()
+        for (name, value) in fields {
+            body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n")
+        }
+        if let file {
+            body.writeString(
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.field)\"; filename=\"picture.bin\"\r\n"
+                    + "Content-Type: application/octet-stream\r\n\r\n")
+            body.writeBytes(file.bytes)
+            body.writeString("\r\n")
+        }
+        body.writeString("--\(boundary)--\r\n")
+        var headers = headers
+        headers[.contentType] = "multipart/form-data; boundary=\(boundary)"
+        let response = try await client.execute(uri: uri, method: method, headers: headers, body: body)
+        return Reply(status: response.status, headers: response.headers, body: response.body)
+    }
+
     func signUp(name: String = "Ann", email: String? = nil, password: String = "secret1", avatar: String? = nil)
         async throws -> Session
     {

@@ -1,3 +1,4 @@
+import Cloudinary
 import ParleyPostgres
 import ParleyServer
 import PostgresNIO
@@ -59,6 +60,22 @@ struct ConfigurationTests {
             (["LOG_LEVEL": "loud"], "LOG_LEVEL"),
             (["TRUST_PROXY": "maybe"], "TRUST_PROXY"),
             (["BCRYPT_COST": "3"], "BCRYPT_COST"),
+            (["CLOUDINARY_URL": "https://k:s@c"], "CLOUDINARY_URL"),
+            (["CLOUDINARY_URL": "cloudinary://k:s@c", "CLOUDINARY_API_KEY": "k"], "CLOUDINARY_API_KEY"),
+            (["CLOUDINARY_CLOUD_NAME": "c", "CLOUDINARY_API_KEY": "k"], "CLOUDINARY_API_SECRET"),
+            (["CLOUDINARY_API_SECRET": "s"], "CLOUDINARY_CLOUD_NAME"),
+            (["CLOUDINARY_UPLOAD_PREFIX": "http://127.0.0.1:9"], "CLOUDINARY_UPLOAD_PREFIX"),
+            (
+                ["CLOUDINARY_URL": "cloudinary://k:s@c", "CLOUDINARY_UPLOAD_PREFIX": "api.cloudinary.com"],
+                "CLOUDINARY_UPLOAD_PREFIX"
+            ),
+            (
+                ["CLOUDINARY_URL": "cloudinary://k:s@c", "CLOUDINARY_SIGNATURE_ALGORITHM": "md5"],
+                "CLOUDINARY_SIGNATURE_ALGORITHM"
+            ),
+            (["CLOUDINARY_URL": "cloudinary://k:s@c", "CLOUDINARY_FOLDER": "a//b"], "CLOUDINARY_FOLDER"),
+            (["CLOUDINARY_URL": "cloudinary://k:s@c", "CLOUDINARY_FOLDER": "a?b"], "CLOUDINARY_FOLDER"),
+            (["CLOUDINARY_URL": "cloudinary://k:s@c", "CLOUDINARY_TIMEOUT_MS": "0"], "CLOUDINARY_TIMEOUT_MS"),
         ] as [([String: String], String)])
     func namesTheKeyOfABadValue(variables: [String: String], key: String) {
         do {
@@ -68,6 +85,52 @@ struct ConfigurationTests {
             #expect(error.key == key, "\(error)")
         } catch {
             Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func picksCloudinaryFromItsURLOrItsThreeCredentials() throws {
+        let fromURL = try ParleyConfiguration.from(variables: [
+            "CLOUDINARY_URL": "cloudinary://123:abc@demo?signature_algorithm=sha256",
+            "CLOUDINARY_UPLOAD_PREFIX": "https://api-eu.cloudinary.com/",
+            "CLOUDINARY_FOLDER": "/chat/images/",
+            "CLOUDINARY_TIMEOUT_MS": "5000",
+        ])
+        guard case .cloudinary(let configuration, let folder) = fromURL.media else {
+            Issue.record("expected Cloudinary")
+            return
+        }
+        #expect(configuration.credentials == CloudinaryCredentials(cloudName: "demo", apiKey: "123", apiSecret: "abc"))
+        #expect(configuration.uploadPrefix == "https://api-eu.cloudinary.com")
+        #expect(configuration.signatureAlgorithm == .sha256)
+        #expect(configuration.timeout == .seconds(5))
+        #expect(folder == "chat/images")
+
+        let fromParts = try ParleyConfiguration.from(variables: [
+            "CLOUDINARY_CLOUD_NAME": "demo", "CLOUDINARY_API_KEY": "123", "CLOUDINARY_API_SECRET": "abc",
+            "CLOUDINARY_SIGNATURE_ALGORITHM": "SHA1",
+        ])
+        guard case .cloudinary(let parts, nil) = fromParts.media else {
+            Issue.record("expected Cloudinary without a folder")
+            return
+        }
+        #expect(parts.credentials.cloudName == "demo")
+        #expect(parts.uploadPrefix == "https://api.cloudinary.com")
+        #expect(parts.signatureAlgorithm == .sha1)
+
+        guard case .local = try ParleyConfiguration.from(variables: [:]).media else {
+            Issue.record("expected local disk by default")
+            return
+        }
+    }
+
+    @Test func aBadCloudinaryURLIsReportedWithoutItsSecret() {
+        do {
+            _ = try ParleyConfiguration.from(variables: [
+                "CLOUDINARY_URL": "cloudinary://key:very-secret-value@bad/cloud"
+            ])
+            Issue.record("accepted a bad cloud name")
+        } catch {
+            #expect(!"\(error)".contains("very-secret-value"))
         }
     }
 }

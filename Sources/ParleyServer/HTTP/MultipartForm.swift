@@ -1,0 +1,176 @@
+import Hummingbird
+import MultipartKit
+import NIOCore
+import ParleyChat
+
+/// A `multipart/form-data` request body: its text fields, and at most one file.
+///
+/// The body is parsed as it arrives (MultipartKit's streaming parser), so a file is held once,
+/// in one buffer, and a body over the limit is refused as soon as it passes it.
+struct MultipartForm: Sendable {
+    /// Text parts by name.
+    var fields: [String: String] = [:]
+    /// The part carrying a file: one with a `filename`, or named `file`.
+    var file: ByteBuffer?
+
+    /// Whether `contentType` is `multipart/form-data`.
+    static func accepts(_ contentType: String) -> Bool {
+        mediaType(contentType) == "multipart/form-data"
+    }
+
+    /// Reads and parses `request`'s body, at most `limit` bytes of it.
+    /// - Throws: ``ParleyError``: 400 `invalid_multipart` for a malformed body, 413 over `limit`.
+    static func read(_ request: Request, limit: Int) async throws -> MultipartForm {
+        guard let contentType = request.headers[.contentType], let boundary = boundary(in: contentType) else {
+            throw malformed("Content-Type: multipart/form-data needs a boundary parameter")
+        }
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw JSONBody.tooLarge(limit)
+        }
+        let reader = Reader()
+        let parser = MultipartParser(boundary: boundary)
+        parser.onHeader = { name, value in reader.header(name, value) }
+        parser.onBody = { chunk in reader.body(&chunk) }
+        parser.onPartComplete = { reader.completePart() }
+        var received = 0
+        for try await chunk in request.body {
+            received += chunk.readableBytes
+            guard received <= limit else { throw JSONBody.tooLarge(limit) }
+            do {
+                try parser.execute(chunk)
+            } catch {
+                throw malformed("The multipart body is malformed")
+            }
+            if let error = reader.error { throw error }
+        }
+        guard !reader.inPart else {
+            throw malformed("The multipart body ended before its closing boundary")
+        }
+        return reader.form
+    }
+
+    /// Collects parts as the parser reports them. Used by one task only, for one body.
+    private final class Reader {
+        var form = MultipartForm()
+        var error: ParleyError?
+        var inPart = false
+        private var name: String?
+        private var fileName: String?
+        private var content = ByteBuffer()
+
+        func header(_ name: String, _ value: String) {
+            inPart = true
+            guard name.lowercased() == "content-disposition" else { return }
+            let disposition = ParameterizedHeaderValue(value)
+            self.name = disposition.parameters["name"]
+            self.fileName = disposition.parameters["filename"]
+        }
+
+        func body(_ chunk: inout ByteBuffer) {
+            inPart = true
+            content.writeBuffer(&chunk)
+        }
+
+        func completePart() {
+            defer {
+                inPart = false
+                name = nil
+                fileName = nil
+                content = ByteBuffer()
+            }
+            guard error == nil else { return }
+            guard let name, !name.isEmpty else {
+                error = MultipartForm.malformed("Every part needs a Content-Disposition with a name")
+                return
+            }
+            if fileName != nil || name == "file" {
+                guard form.file == nil else {
+                    error = ParleyError.invalidField(name, "Send at most one file")
+                    return
+                }
+                form.file = content
+            } else {
+                guard form.fields[name] == nil else {
+                    error = ParleyError.invalidField(name, "\(name) is sent more than once")
+                    return
+                }
+                guard let text = content.getString(at: content.readerIndex, length: content.readableBytes),
+                    text.utf8.elementsEqual(content.readableBytesView)
+                else {
+                    error = ParleyError.invalidField(name, "\(name) must be UTF-8 text")
+                    return
+                }
+                form.fields[name] = text
+            }
+        }
+    }
+
+    static func malformed(_ message: String) -> ParleyError {
+        ParleyError(.badRequest, code: "invalid_multipart", message: message)
+    }
+
+    private static func mediaType(_ contentType: String) -> String {
+        contentType.split(separator: ";").first.map { String($0).trimmingCharacters(in: " \t").lowercased() } ?? ""
+    }
+
+    /// The `boundary` parameter: 1 to 70 characters, as RFC 2046 allows.
+    static func boundary(in contentType: String) -> String? {
+        guard let value = ParameterizedHeaderValue(contentType).parameters["boundary"],
+            (1...70).contains(value.utf8.count)
+        else { return nil }
+        return value
+    }
+}
+
+/// A header value of the form `token; key=value; key="quoted value"`, as `Content-Disposition`
+/// and `Content-Type` are written. Keys are lowercased; quoted values may escape with `\`.
+struct ParameterizedHeaderValue {
+    var type: String
+    var parameters: [String: String] = [:]
+
+    init(_ value: String) {
+        var scalars = value.unicodeScalars[...]
+        type = Self.token(&scalars).lowercased()
+        while let next = scalars.first {
+            scalars.removeFirst()
+            guard next == ";" else { continue }
+            Self.skipSpaces(&scalars)
+            let key = Self.token(&scalars, stoppingAt: "=").lowercased()
+            guard scalars.first == "=" else { continue }
+            scalars.removeFirst()
+            Self.skipSpaces(&scalars)
+            let parsed: String
+            if scalars.first == "\"" {
+                scalars.removeFirst()
+                var text = String.UnicodeScalarView()
+                while let scalar = scalars.popFirst(), scalar != "\"" {
+                    if scalar == "\\", let escaped = scalars.popFirst() {
+                        text.append(escaped)
+                    } else {
+                        text.append(scalar)
+                    }
+                }
+                parsed = String(text)
+            } else {
+                parsed = Self.token(&scalars)
+            }
+            if !key.isEmpty, parameters[key] == nil { parameters[key] = parsed }
+        }
+    }
+
+    private static func skipSpaces(_ scalars: inout Substring.UnicodeScalarView) {
+        while scalars.first == " " || scalars.first == "\t" { scalars.removeFirst() }
+    }
+
+    private static func token(
+        _ scalars: inout Substring.UnicodeScalarView,
+        stoppingAt stop: Unicode.Scalar = ";"
+    ) -> String {
+        var text = String.UnicodeScalarView()
+        while let scalar = scalars.first, scalar != ";", scalar != stop {
+            text.append(scalar)
+            scalars.removeFirst()
+        }
+        return String(text).trimmingCharacters(in: " \t")
+    }
+}
