@@ -2,7 +2,7 @@ import ParleyChat
 import SQLiteNIO
 
 extension SQLiteStore {
-    private static let messageColumns =
+    static let messageColumns =
         "id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at"
 
     public func insertMessage(_ message: Message) async throws {

@@ -2,7 +2,7 @@ import ParleyChat
 import SQLiteNIO
 
 extension SQLiteStore {
-    private static let userColumns = "id, name, email, password, avatar, avatar_media_id, created_at, updated_at"
+    static let userColumns = "id, name, email, password, avatar, avatar_media_id, created_at, updated_at"
 
     public func insertUser(_ record: UserRecord) async throws {
         let user = record.user

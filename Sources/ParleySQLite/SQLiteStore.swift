@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -32,10 +33,22 @@ public final class SQLiteStore: ChatStore {
     }
 
     /// Opens (creating if needed) the database file at `path`.
-    /// - Parameter threadPool: where SQLite's blocking calls run.
-    public static func open(path: String, threadPool: NIOThreadPool = .singleton, logger: Logger) async throws
-        -> SQLiteStore
-    {
+    /// - Parameters:
+    ///   - readOnly: opens an existing file without changing anything in it (the source of
+    ///     `parley copy`, which a running server may be writing to): a missing file throws
+    ///     ``SQLiteStoreError/noSuchFile(_:)`` and every write fails.
+    ///   - threadPool: where SQLite's blocking calls run.
+    public static func open(
+        path: String,
+        readOnly: Bool = false,
+        threadPool: NIOThreadPool = .singleton,
+        logger: Logger
+    ) async throws -> SQLiteStore {
+        if readOnly {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue
+            else { throw SQLiteStoreError.noSuchFile(path) }
+        }
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
         let writer = try await SQLiteConnection.open(
             storage: .file(path: path),
@@ -44,7 +57,11 @@ public final class SQLiteStore: ChatStore {
             on: eventLoop
         )
         do {
-            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
+            let pragmas =
+                readOnly
+                ? ["PRAGMA query_only = ON"]
+                : ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"]
+            for pragma in pragmas {
                 _ = try await writer.query(pragma)
             }
             let reader = try await SQLiteConnection.open(
@@ -69,8 +86,10 @@ public final class SQLiteStore: ChatStore {
         } onGracefulShutdown: {
             self.writes.finish()
         }
-        try await reader.close()
-        try await writer.close()
+        // The future-returning close: it runs even when this task was cancelled (a command that
+        // cancels its services when done), where the async one would give up and leak the file.
+        try await reader.close().get()
+        try await writer.close().get()
     }
 
     public func migrate() async throws {
@@ -108,6 +127,18 @@ public final class SQLiteStore: ChatStore {
             throw StoreError.duplicateEmail
         } catch let error as SQLiteError where error.reason == .constraintForeignKeyFailed {
             throw StoreError.unknownUser
+        }
+    }
+}
+
+/// Why an SQLite store cannot be opened.
+public enum SQLiteStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A file that must exist (a copy's source) does not.
+    case noSuchFile(String)
+
+    public var description: String {
+        switch self {
+        case .noSuchFile(let path): "no SQLite database at \(path)"
         }
     }
 }

@@ -5,7 +5,7 @@ import ParleyChat
 import ParleyServer
 import ServiceLifecycle
 
-/// The `parley` command: serve the chat API, migrate a database, and (later) copy data.
+/// The `parley` command: serve the chat API, migrate a database, copy data between stores.
 @main
 struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,7 +15,7 @@ struct Parley: AsyncParsableCommand {
             Configuration comes from the environment and from a .env file in the working \
             directory (see .env.example). With no command, `parley` serves.
             """,
-        subcommands: [Serve.self, Migrate.self],
+        subcommands: [Serve.self, Migrate.self, Copy.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -1,0 +1,271 @@
+import Logging
+
+/// Copies every user, then every message, from one store to another: `parley copy`.
+///
+/// Ids, timestamps and password hashes are kept exactly. Records the target has already are left
+/// alone, so a copy can be interrupted and run again; messages resume after the last one the
+/// target stored. Memory stays flat: one batch is written while the next is read.
+public struct StoreCopier: Sendable {
+    public let source: any ChatExporter
+    public let target: any ChatImporter
+    public let options: CopyOptions
+    let logger: Logger
+    let progress: @Sendable (CopyProgress) -> Void
+
+    /// - Parameters:
+    ///   - target: its schema must exist unless this is a dry run.
+    ///   - progress: called after every batch.
+    public init(
+        from source: any ChatExporter,
+        to target: any ChatImporter,
+        options: CopyOptions,
+        logger: Logger,
+        progress: @escaping @Sendable (CopyProgress) -> Void = { _ in }
+    ) {
+        self.source = source
+        self.target = target
+        self.options = options
+        self.logger = logger
+        self.progress = progress
+    }
+
+    public func run() async throws -> CopyReport {
+        var report = CopyReport()
+        let targetExists = try await target.hasSchema()
+        report.users.sourceCount = try await source.countUsers()
+        report.messages.sourceCount = try await source.countMessages()
+        if targetExists {
+            report.users.targetCount = try await target.countUsers()
+            report.messages.targetCount = try await target.countMessages()
+        }
+
+        if options.dryRun || options.onConflict == .fail {
+            try await check(&report, targetExists: targetExists)
+            if options.dryRun {
+                report.outcome = .dryRun
+                return report
+            }
+            if report.conflictCount > 0 {
+                report.outcome = .refused
+                return report
+            }
+        }
+        var skippedUsers: Set<ObjectID> = []
+        guard try await copyUsers(&report, skippedUsers: &skippedUsers) else {
+            report.outcome = .stopped
+            return report
+        }
+        guard try await copyMessages(&report, skippedUsers: skippedUsers) else {
+            report.outcome = .stopped
+            return report
+        }
+        return report
+    }
+
+    // MARK: Checking before writing
+
+    /// Reads the source for conflicts without writing: users, then (when the source does not
+    /// guarantee references, or some users conflict) messages.
+    private func check(_ report: inout CopyReport, targetExists: Bool) async throws {
+        var conflicting: Set<ObjectID> = []
+        var after: ObjectID?
+        var done = 0
+        progress(.init(phase: .checking, collection: .users, done: 0, total: report.users.sourceCount))
+        while true {
+            let batch = try await source.exportUsers(after: after, limit: options.batchSize)
+            guard let last = try cursor(of: batch) else { break }
+            after = last
+            for conflict in try await acceptableUsers(batch, targetExists: targetExists).1 {
+                report.record(conflict)
+                if let id = ObjectID(conflict.id) { conflicting.insert(id) }
+            }
+            done += batch.count
+            progress(.init(phase: .checking, collection: .users, done: done, total: report.users.sourceCount))
+        }
+        progress(.init(phase: .checking, collection: .users, done: done, total: done, finished: true))
+
+        guard !source.enforcesReferences || !conflicting.isEmpty else { return }
+        var references = ReferenceCheck(
+            source: source,
+            target: targetExists ? target : nil,
+            sourceEnforcesReferences: source.enforcesReferences,
+            leftBehind: conflicting,
+            usersCopied: false
+        )
+        var messageCursor: ObjectID?
+        done = 0
+        while true {
+            let batch = try await source.exportMessages(after: messageCursor, limit: options.batchSize)
+            guard let last = try cursor(of: batch) else { break }
+            messageCursor = last
+            let (_, conflicts) = try await references.acceptableMessages(batch)
+            conflicts.forEach { report.record($0) }
+            done += batch.count
+            progress(.init(phase: .checking, collection: .messages, done: done, total: report.messages.sourceCount))
+        }
+        progress(.init(phase: .checking, collection: .messages, done: done, total: done, finished: true))
+    }
+
+    // MARK: Users
+
+    /// - Returns: `false` if a conflict stopped the copy.
+    private func copyUsers(_ report: inout CopyReport, skippedUsers: inout Set<ObjectID>) async throws -> Bool {
+        let total = report.users.sourceCount
+        progress(.init(phase: .copying, collection: .users, done: 0, total: total))
+        var batch = try await source.exportUsers(after: nil, limit: options.batchSize)
+        while let last = try cursor(of: batch) {
+            async let following = source.exportUsers(after: last, limit: options.batchSize)
+            report.users.read += batch.count
+            var (users, conflicts) = try await acceptableUsers(batch, targetExists: true)
+            var inserted = 0
+            do {
+                inserted = try await target.importUsers(users)
+            } catch StoreError.duplicateEmail {
+                // An email repeated within the source, or taken in the target since we looked:
+                // find out which, one by one.
+                (inserted, users, conflicts) = try await importUsersOneByOne(users, conflicts: conflicts)
+            }
+            for conflict in conflicts {
+                report.record(conflict)
+                if let id = ObjectID(conflict.id) { skippedUsers.insert(id) }
+            }
+            report.users.inserted += inserted
+            report.users.alreadyPresent += users.count - inserted
+            report.users.skipped += conflicts.count
+            progress(.init(phase: .copying, collection: .users, done: report.users.read, total: total))
+            if !conflicts.isEmpty && options.onConflict == .fail { return false }
+            batch = try await following
+        }
+        progress(.init(phase: .copying, collection: .users, done: report.users.read, total: total, finished: true))
+        return true
+    }
+
+    private func importUsersOneByOne(_ users: [UserRecord], conflicts: [CopyConflict]) async throws
+        -> (inserted: Int, users: [UserRecord], conflicts: [CopyConflict])
+    {
+        var inserted = 0
+        var accepted: [UserRecord] = []
+        var conflicts = conflicts
+        for user in users {
+            do {
+                inserted += try await target.importUsers([user])
+                accepted.append(user)
+            } catch StoreError.duplicateEmail {
+                let owner = try await target.userIDs(withEmails: [user.user.email])[user.user.email]
+                conflicts.append(
+                    CopyConflict(
+                        collection: .users,
+                        id: user.user.id.hexString,
+                        kind: owner.map { .emailTaken(email: user.user.email, existingID: $0) }
+                            ?? .invalid(reason: "email \(user.user.email) is used twice")
+                    )
+                )
+            }
+        }
+        return (inserted, accepted, conflicts)
+    }
+
+    /// Splits a batch into users that can be copied and conflicts: invalid records, and emails
+    /// that belong to another id in the target.
+    private func acceptableUsers(_ batch: [ExportedRecord<UserRecord>], targetExists: Bool) async throws
+        -> ([UserRecord], [CopyConflict])
+    {
+        var users: [UserRecord] = []
+        var conflicts: [CopyConflict] = []
+        for record in batch {
+            switch record {
+            case .valid(let user): users.append(user)
+            case .invalid(let id, let reason):
+                conflicts.append(CopyConflict(collection: .users, id: id, kind: .invalid(reason: reason)))
+            }
+        }
+        guard targetExists, !users.isEmpty else { return (users, conflicts) }
+        let owners = try await target.userIDs(withEmails: users.map(\.user.email))
+        users.removeAll { record in
+            guard let owner = owners[record.user.email], owner != record.user.id else { return false }
+            conflicts.append(
+                CopyConflict(
+                    collection: .users,
+                    id: record.user.id.hexString,
+                    kind: .emailTaken(email: record.user.email, existingID: owner)
+                )
+            )
+            return true
+        }
+        return (users, conflicts)
+    }
+
+    // MARK: Messages
+
+    /// - Returns: `false` if a conflict stopped the copy.
+    private func copyMessages(_ report: inout CopyReport, skippedUsers: Set<ObjectID>) async throws -> Bool {
+        var start: ObjectID?
+        if let last = try await target.lastStoredMessageID() {
+            do {
+                _ = try await source.exportMessages(after: last, limit: 0)
+                start = last
+                report.resumedAfter = last
+                logger.info(
+                    "Resuming the messages after the last one the target stored", metadata: ["after": "\(last)"])
+            } catch StoreError.cursorNotFound {
+                // The target's newest message is not from this source: go through them all;
+                // those already copied are recognised by id.
+            }
+        }
+        // The messages still to come, if the target's messages all came from the source.
+        let total =
+            start == nil
+            ? report.messages.sourceCount : max(0, report.messages.sourceCount - report.messages.targetCount)
+        var references = ReferenceCheck(
+            source: source,
+            target: target,
+            sourceEnforcesReferences: source.enforcesReferences,
+            leftBehind: skippedUsers,
+            usersCopied: true
+        )
+        progress(.init(phase: .copying, collection: .messages, done: 0, total: total))
+        var batch = try await source.exportMessages(after: start, limit: options.batchSize)
+        while let last = try cursor(of: batch) {
+            async let following = source.exportMessages(after: last, limit: options.batchSize)
+            report.messages.read += batch.count
+            let (messages, conflicts) = try await references.acceptableMessages(batch)
+            let inserted = try await target.importMessages(messages)
+            conflicts.forEach { report.record($0) }
+            report.messages.inserted += inserted
+            report.messages.alreadyPresent += messages.count - inserted
+            report.messages.skipped += conflicts.count
+            progress(.init(phase: .copying, collection: .messages, done: report.messages.read, total: total))
+            if !conflicts.isEmpty && options.onConflict == .fail { return false }
+            batch = try await following
+        }
+        progress(
+            .init(phase: .copying, collection: .messages, done: report.messages.read, total: total, finished: true)
+        )
+        return true
+    }
+
+    /// The key to read the next page after: the last record's id.
+    private func cursor<Record>(of batch: [ExportedRecord<Record>]) throws -> ObjectID? {
+        guard let last = batch.last else { return nil }
+        switch last {
+        case .valid(let user as UserRecord): return user.user.id
+        case .valid(let message as Message): return message.id
+        case .valid: preconditionFailure("only users and messages are copied")
+        case .invalid(let id, _):
+            guard let id = ObjectID(id) else { throw CopyError.unreadableID(id) }
+            return id
+        }
+    }
+}
+
+/// Why a copy could not go on.
+public enum CopyError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A source record's id is not an ObjectId, so the pages after it cannot be found.
+    case unreadableID(String)
+
+    public var description: String {
+        switch self {
+        case .unreadableID(let id): "the source has a record whose id \"\(id)\" is not an ObjectId"
+        }
+    }
+}

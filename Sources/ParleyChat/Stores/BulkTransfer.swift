@@ -1,0 +1,62 @@
+/// A record read for copying, or the reason it cannot be copied (a document another application
+/// wrote: no email, an id that is not an ObjectId, …).
+public enum ExportedRecord<Record: Sendable>: Sendable {
+    case valid(Record)
+    /// `id` as the source has it, for the report.
+    case invalid(id: String, reason: String)
+}
+
+extension ExportedRecord: Equatable where Record: Equatable {}
+
+/// Reads a whole store for `parley copy`, page by page, without changing it.
+///
+/// Pages are fetched after the last key of the previous page, so a copy can resume from any
+/// record, and a server may keep writing to the store meanwhile (new records come later in the
+/// order and are picked up by the next page or the next run).
+public protocol ChatExporter: Sendable {
+    /// Names the store and where it is (never a password).
+    var displayName: String { get }
+
+    /// Whether the store itself guarantees that every message's sender and receiver exist.
+    var enforcesReferences: Bool { get }
+
+    func countUsers() async throws -> Int
+    func countMessages() async throws -> Int
+
+    /// Users with ids greater than `after`, in id order.
+    func exportUsers(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<UserRecord>]
+
+    /// Messages stored after message `after`, in the order they were stored (which is the order
+    /// conversations list them in). `nil` starts at the first; an id the store does not have
+    /// throws ``StoreError/cursorNotFound``.
+    func exportMessages(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<Message>]
+
+    /// Messages with ids greater than `after`, in id order: for checksums that must not depend
+    /// on the order of storing.
+    func messagesByID(after: ObjectID?, limit: Int) async throws -> [Message]
+
+    /// The users with these ids (those the store has).
+    func users(withIDs ids: [ObjectID]) async throws -> [ObjectID: UserRecord]
+}
+
+/// Writes copied records into a store, keeping their ids and timestamps.
+public protocol ChatImporter: ChatExporter {
+    /// Inserts the users whose id the store does not have yet, in one transaction.
+    /// - Returns: how many were inserted (the others were already there).
+    /// - Throws: ``StoreError/duplicateEmail`` if one's email belongs to another id.
+    func importUsers(_ users: [UserRecord]) async throws -> Int
+
+    /// Inserts the messages whose id the store does not have yet, in order, in one transaction,
+    /// without announcing them to connected clients.
+    /// - Returns: how many were inserted.
+    func importMessages(_ messages: [Message]) async throws -> Int
+
+    /// The ids of the users with these emails.
+    func userIDs(withEmails emails: [String]) async throws -> [String: ObjectID]
+
+    /// The message stored last, where an interrupted copy resumes.
+    func lastStoredMessageID() async throws -> ObjectID?
+
+    /// Whether the store's schema exists (a dry run does not create it).
+    func hasSchema() async throws -> Bool
+}

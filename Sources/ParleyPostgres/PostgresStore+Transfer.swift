@@ -1,0 +1,259 @@
+import Logging
+import ParleyChat
+import PostgresNIO
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Bulk reads and writes for `parley copy`.
+///
+/// Imports stream each batch with `COPY` into a temporary table and move it into place with one
+/// `INSERT … SELECT … ON CONFLICT (id) DO NOTHING`, so a batch costs two round trips whatever its
+/// size, and records the target already has are left as they are.
+extension PostgresStore: ChatImporter {
+    /// Foreign keys: every message's users exist.
+    public var enforcesReferences: Bool { true }
+
+    public func countUsers() async throws -> Int {
+        try await count("SELECT count(*) FROM users")
+    }
+
+    public func countMessages() async throws -> Int {
+        try await count("SELECT count(*) FROM messages")
+    }
+
+    public func exportUsers(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<UserRecord>] {
+        try await perform { client in
+            let rows = try await client.query(
+                """
+                SELECT \(unescaped: Self.userColumns) FROM users
+                WHERE id > \(after?.hexString ?? "") ORDER BY id LIMIT \(limit)
+                """,
+                logger: self.logger
+            )
+            var records: [ExportedRecord<UserRecord>] = []
+            for try await row in rows.decode(UserRow.self) {
+                do {
+                    records.append(.valid(try Self.userRecord(row)))
+                } catch {
+                    records.append(.invalid(id: row.0, reason: "\(error)"))
+                }
+            }
+            return records
+        }
+    }
+
+    public func exportMessages(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<Message>] {
+        try await perform { client in
+            var seq: Int64 = 0
+            if let after {
+                let rows = try await client.query(
+                    "SELECT seq FROM messages WHERE id = \(after.hexString)", logger: self.logger)
+                guard let found = try await rows.decode(Int64.self).first(where: { _ in true }) else {
+                    throw StoreError.cursorNotFound
+                }
+                seq = found
+            }
+            let rows = try await client.query(
+                """
+                SELECT \(unescaped: Self.messageColumns) FROM messages
+                WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)
+                """,
+                logger: self.logger
+            )
+            var records: [ExportedRecord<Message>] = []
+            for try await row in rows.decode(MessageRow.self) {
+                do {
+                    records.append(.valid(try Self.message(row)))
+                } catch {
+                    records.append(.invalid(id: row.0, reason: "\(error)"))
+                }
+            }
+            return records
+        }
+    }
+
+    public func messagesByID(after: ObjectID?, limit: Int) async throws -> [Message] {
+        try await perform { client in
+            let rows = try await client.query(
+                """
+                SELECT \(unescaped: Self.messageColumns) FROM messages
+                WHERE id > \(after?.hexString ?? "") ORDER BY id LIMIT \(limit)
+                """,
+                logger: self.logger
+            )
+            var messages: [Message] = []
+            for try await row in rows.decode(MessageRow.self) {
+                messages.append(try Self.message(row))
+            }
+            return messages
+        }
+    }
+
+    public func users(withIDs ids: [ObjectID]) async throws -> [ObjectID: UserRecord] {
+        let keys = ids.map(\.hexString)
+        return try await perform { client in
+            let rows = try await client.query(
+                "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = ANY(\(keys))",
+                logger: self.logger
+            )
+            var found: [ObjectID: UserRecord] = [:]
+            for try await row in rows.decode(UserRow.self) {
+                let record = try Self.userRecord(row)
+                found[record.user.id] = record
+            }
+            return found
+        }
+    }
+
+    public func userIDs(withEmails emails: [String]) async throws -> [String: ObjectID] {
+        try await perform { client in
+            let rows = try await client.query(
+                "SELECT id, email FROM users WHERE email = ANY(\(emails))",
+                logger: self.logger
+            )
+            var found: [String: ObjectID] = [:]
+            for try await (id, email) in rows.decode((String, String).self) {
+                guard let id = ObjectID(id) else { throw CorruptRow(column: "users.id") }
+                found[email] = id
+            }
+            return found
+        }
+    }
+
+    public func lastStoredMessageID() async throws -> ObjectID? {
+        try await perform { client in
+            let rows = try await client.query("SELECT id FROM messages ORDER BY seq DESC LIMIT 1", logger: self.logger)
+            for try await id in rows.decode(String.self) {
+                guard let id = ObjectID(id) else { throw CorruptRow(column: "messages.id") }
+                return id
+            }
+            return nil
+        }
+    }
+
+    public func hasSchema() async throws -> Bool {
+        try await perform { client in
+            let rows = try await client.query(
+                "SELECT to_regclass('users') IS NOT NULL AND to_regclass('messages') IS NOT NULL",
+                logger: self.logger
+            )
+            return try await rows.decode(Bool.self).first(where: { _ in true }) ?? false
+        }
+    }
+
+    public func importUsers(_ users: [UserRecord]) async throws -> Int {
+        guard !users.isEmpty else { return 0 }
+        var rows = PostgresCopyText(capacity: users.count * 200)
+        for (index, record) in users.enumerated() {
+            let user = record.user
+            rows.append(Int64(index))
+            rows.append(user.id.hexString)
+            rows.append(user.name)
+            rows.append(user.email)
+            rows.append(record.passwordHash)
+            rows.append(user.avatar)
+            rows.append(record.avatarMediaID)
+            rows.append(user.createdAt.millisecondsSince1970)
+            rows.append(user.updatedAt.millisecondsSince1970)
+            rows.endRow()
+        }
+        return try await bulkInsert(
+            staging: """
+                ord integer, id text, name text, email text, password text, avatar text, avatar_media_id text,
+                created_ms bigint, updated_ms bigint
+                """,
+            columns: [
+                "ord", "id", "name", "email", "password", "avatar", "avatar_media_id", "created_ms", "updated_ms",
+            ],
+            rows: rows.buffer,
+            insert: """
+                INSERT INTO users (id, name, email, password, avatar, avatar_media_id, created_at, updated_at)
+                SELECT id, name, email, password, avatar, avatar_media_id,
+                       timestamptz 'epoch' + created_ms * interval '1 millisecond',
+                       timestamptz 'epoch' + updated_ms * interval '1 millisecond'
+                FROM parley_copy_staging ORDER BY ord
+                ON CONFLICT (id) DO NOTHING
+                """,
+            suppressEvents: false
+        )
+    }
+
+    public func importMessages(_ messages: [Message]) async throws -> Int {
+        guard !messages.isEmpty else { return 0 }
+        var rows = PostgresCopyText(capacity: messages.count * 160)
+        for (index, message) in messages.enumerated() {
+            rows.append(Int64(index))
+            rows.append(message.id.hexString)
+            rows.append(message.senderID.hexString)
+            rows.append(message.receiverID.hexString)
+            rows.append(message.text)
+            rows.append(message.image)
+            rows.append(message.imageMediaID)
+            rows.append(message.createdAt.millisecondsSince1970)
+            rows.append(message.updatedAt.millisecondsSince1970)
+            rows.endRow()
+        }
+        return try await bulkInsert(
+            staging: """
+                ord integer, id text, sender_id text, receiver_id text, text text, image text, image_media_id text,
+                created_ms bigint, updated_ms bigint
+                """,
+            columns: [
+                "ord", "id", "sender_id", "receiver_id", "text", "image", "image_media_id", "created_ms", "updated_ms",
+            ],
+            rows: rows.buffer,
+            insert: """
+                INSERT INTO messages (id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at)
+                SELECT id, sender_id, receiver_id, text, image, image_media_id,
+                       timestamptz 'epoch' + created_ms * interval '1 millisecond',
+                       timestamptz 'epoch' + updated_ms * interval '1 millisecond'
+                FROM parley_copy_staging ORDER BY ord
+                ON CONFLICT (id) DO NOTHING
+                """,
+            suppressEvents: true
+        )
+    }
+
+    /// Streams `rows` into a temporary table and inserts them from there, in one transaction.
+    /// - Returns: how many rows `insert` inserted.
+    private func bulkInsert(
+        staging: String,
+        columns: [String],
+        rows: ByteBuffer,
+        insert: String,
+        suppressEvents: Bool
+    ) async throws -> Int {
+        try await perform { client in
+            try await client.withTransaction(logger: self.logger) { connection in
+                if suppressEvents {
+                    // Copied messages are history: connected clients must not hear them as new.
+                    try await connection.query("SET LOCAL parley.suppress_events = 'on'", logger: self.logger)
+                }
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: "CREATE TEMP TABLE parley_copy_staging (\(staging)) ON COMMIT DROP"),
+                    logger: self.logger
+                )
+                try await connection.copyFrom(table: "parley_copy_staging", columns: columns, logger: self.logger) {
+                    writer in
+                    try await writer.write(rows)
+                }
+                let inserted = try await connection.query(
+                    PostgresQuery(unsafeSQL: "WITH inserted AS (\(insert) RETURNING 1) SELECT count(*) FROM inserted"),
+                    logger: self.logger
+                )
+                return Int(try await inserted.decode(Int64.self).first(where: { _ in true }) ?? 0)
+            }
+        }
+    }
+
+    private func count(_ sql: String) async throws -> Int {
+        try await perform { client in
+            let rows = try await client.query(PostgresQuery(unsafeSQL: sql), logger: self.logger)
+            return Int(try await rows.decode(Int64.self).first(where: { _ in true }) ?? 0)
+        }
+    }
+}
