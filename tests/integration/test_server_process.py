@@ -18,7 +18,7 @@ def run_parley(args, env, cwd):
 def test_help_lists_the_commands(tmp_path):
     result = run_parley(["--help"], {}, tmp_path)
     assert result.returncode == 0
-    for command in ("serve", "migrate"):
+    for command in ("serve", "migrate", "copy"):
         assert command in result.stdout
 
 

@@ -22,15 +22,24 @@ public struct CopyStores: Sendable {
         guard !from.isSame(as: to) else {
             throw ConfigurationError(key: "--to", "is the same store as --from")
         }
+        for (location, option) in [(from, "--from"), (to, "--to")] {
+            if case .mongodb = location {
+                throw ConfigurationError(key: option, "this build has no MongoDB support")
+            }
+        }
         let source = try await open(from, option: "--from", readOnly: true, logger: logger)
-        let target = try await open(to, option: "--to", readOnly: false, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            for service in source.servicesForMigration + target.servicesForMigration {
+            defer { group.cancelAll() }
+            for service in source.servicesForMigration {
                 group.addTask { try await service.run() }
             }
-            defer { group.cancelAll() }
+            // Before the target is touched: a wrong --from must not leave an empty target behind.
             guard try await source.hasSchema() else {
                 throw ConfigurationError(key: "--from", "\(source.displayName) has no Parley data (no schema)")
+            }
+            let target = try await open(to, option: "--to", readOnly: false, logger: logger)
+            for service in target.servicesForMigration {
+                group.addTask { try await service.run() }
             }
             if migrateTarget {
                 try await target.migrate()

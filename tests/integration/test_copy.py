@@ -1,0 +1,109 @@
+"""`parley copy` as an operator runs it: a SQLite trial moved to PostgreSQL and back, with the
+servers on both sides answering the same logins and pages."""
+import os
+import subprocess
+
+import requests
+
+from conftest import BINARY, fresh_database
+
+
+def copy(*args, cwd):
+    return subprocess.run([BINARY, "copy", *args], env={"PATH": os.environ["PATH"]}, cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def seed(server):
+    """Two users and a conversation, through the API."""
+    ann = server.signup(name="Ann", email="ann@example.com", password="ann-secret")
+    bob = server.signup(name="Bob", email="bob@example.com", password="bob-secret")
+    for n, text in enumerate(["hi", "tab\there", "two\nlines", "back\\slash", "ünïcödé 🎉"]):
+        sender, receiver = (ann, bob) if n % 2 == 0 else (bob, ann)
+        reply = requests.post(server.url + "/api/message", json={"to": receiver["_id"], "text": text},
+                              cookies={"jwt": sender["token"]})
+        assert reply.status_code == 201, reply.text
+    return ann, bob
+
+
+def conversation(server, user, password, peer):
+    http = requests.Session()
+    login = http.post(server.url + "/api/auth/login", json={"email": user["email"], "password": password})
+    assert login.status_code == 200, login.text
+    assert login.json()["_id"] == user["_id"]
+    reply = http.get(server.url + f"/api/message/{peer['_id']}")
+    assert reply.status_code == 200
+    return reply.json()
+
+
+def test_sqlite_to_postgres_and_back_keeps_logins_ids_and_pages(parley, tmp_path):
+    trial = parley(data_dir=tmp_path / "trial", env={"STORE": "sqlite"})
+    ann, bob = seed(trial)
+    before = conversation(trial, ann, "ann-secret", bob)
+    trial.stop()
+    source = f"sqlite:{tmp_path / 'trial' / 'parley.sqlite'}"
+    database = fresh_database()
+
+    result = copy("--from", source, "--to", database, "--verify", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "users: 2 in the source, 0 in the target; read 2, inserted 2" in result.stdout
+    assert "messages: 5 in the source, 0 in the target; read 5, inserted 5" in result.stdout
+    assert "verify users: equal" in result.stdout and "verify messages: equal" in result.stdout
+    assert "copying messages" in result.stderr  # progress, as plain lines: stderr is not a terminal
+
+    production = parley(data_dir=tmp_path / "production", env={"DATABASE_URL": database})
+    assert conversation(production, ann, "ann-secret", bob) == before
+    assert conversation(production, bob, "bob-secret", ann) == before
+
+    again = copy("--from", source, "--to", database, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "inserted 0" in again.stdout and "resumed after message" in again.stdout
+    production.stop()
+
+    back = copy("--from", database, "--to", f"sqlite:{tmp_path / 'back' / 'parley.sqlite'}", "--verify",
+                cwd=tmp_path)
+    assert back.returncode == 0, back.stdout + back.stderr
+    home = parley(data_dir=tmp_path / "back", env={"STORE": "sqlite"})
+    assert conversation(home, ann, "ann-secret", bob) == before
+
+
+def test_a_conflict_fails_before_writing_and_skip_copies_the_rest(parley, tmp_path):
+    trial = parley(data_dir=tmp_path / "trial", env={"STORE": "sqlite"})
+    ann, bob = seed(trial)
+    trial.stop()
+    target = parley(data_dir=tmp_path / "target", env={"STORE": "sqlite"})
+    squatter = target.signup(name="Not Bob", email="bob@example.com")
+    target.stop()
+    source = f"sqlite:{tmp_path / 'trial' / 'parley.sqlite'}"
+    destination = f"sqlite:{tmp_path / 'target' / 'parley.sqlite'}"
+
+    dry = copy("--from", source, "--to", destination, "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert f"user {bob['_id']}: email bob@example.com belongs to user {squatter['_id']} in the target" in dry.stdout
+
+    refused = copy("--from", source, "--to", destination, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "Nothing was written" in refused.stdout
+    assert f"user {bob['_id']}" in refused.stdout
+
+    skipped = copy("--from", source, "--to", destination, "--on-conflict", "skip", "--verify", cwd=tmp_path)
+    assert skipped.returncode == 2, skipped.stdout  # copied, but the stores differ: verify says so
+    assert "inserted 1" in skipped.stdout and "skipped 5" in skipped.stdout
+    assert "verify users: DIFFERENT" in skipped.stdout
+
+
+def test_bad_locations_are_clear_errors(tmp_path):
+    cases = [
+        (["--from", "mysql://x", "--to", "sqlite:b.sqlite"], "--from"),
+        (["--from", f"sqlite:{tmp_path / 'missing.sqlite'}", "--to", "sqlite:b.sqlite"], "no SQLite database"),
+        (["--from", "sqlite:a.sqlite", "--to", "sqlite:./a.sqlite"], "same store"),
+        (["--from", "sqlite:a.sqlite", "--to", "mongodb://localhost/chat"], "MongoDB"),
+        (["--from", "sqlite:a.sqlite", "--to", "sqlite:b.sqlite", "--batch-size", "0"], "--batch-size"),
+        (["--from", "sqlite:a.sqlite", "--to", "sqlite:b.sqlite", "--on-conflict", "merge"], "on-conflict"),
+    ]
+    (tmp_path / "a.sqlite").write_bytes(b"")
+    for args, expected in cases:
+        result = copy(*args, cwd=tmp_path)
+        assert result.returncode != 0, args
+        assert expected in result.stderr, (args, result.stderr)
+        assert "Fatal error" not in result.stderr and "crashed" not in result.stderr, result.stderr
+    assert not (tmp_path / "b.sqlite").exists()
