@@ -119,6 +119,7 @@ let package = Package(
                 "SocketIO",
                 "Cloudinary",
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -35,8 +35,8 @@ struct PostgresCopyText {
         }
     }
 
-    mutating func append(_ value: Int64) {
-        append(String(value))
+    mutating func append(_ value: Int64?) {
+        append(value.map { String($0) })
     }
 
     mutating func endRow() {

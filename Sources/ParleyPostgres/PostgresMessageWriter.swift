@@ -147,7 +147,7 @@ final class PostgresMessageWriter: Sendable {
         }
         let insert = PostgresQuery(
             unsafeSQL: """
-                INSERT INTO messages (\(PostgresStore.messageColumns))
+                INSERT INTO messages (id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at)
                 VALUES \(rows.joined(separator: ", "))
                 """,
             binds: bindings

@@ -13,6 +13,8 @@ enum PostgresSchema {
     static let migrations: [Migration] = [
         migration("0001_users_and_messages.sql", PackageResources._001_users_and_messages_sql),
         migration("0002_realtime.sql", PackageResources._002_realtime_sql),
+        migration("0003_read_edit_delete.sql", PackageResources._003_read_edit_delete_sql),
+        migration("0004_conversation_summaries.sql", PackageResources._004_conversation_summaries_sql),
     ]
 
     private static func migration(_ name: String, _ bytes: [UInt8]) -> Migration {

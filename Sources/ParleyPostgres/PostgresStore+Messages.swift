@@ -8,9 +8,10 @@ import Foundation
 #endif
 
 extension PostgresStore {
-    typealias MessageRow = (String, String, String, String?, String?, String?, Date, Date)
+    typealias MessageRow = (String, String, String, String?, String?, String?, Date, Date, Date?, Date?, Date?)
 
-    static let messageColumns = "id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at"
+    static let messageColumns =
+        "id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at, read_at, edited_at, deleted_at"
 
     /// Inserts through ``PostgresMessageWriter``: batched with concurrent sends, in `seq` order
     /// within each conversation, so the order clients hear messages in (commit order, through the
@@ -21,6 +22,9 @@ extension PostgresStore {
 
     public func conversation(_ query: ConversationQuery) async throws -> [Message] {
         let (low, high) = query.participants
+        if let updatedAfter = query.updatedAfter {
+            return try await changes(low: low, high: high, after: updatedAfter, limit: query.limit)
+        }
         return try await perform { client in
             var bindings = PostgresBindings()
             bindings.append(low.hexString)
@@ -43,6 +47,199 @@ extension PostgresStore {
             }
             return query.readsNewestFirst ? messages.reversed() : messages
         }
+    }
+
+    public func message(id: ObjectID) async throws -> Message? {
+        try await perform { client in
+            let rows = try await client.query(
+                "SELECT \(unescaped: Self.messageColumns) FROM messages WHERE id = \(id.hexString)",
+                logger: self.logger
+            )
+            return try await Self.firstMessage(rows)
+        }
+    }
+
+    public func markRead(by reader: ObjectID, from sender: ObjectID, upTo: ObjectID, at time: Timestamp)
+        async throws -> Int
+    {
+        let (low, high) = reader < sender ? (reader, sender) : (sender, reader)
+        return try await perform { client in
+            // One statement: the bound comes from the same snapshot as the update. A NULL count
+            // means the cursor is not a message of this conversation.
+            let rows = try await client.query(
+                """
+                WITH bound AS (
+                    SELECT seq FROM messages
+                    WHERE id = \(upTo.hexString) AND user_lo = \(low.hexString) AND user_hi = \(high.hexString)
+                ), marked AS (
+                    UPDATE messages SET read_at = \(time.date), updated_at = \(time.date)
+                    WHERE user_lo = \(low.hexString) AND user_hi = \(high.hexString)
+                      AND seq <= (SELECT seq FROM bound) AND sender_id = \(sender.hexString) AND read_at IS NULL
+                    RETURNING 1
+                )
+                SELECT CASE WHEN EXISTS (SELECT 1 FROM bound) THEN (SELECT count(*) FROM marked) END
+                """,
+                logger: self.logger
+            )
+            for try await count in rows.decode(Int64?.self) {
+                guard let count else { throw StoreError.cursorNotFound }
+                return Int(count)
+            }
+            throw StoreError.cursorNotFound
+        }
+    }
+
+    public func editMessage(id: ObjectID, text: String, at time: Timestamp) async throws -> Message? {
+        try await perform { client in
+            let rows = try await client.query(
+                """
+                UPDATE messages SET text = \(text), edited_at = \(time.date), updated_at = \(time.date)
+                WHERE id = \(id.hexString) AND deleted_at IS NULL
+                RETURNING \(unescaped: Self.messageColumns)
+                """,
+                logger: self.logger
+            )
+            return try await Self.firstMessage(rows)
+        }
+    }
+
+    public func deleteMessage(id: ObjectID, at time: Timestamp) async throws -> Message? {
+        try await perform { client in
+            // The sub-select reads the row as it was, under the row lock the UPDATE takes.
+            let rows = try await client.query(
+                """
+                UPDATE messages AS m SET text = NULL, image = NULL, image_media_id = NULL,
+                                         deleted_at = \(time.date), updated_at = \(time.date)
+                FROM (SELECT \(unescaped: Self.messageColumns) FROM messages
+                      WHERE id = \(id.hexString) AND deleted_at IS NULL FOR UPDATE) AS old
+                WHERE m.id = old.id
+                RETURNING old.id, old.sender_id, old.receiver_id, old.text, old.image, old.image_media_id,
+                          old.created_at, old.updated_at, old.read_at, old.edited_at, old.deleted_at
+                """,
+                logger: self.logger
+            )
+            return try await Self.firstMessage(rows)
+        }
+    }
+
+    /// Messages of a conversation changed after `time`, in order of change, with every message
+    /// that changed at the same moment as the last one.
+    private func changes(low: ObjectID, high: ObjectID, after time: Timestamp, limit: Int) async throws -> [Message] {
+        try await perform { client in
+            let rows = try await client.query(
+                """
+                WITH page AS (
+                    SELECT \(unescaped: Self.messageColumns), seq FROM messages
+                    WHERE user_lo = \(low.hexString) AND user_hi = \(high.hexString) AND updated_at > \(time.date)
+                    ORDER BY updated_at, seq LIMIT \(limit)
+                ), last AS (
+                    SELECT updated_at AS last_updated, seq AS last_seq FROM page
+                    ORDER BY updated_at DESC, seq DESC LIMIT 1
+                )
+                SELECT \(unescaped: Self.messageColumns) FROM (
+                    SELECT * FROM page
+                    UNION ALL
+                    SELECT \(unescaped: Self.messageColumns), m.seq FROM messages m, last
+                    WHERE (SELECT count(*) FROM page) = \(limit)
+                      AND m.user_lo = \(low.hexString) AND m.user_hi = \(high.hexString)
+                      AND m.updated_at = last.last_updated AND m.seq > last.last_seq
+                ) AS changed
+                ORDER BY updated_at, seq
+                """,
+                logger: self.logger
+            )
+            var messages: [Message] = []
+            for try await row in rows.decode(MessageRow.self) {
+                messages.append(try Self.message(row))
+            }
+            return messages
+        }
+    }
+
+    public func sidebar(of user: ObjectID, after position: SidebarPosition?, limit: Int?) async throws
+        -> [SidebarEntry]
+    {
+        let me = user.hexString
+        return try await perform { client in
+            var entries: [SidebarEntry] = []
+            if !position.isPastConversations {
+                var before = Int64.max
+                if case .conversation(let sequence) = position { before = sequence }
+                let rows = try await client.query(
+                    """
+                    SELECT u.id, u.name, u.email, u.password, u.avatar, u.avatar_media_id, u.created_at, u.updated_at,
+                           c.last_seq, c.last_message_id, c.last_sender_id, c.last_text, c.last_has_image,
+                           c.last_deleted, c.last_created_at,
+                           CASE WHEN c.user_lo = \(me) THEN c.unread_lo ELSE c.unread_hi END
+                    FROM parley_conversations c
+                    JOIN users u ON u.id = CASE WHEN c.user_lo = \(me) THEN c.user_hi ELSE c.user_lo END
+                    WHERE (c.user_lo = \(me) OR c.user_hi = \(me)) AND u.id <> \(me) AND c.last_seq < \(before)
+                    ORDER BY c.last_seq DESC LIMIT \(limit.map(Int64.init) ?? Int64.max)
+                    """,
+                    logger: self.logger
+                )
+                for try await row in rows.decode(
+                    (
+                        String, String, String, String, String, String?, Date, Date, Int64, String, String, String?,
+                        Bool, Bool, Date, Int32
+                    ).self
+                ) {
+                    guard let messageID = ObjectID(row.9), let senderID = ObjectID(row.10) else {
+                        throw CorruptRow(column: "parley_conversations.last_message_id")
+                    }
+                    entries.append(
+                        SidebarEntry(
+                            user: try Self.userRecord((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7)).user,
+                            lastMessage: LastMessage(
+                                id: messageID,
+                                senderID: senderID,
+                                text: row.11,
+                                hasImage: row.12,
+                                deleted: row.13,
+                                createdAt: Timestamp(row.14)
+                            ),
+                            unreadCount: max(0, Int(row.15)),
+                            position: .conversation(lastSequence: row.8)
+                        )
+                    )
+                }
+            }
+            if let limit, entries.count >= limit { return entries }
+
+            var name = ""
+            var id = ""
+            if case .user(let lastName, let lastID) = position {
+                name = lastName
+                id = lastID.hexString
+            }
+            let remaining = limit.map { Int64($0 - entries.count) } ?? Int64.max
+            let rows = try await client.query(
+                """
+                SELECT \(unescaped: Self.userColumns) FROM users u
+                WHERE u.id <> \(me) AND NOT EXISTS (
+                    SELECT 1 FROM parley_conversations c
+                    WHERE c.user_lo = LEAST(u.id, \(me)) AND c.user_hi = GREATEST(u.id, \(me))
+                ) AND (u.name, u.id) > (\(name), \(id))
+                ORDER BY u.name, u.id LIMIT \(remaining)
+                """,
+                logger: self.logger
+            )
+            for try await row in rows.decode(UserRow.self) {
+                let user = try Self.userRecord(row).user
+                entries.append(
+                    SidebarEntry(
+                        user: user, lastMessage: nil, unreadCount: 0, position: .user(name: user.name, id: user.id))
+                )
+            }
+            return entries
+        }
+    }
+
+    static func firstMessage(_ rows: PostgresRowSequence) async throws -> Message? {
+        for try await row in rows.decode(MessageRow.self) {
+            return try message(row)
+        }
+        return nil
     }
 
     private func sequenceNumber(of id: ObjectID, low: ObjectID, high: ObjectID, client: PostgresClient) async throws
@@ -73,7 +270,10 @@ extension PostgresStore {
             image: row.4,
             imageMediaID: row.5,
             createdAt: Timestamp(row.6),
-            updatedAt: Timestamp(row.7)
+            updatedAt: Timestamp(row.7),
+            readAt: row.8.map(Timestamp.init),
+            editedAt: row.9.map(Timestamp.init),
+            deletedAt: row.10.map(Timestamp.init)
         )
     }
 }

@@ -195,22 +195,30 @@ extension PostgresStore: ChatImporter {
             rows.append(message.imageMediaID)
             rows.append(message.createdAt.millisecondsSince1970)
             rows.append(message.updatedAt.millisecondsSince1970)
+            rows.append(message.readAt?.millisecondsSince1970)
+            rows.append(message.editedAt?.millisecondsSince1970)
+            rows.append(message.deletedAt?.millisecondsSince1970)
             rows.endRow()
         }
         return try await bulkInsert(
             staging: """
                 ord integer, id text, sender_id text, receiver_id text, text text, image text, image_media_id text,
-                created_ms bigint, updated_ms bigint
+                created_ms bigint, updated_ms bigint, read_ms bigint, edited_ms bigint, deleted_ms bigint
                 """,
             columns: [
                 "ord", "id", "sender_id", "receiver_id", "text", "image", "image_media_id", "created_ms", "updated_ms",
+                "read_ms", "edited_ms", "deleted_ms",
             ],
             rows: rows.buffer,
             insert: """
-                INSERT INTO messages (id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at)
+                INSERT INTO messages (id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at,
+                                      read_at, edited_at, deleted_at)
                 SELECT id, sender_id, receiver_id, text, image, image_media_id,
                        timestamptz 'epoch' + created_ms * interval '1 millisecond',
-                       timestamptz 'epoch' + updated_ms * interval '1 millisecond'
+                       timestamptz 'epoch' + updated_ms * interval '1 millisecond',
+                       timestamptz 'epoch' + read_ms * interval '1 millisecond',
+                       timestamptz 'epoch' + edited_ms * interval '1 millisecond',
+                       timestamptz 'epoch' + deleted_ms * interval '1 millisecond'
                 FROM parley_copy_staging ORDER BY ord
                 ON CONFLICT (id) DO NOTHING
                 """,

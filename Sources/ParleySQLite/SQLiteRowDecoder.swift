@@ -31,4 +31,13 @@ struct SQLiteRowDecoder {
         guard case .integer(let value) = row.column(column) else { throw CorruptRow(column: column) }
         return Timestamp(millisecondsSince1970: Int64(value))
     }
+
+    /// `nil` for NULL; a value of another type is a corrupt row.
+    func optionalTimestamp(_ column: String) throws -> Timestamp? {
+        switch row.column(column) {
+        case .integer(let value): return Timestamp(millisecondsSince1970: Int64(value))
+        case .null, nil: return nil
+        default: throw CorruptRow(column: column)
+        }
+    }
 }

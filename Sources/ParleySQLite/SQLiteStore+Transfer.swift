@@ -88,8 +88,8 @@ extension SQLiteStore: ChatImporter {
                     _ = try await connection.query(
                         """
                         INSERT INTO messages (id, sender_id, receiver_id, user_lo, user_hi, text, image, image_media_id,
-                                              created_at, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
+                                              created_at, updated_at, read_at, edited_at, deleted_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
                         """,
                         [
                             .text(message.id.hexString), .text(message.senderID.hexString),
@@ -98,6 +98,8 @@ extension SQLiteStore: ChatImporter {
                             message.imageMediaID.map { .text($0) } ?? .null,
                             .integer(Int(message.createdAt.millisecondsSince1970)),
                             .integer(Int(message.updatedAt.millisecondsSince1970)),
+                            Self.optional(message.readAt), Self.optional(message.editedAt),
+                            Self.optional(message.deletedAt),
                         ]
                     )
                     inserted += try await Self.changes(connection)
@@ -143,6 +145,10 @@ extension SQLiteStore: ChatImporter {
 
     public func hasSchema() async throws -> Bool {
         try await reader.query("PRAGMA user_version").first?.column("user_version")?.integer ?? 0 > 0
+    }
+
+    private static func optional(_ time: Timestamp?) -> SQLiteData {
+        time.map { .integer(Int($0.millisecondsSince1970)) } ?? .null
     }
 
     private static func changes(_ connection: SQLiteConnection) async throws -> Int {

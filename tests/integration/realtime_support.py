@@ -35,7 +35,8 @@ class Recorder:
                 self.cond.wait(remaining)
 
 
-EVENTS = ["online-users", "user-online", "user-offline", "new-message", "typing", "stop-typing", "disconnect"]
+EVENTS = ["online-users", "user-online", "user-offline", "new-message", "typing", "stop-typing", "disconnect",
+          "messages-read", "message-updated", "message-deleted"]
 
 
 def connect(server, token=None, cookie=None, transports=("websocket",), headers=None, auth=None):

@@ -52,6 +52,28 @@ def test_events_cross_instances(cluster):
         client.disconnect()
 
 
+def test_read_receipts_and_edits_cross_instances(cluster):
+    one, two = cluster
+    ann, bob = one.signup(name="Ann"), two.signup(name="Bob")
+    a, a_events = connect(one, token=ann["token"])
+    b, b_events = connect(two, token=bob["token"])
+    sent = a.call("send-message", {"to": bob["_id"], "text": "across"})["message"]
+    b_events.wait_for("new-message", lambda p: p["_id"] == sent["_id"])
+    ack = b.call("mark-read", {"with": ann["_id"], "upTo": sent["_id"]})
+    assert ack["ok"] is True and ack["marked"] == 1
+    assert a_events.wait_for("messages-read") == {"by": bob["_id"], "with": ann["_id"], "upTo": sent["_id"],
+                                                  "readAt": ack["readAt"]}
+    requests.patch(one.url + f"/api/message/{sent['_id']}", json={"text": "across!"}, cookies={"jwt": ann["token"]})
+    assert b_events.wait_for("message-updated")["text"] == "across!"
+    requests.delete(one.url + f"/api/message/{sent['_id']}", cookies={"jwt": ann["token"]})
+    assert b_events.wait_for("message-deleted")["_id"] == sent["_id"]
+    # What Bob's instance shows is what Ann's wrote.
+    page = requests.get(two.url + f"/api/message/{ann['_id']}", cookies={"jwt": bob["token"]}).json()
+    assert page[0]["deletedAt"] and page[0]["readAt"] == ack["readAt"] and "text" not in page[0]
+    for client in (a, b):
+        client.disconnect()
+
+
 def test_users_of_a_killed_instance_go_offline(cluster):
     one, two = cluster
     ann, bob, dan = one.signup(name="Ann"), two.signup(name="Bob"), one.signup(name="Dan")

@@ -140,6 +140,50 @@ def test_send_message_applies_the_rest_rules(server):
     a.disconnect()
 
 
+def test_read_receipts_edits_and_deletions_reach_both_users(server):
+    ann, bob, cat = server.signup(name="Ann"), server.signup(name="Bob"), server.signup(name="Cat")
+    a, a_events = connect(server, token=ann["token"])
+    b1, b1_events = connect(server, token=bob["token"])
+    b2, b2_events = connect(server, token=bob["token"], transports=("polling",))
+    c, c_events = connect(server, token=cat["token"])
+    sent = a.call("send-message", {"to": bob["_id"], "text": "helo"})["message"]
+    assert sent["readAt"] is None
+    b1_events.wait_for("new-message", lambda p: p["_id"] == sent["_id"])
+
+    ack = b1.call("mark-read", {"with": ann["_id"], "upTo": sent["_id"]})
+    assert ack["ok"] is True and ack["marked"] == 1 and ack["with"] == ann["_id"] and ack["upTo"] == sent["_id"]
+    receipt = {"by": bob["_id"], "with": ann["_id"], "upTo": sent["_id"], "readAt": ack["readAt"]}
+    # The sender's devices and the reader's other devices hear it.
+    assert a_events.wait_for("messages-read") == receipt
+    assert b2_events.wait_for("messages-read") == receipt
+    assert b1.call("mark-read", {"with": ann["_id"], "upTo": sent["_id"]})["marked"] == 0
+    for payload, code in [({"with": ann["_id"]}, "missing_upTo"), ({"with": "x", "upTo": sent["_id"]}, "invalid_id"),
+                          ({"with": ann["_id"], "upTo": "0" * 24}, "message_not_found"), ("nope", "invalid_body")]:
+        reply = b1.call("mark-read", payload)
+        assert reply["ok"] is False and reply["error"]["code"] == code, (payload, reply)
+    # Cat is not in this conversation: she cannot mark it, nor hear about it.
+    assert c.call("mark-read", {"with": ann["_id"], "upTo": sent["_id"]})["error"]["code"] == "message_not_found"
+
+    edited = requests.patch(server.url + f"/api/message/{sent['_id']}", json={"text": "hello"},
+                            cookies={"jwt": ann["token"]})
+    assert edited.status_code == 200
+    for events in (a_events, b1_events, b2_events):
+        update = events.wait_for("message-updated")
+        assert update["_id"] == sent["_id"] and update["text"] == "hello" and update["editedAt"]
+        assert update["readAt"] == ack["readAt"]
+    deleted = requests.delete(server.url + f"/api/message/{sent['_id']}", cookies={"jwt": ann["token"]})
+    assert deleted.status_code == 200
+    for events in (a_events, b1_events, b2_events):
+        tombstone = events.wait_for("message-deleted")
+        assert tombstone["_id"] == sent["_id"] and "text" not in tombstone and tombstone["deletedAt"]
+    requests.post(server.url + "/api/message", json={"to": cat["_id"], "text": "marker"}, cookies={"jwt": ann["token"]})
+    c_events.wait_for("new-message")
+    assert c_events.of("messages-read") == [] and c_events.of("message-updated") == []
+    assert c_events.of("message-deleted") == []
+    for client in (a, b1, b2, c):
+        client.disconnect()
+
+
 def test_typing_is_relayed_to_the_receiver_only(server):
     ann, bob, cat = server.signup(name="Ann"), server.signup(name="Bob"), server.signup(name="Cat")
     a, _ = connect(server, token=ann["token"])

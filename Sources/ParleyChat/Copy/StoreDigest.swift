@@ -3,7 +3,7 @@ import Crypto
 /// A count and a SHA-256 over one collection's content, in id order, for `parley copy --verify`.
 ///
 /// Covers every field a client or a login sees (ids, names, emails, password hashes, avatars,
-/// texts, images, timestamps to the millisecond) and nothing a store keeps for itself (media ids,
+/// texts, images, timestamps to the millisecond, read, edit and delete times) and nothing a store keeps for itself (media ids,
 /// storage order), so equal content gives equal digests in every store.
 public struct CollectionDigest: Sendable, Hashable, CustomStringConvertible {
     public var count: Int
@@ -61,6 +61,9 @@ public struct StoreDigest: Sendable, Hashable {
                     message.id.hexString, message.senderID.hexString, message.receiverID.hexString,
                     message.text, message.image,
                     String(message.createdAt.millisecondsSince1970), String(message.updatedAt.millisecondsSince1970),
+                    message.readAt.map { String($0.millisecondsSince1970) },
+                    message.editedAt.map { String($0.millisecondsSince1970) },
+                    message.deletedAt.map { String($0.millisecondsSince1970) },
                 ])
             }
             afterMessage = last.id

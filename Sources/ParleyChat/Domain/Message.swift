@@ -2,6 +2,9 @@
 ///
 /// The JSON form follows the Node app's model (`_id`, `senderId`, `receiverId`, `text`, `image`,
 /// `createdAt`, `updatedAt`); `text` and `image` are left out when absent, as Mongoose does.
+/// Parley adds `readAt` (always present, `null` until the receiver read it) and, once they
+/// happen, `editedAt` and `deletedAt` (a deleted message stays as a tombstone without text or
+/// image, so clients can show "message deleted" in its place).
 public struct Message: Sendable, Hashable {
     public var id: ObjectID
     public var senderID: ObjectID
@@ -13,6 +16,12 @@ public struct Message: Sendable, Hashable {
     public var imageMediaID: String?
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
+    /// When the receiver read it; `nil` until then.
+    public var readAt: Timestamp?
+    /// When its sender last changed its text.
+    public var editedAt: Timestamp?
+    /// When its sender deleted it; it keeps its place, without text or image.
+    public var deletedAt: Timestamp?
 
     public init(
         id: ObjectID,
@@ -22,7 +31,10 @@ public struct Message: Sendable, Hashable {
         image: String?,
         imageMediaID: String? = nil,
         createdAt: Timestamp,
-        updatedAt: Timestamp
+        updatedAt: Timestamp,
+        readAt: Timestamp? = nil,
+        editedAt: Timestamp? = nil,
+        deletedAt: Timestamp? = nil
     ) {
         self.id = id
         self.senderID = senderID
@@ -32,6 +44,9 @@ public struct Message: Sendable, Hashable {
         self.imageMediaID = imageMediaID
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.readAt = readAt
+        self.editedAt = editedAt
+        self.deletedAt = deletedAt
     }
 
     /// Whether `user` is the sender or the receiver.
@@ -45,7 +60,7 @@ extension Message: Codable {
         case id = "_id"
         case senderID = "senderId"
         case receiverID = "receiverId"
-        case text, image, createdAt, updatedAt
+        case text, image, createdAt, updatedAt, readAt, editedAt, deletedAt
     }
 
     public init(from decoder: any Decoder) throws {
@@ -58,6 +73,9 @@ extension Message: Codable {
         self.imageMediaID = nil
         self.createdAt = try container.decode(Timestamp.self, forKey: .createdAt)
         self.updatedAt = try container.decode(Timestamp.self, forKey: .updatedAt)
+        self.readAt = try container.decodeIfPresent(Timestamp.self, forKey: .readAt)
+        self.editedAt = try container.decodeIfPresent(Timestamp.self, forKey: .editedAt)
+        self.deletedAt = try container.decodeIfPresent(Timestamp.self, forKey: .deletedAt)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -69,5 +87,8 @@ extension Message: Codable {
         try container.encodeIfPresent(image, forKey: .image)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(updatedAt, forKey: .updatedAt)
+        try container.encode(readAt, forKey: .readAt)
+        try container.encodeIfPresent(editedAt, forKey: .editedAt)
+        try container.encodeIfPresent(deletedAt, forKey: .deletedAt)
     }
 }

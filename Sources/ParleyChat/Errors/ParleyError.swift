@@ -56,6 +56,12 @@ extension ParleyError {
 
     public static let userNotFound = ParleyError(.notFound, code: "user_not_found", message: "User not found")
 
+    public static let messageNotFound = ParleyError(
+        .notFound,
+        code: "message_not_found",
+        message: "Message not found"
+    )
+
     public static func invalidID(_ field: String) -> ParleyError {
         ParleyError(.badRequest, code: "invalid_id", message: "\(field) must be a 24-character hex id")
     }

@@ -10,6 +10,9 @@ public struct MessageService: Sendable {
     let media: any MediaStore
     let images: ImageValidator
     let presence: any PresenceReader
+    let bus: any ClusterBus
+    /// How long after sending a sender may still edit a message.
+    let editWindow: Duration
     let logger: Logger
 
     public init(
@@ -18,6 +21,8 @@ public struct MessageService: Sendable {
         media: any MediaStore,
         images: ImageValidator,
         presence: any PresenceReader,
+        bus: any ClusterBus,
+        editWindow: Duration = .seconds(15 * 60),
         logger: Logger
     ) {
         self.users = users
@@ -25,15 +30,49 @@ public struct MessageService: Sendable {
         self.media = media
         self.images = images
         self.presence = presence
+        self.bus = bus
+        self.editWindow = editWindow
         self.logger = logger
     }
 
-    /// Everyone `user` can talk to, with whether they are online. Never includes emails.
-    public func contacts(of user: ObjectID) async throws -> [Contact] {
-        let others = try await StoreCall.run { try await users.users(excluding: user) }
+    /// Everyone `user` can talk to (raw client input for paging): those they have a conversation
+    /// with first, most recent first, with the newest message and their unread count; then
+    /// everyone else by name. Never includes emails.
+    /// - Returns: the page, and the cursor of the next one when there may be more.
+    public func contacts(of user: ObjectID, limit: String? = nil, cursor: String? = nil) async throws
+        -> (contacts: [Contact], next: String?)
+    {
+        var pageSize: Int?
+        if let limit {
+            guard let value = Int(limit), (1...Self.maximumContactsPage).contains(value) else {
+                throw ParleyError.invalidField(
+                    "limit", "limit must be an integer from 1 to \(Self.maximumContactsPage)")
+            }
+            pageSize = value
+        }
+        let position = try cursor.map { try SidebarCursor.decode($0) }
+        let entries = try await StoreCall.run {
+            try await messages.sidebar(of: user, after: position, limit: pageSize)
+        }
         let online = await presence.onlineUsers()
-        return others.map { Contact(id: $0.id, name: $0.name, avatar: $0.avatar, online: online.contains($0.id)) }
+        let contacts = entries.map { entry in
+            Contact(
+                id: entry.user.id,
+                name: entry.user.name,
+                avatar: entry.user.avatar,
+                online: online.contains(entry.user.id),
+                lastMessage: entry.lastMessage,
+                unreadCount: entry.unreadCount
+            )
+        }
+        let next = pageSize.flatMap { size in
+            entries.count == size ? entries.last.map { SidebarCursor.encode($0.position) } : nil
+        }
+        return (contacts, next)
     }
+
+    /// The largest page of contacts a client may ask for.
+    public static let maximumContactsPage = 1000
 
     /// A page of the conversation between `user` and `peer` (raw client input), oldest first.
     public func conversation(
@@ -41,12 +80,23 @@ public struct MessageService: Sendable {
         with peer: String,
         before: String?,
         after: String?,
+        updatedAfter: String? = nil,
         limit: String?
     ) async throws -> [Message] {
         let peerID = try Validation.id(peer, field: "userId")
         var query = ConversationQuery(user: user, peer: peerID)
         query.before = try before.map { try Validation.id($0, field: "before") }
         query.after = try after.map { try Validation.id($0, field: "after") }
+        if let updatedAfter {
+            guard before == nil, after == nil else {
+                throw ParleyError.invalidField("updatedAfter", "updatedAfter cannot be combined with before or after")
+            }
+            guard let time = Timestamp(iso8601: updatedAfter) else {
+                throw ParleyError.invalidField(
+                    "updatedAfter", "updatedAfter must be an ISO-8601 time like 2024-05-01T12:34:56.789Z")
+            }
+            query.updatedAfter = time
+        }
         if let limit {
             guard let value = Int(limit), (1...ConversationQuery.maximumLimit).contains(value) else {
                 throw ParleyError.invalidField(
@@ -109,15 +159,151 @@ public struct MessageService: Sendable {
     }
 }
 
-/// A user as the contact list shows them: no email.
+extension MessageService {
+    /// Marks the messages `peer` sent `user` up to and including `upTo` as read (raw client
+    /// input). Tells both users' devices, on every instance, when that changed anything.
+    /// - Returns: the receipt, and how many messages it marked.
+    public func markRead(by user: ObjectID, with peer: String?, upTo: String?) async throws -> (ReadReceipt, Int) {
+        let peerID = try Validation.id(peer, field: "userId")
+        let upToID = try Validation.id(upTo, field: "upTo")
+        guard peerID != user else {
+            throw ParleyError.invalidField("userId", "Your own messages are never unread")
+        }
+        let receipt = ReadReceipt(by: user, with: peerID, upTo: upToID, readAt: .now())
+        let marked = try await StoreCall.run {
+            do {
+                return try await messages.markRead(by: user, from: peerID, upTo: upToID, at: receipt.readAt)
+            } catch StoreError.cursorNotFound {
+                throw ParleyError.messageNotFound
+            }
+        }
+        if marked > 0 {
+            await publish(.messagesRead(receipt))
+        }
+        return (receipt, marked)
+    }
+
+    /// Replaces the text of `user`'s message (raw client input), within ``editWindow`` of
+    /// sending it.
+    public func edit(messageID: String?, by user: ObjectID, text: String?) async throws -> Message {
+        let id = try Validation.id(messageID, field: "messageId")
+        guard let text = try Validation.messageText(text) else {
+            throw ParleyError(.badRequest, code: "empty_message", message: "An edited message needs text")
+        }
+        let message = try await ownMessage(id, of: user)
+        guard message.deletedAt == nil else { throw Self.deleted }
+        let now = Timestamp.now()
+        let age = now.millisecondsSince1970 - message.createdAt.millisecondsSince1970
+        guard Duration.milliseconds(age) <= editWindow else {
+            throw ParleyError(
+                .forbidden,
+                code: "edit_window_closed",
+                message: "Messages can be edited for \(Self.describe(editWindow)) after sending"
+            )
+        }
+        guard let edited = try await StoreCall.run({ try await messages.editMessage(id: id, text: text, at: now) })
+        else { throw Self.deleted }
+        await publish(.messageUpdated(edited))
+        return edited
+    }
+
+    /// Deletes `user`'s message (raw client input): it stays as a tombstone and its image is
+    /// destroyed. Deleting it again returns the tombstone.
+    public func delete(messageID: String?, by user: ObjectID) async throws -> Message {
+        let id = try Validation.id(messageID, field: "messageId")
+        let message = try await ownMessage(id, of: user)
+        guard message.deletedAt == nil,
+            let previous = try await StoreCall.run({ try await messages.deleteMessage(id: id, at: .now()) })
+        else {
+            // Deleted already (perhaps a moment ago, from another device): harmless.
+            return try await StoreCall.run { try await messages.message(id: id) } ?? message
+        }
+        if let mediaID = previous.imageMediaID {
+            do {
+                try await media.delete(mediaID)
+            } catch {
+                logger.warning(
+                    "Could not delete the image of a deleted message",
+                    metadata: ["message": "\(id)", "media": "\(mediaID)", "error": "\(error)"]
+                )
+            }
+        }
+        var tombstone = previous
+        tombstone.text = nil
+        tombstone.image = nil
+        tombstone.imageMediaID = nil
+        if let stored = try await StoreCall.run({ try await messages.message(id: id) }) { tombstone = stored }
+        await publish(.messageDeleted(tombstone))
+        return tombstone
+    }
+
+    /// The message, if `user` sent it: 404 when there is none, 403 when someone else sent it.
+    private func ownMessage(_ id: ObjectID, of user: ObjectID) async throws -> Message {
+        guard let message = try await StoreCall.run({ try await messages.message(id: id) }) else {
+            throw ParleyError.messageNotFound
+        }
+        guard message.senderID == user else {
+            throw ParleyError(.forbidden, code: "not_your_message", message: "Only its sender can change a message")
+        }
+        return message
+    }
+
+    /// Events about changes are told after the change is stored; a bus outage loses the event,
+    /// not the change (clients catch up through the conversation endpoint).
+    private func publish(_ event: ClusterEvent) async {
+        do {
+            try await bus.publish(event)
+        } catch {
+            logger.warning("Could not publish an event", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private static let deleted = ParleyError(.conflict, code: "message_deleted", message: "The message was deleted")
+
+    private static func describe(_ duration: Duration) -> String {
+        let seconds = duration.components.seconds
+        return seconds % 60 == 0 ? "\(seconds / 60) minutes" : "\(seconds) seconds"
+    }
+}
+
+/// A user as the contact list shows them: no email; the newest message with them (`null`
+/// when there is none) and how many of theirs are unread.
 public struct Contact: Sendable, Hashable, Codable {
     public var id: ObjectID
     public var name: String
     public var avatar: String
     public var online: Bool
+    public var lastMessage: LastMessage?
+    public var unreadCount: Int
+
+    public init(
+        id: ObjectID,
+        name: String,
+        avatar: String,
+        online: Bool,
+        lastMessage: LastMessage? = nil,
+        unreadCount: Int = 0
+    ) {
+        self.id = id
+        self.name = name
+        self.avatar = avatar
+        self.online = online
+        self.lastMessage = lastMessage
+        self.unreadCount = unreadCount
+    }
 
     enum CodingKeys: String, CodingKey {
         case id = "_id"
-        case name, avatar, online
+        case name, avatar, online, lastMessage, unreadCount
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(name, forKey: .name)
+        try container.encode(avatar, forKey: .avatar)
+        try container.encode(online, forKey: .online)
+        try container.encode(lastMessage, forKey: .lastMessage)
+        try container.encode(unreadCount, forKey: .unreadCount)
     }
 }

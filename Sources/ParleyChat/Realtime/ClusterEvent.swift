@@ -11,6 +11,12 @@ import Foundation
 /// instance hears messages of one conversation in the order they were stored.
 public enum ClusterEvent: Sendable, Hashable {
     case messageCreated(Message)
+    /// A sender changed a message's text.
+    case messageUpdated(Message)
+    /// A sender deleted a message: the tombstone.
+    case messageDeleted(Message)
+    /// `receipt.by` read the messages from `receipt.with` up to `receipt.upTo`.
+    case messagesRead(ReadReceipt)
     case userOnline(ObjectID)
     case userOffline(ObjectID)
     case typing(from: ObjectID, to: ObjectID)
@@ -26,6 +32,9 @@ extension ClusterEvent {
         let wire: Wire
         switch self {
         case .messageCreated(let message): wire = Wire(type: "message", message: message)
+        case .messageUpdated(let message): wire = Wire(type: "message-updated", message: message)
+        case .messageDeleted(let message): wire = Wire(type: "message-deleted", message: message)
+        case .messagesRead(let receipt): wire = Wire(type: "messages-read", receipt: receipt)
         case .userOnline(let user): wire = Wire(type: "online", user: user)
         case .userOffline(let user): wire = Wire(type: "offline", user: user)
         case .typing(let from, let to): wire = Wire(type: "typing", from: from, to: to)
@@ -45,6 +54,15 @@ extension ClusterEvent {
         case "message":
             guard let message = wire.message else { return nil }
             self = .messageCreated(message)
+        case "message-updated":
+            guard let message = wire.message else { return nil }
+            self = .messageUpdated(message)
+        case "message-deleted":
+            guard let message = wire.message else { return nil }
+            self = .messageDeleted(message)
+        case "messages-read":
+            guard let receipt = wire.receipt else { return nil }
+            self = .messagesRead(receipt)
         case "online":
             guard let user = wire.user else { return nil }
             self = .userOnline(user)
@@ -72,5 +90,6 @@ extension ClusterEvent {
         var from: ObjectID?
         var to: ObjectID?
         var token: String?
+        var receipt: ReadReceipt?
     }
 }

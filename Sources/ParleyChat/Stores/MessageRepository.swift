@@ -12,13 +12,41 @@ public protocol MessageRepository: Sendable {
     /// One page of the conversation between two users, oldest first.
     /// - Throws: ``StoreError/cursorNotFound`` when a cursor is not a message of that conversation.
     func conversation(_ query: ConversationQuery) async throws -> [Message]
+
+    /// The message with this id, tombstones included.
+    func message(id: ObjectID) async throws -> Message?
+
+    /// Marks as read, at `time`, the unread messages from `sender` to `reader` stored up to and
+    /// including `upTo`. Messages already read keep their time; the reader's own messages are
+    /// never touched.
+    /// - Returns: how many were marked.
+    /// - Throws: ``StoreError/cursorNotFound`` when `upTo` is not a message between the two.
+    func markRead(by reader: ObjectID, from sender: ObjectID, upTo: ObjectID, at time: Timestamp) async throws -> Int
+
+    /// Replaces the text of a message that is not deleted; sets `editedAt` and `updatedAt`.
+    /// - Returns: the message as it is now; `nil` if there is none or it is deleted.
+    func editMessage(id: ObjectID, text: String, at time: Timestamp) async throws -> Message?
+
+    /// Turns a message into a tombstone: text, image and media id removed, `deletedAt` and
+    /// `updatedAt` set.
+    /// - Returns: the message as it was before (with its media id, for deleting the image);
+    ///   `nil` if there is none or it was deleted already.
+    func deleteMessage(id: ObjectID, at time: Timestamp) async throws -> Message?
+
+    /// `user`'s sidebar after `position` (from the start when `nil`): everyone they have a
+    /// conversation with, most recent first, then everyone else by name; at most `limit`
+    /// entries (all when `nil`).
+    func sidebar(of user: ObjectID, after position: SidebarPosition?, limit: Int?) async throws -> [SidebarEntry]
 }
 
 /// A page of a conversation between two users.
 ///
 /// Without cursors it is the newest `limit` messages; with `before`, the newest `limit` older than
 /// that message; with `after`, the oldest `limit` newer than that message; with both, the oldest
-/// `limit` strictly between them. Either way the page is returned oldest first.
+/// `limit` strictly between them. Either way the page is returned oldest first. With
+/// `updatedAfter`, the `limit` messages changed soonest after that time, in order of change
+/// (messages changed at the same millisecond as the last one are all included, so a client can
+/// continue from the last `updatedAt` without missing any).
 public struct ConversationQuery: Sendable, Hashable {
     public static let defaultLimit = 50
     public static let maximumLimit = 200
@@ -27,6 +55,9 @@ public struct ConversationQuery: Sendable, Hashable {
     public var peer: ObjectID
     public var before: ObjectID?
     public var after: ObjectID?
+    /// Instead of a page by position: the messages created, edited, read or deleted after this
+    /// time, in the order they changed (a reconnecting client catching up).
+    public var updatedAfter: Timestamp?
     public var limit: Int
 
     public init(

@@ -66,6 +66,8 @@ public enum ParleyApplication {
             media: media,
             images: images,
             presence: presence,
+            bus: store.bus,
+            editWindow: configuration.messageEditWindow,
             logger: logger
         )
         var socketOrigins = Set(configuration.corsOrigins)

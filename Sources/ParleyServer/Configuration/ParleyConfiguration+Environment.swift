@@ -83,6 +83,9 @@ extension ParleyConfiguration {
             self.maximumImageBytes = megabytes * 1024 * 1024
         }
         self.media = try Self.media(values)
+        if let window = try values.integer("MESSAGE_EDIT_WINDOW_SECONDS", in: 0...31_536_000) {
+            self.messageEditWindow = .seconds(window)
+        }
         if let grace = try values.integer("PRESENCE_GRACE_MS", in: 0...600_000) {
             realtime.presenceGrace = .milliseconds(grace)
         }

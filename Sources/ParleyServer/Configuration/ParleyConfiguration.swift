@@ -53,6 +53,8 @@ public struct ParleyConfiguration: Sendable {
     /// Largest accepted image, decoded.
     public var maximumImageBytes: Int = ImageValidator.defaultMaximumBytes
     public var media: MediaChoice = .local
+    /// How long after sending a sender may edit a message (`MESSAGE_EDIT_WINDOW_SECONDS`; 0: never).
+    public var messageEditWindow: Duration = .seconds(15 * 60)
     public var realtime = RealtimeSettings()
 
     public init(store: StoreChoice) {

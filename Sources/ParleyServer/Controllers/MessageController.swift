@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import ParleyChat
 
@@ -11,8 +12,32 @@ struct MessageController {
     func addRoutes(to group: RouterGroup<ParleyRequestContext>) {
         group.add(middleware: AuthenticationMiddleware(auth: auth))
         group.get("users", use: contacts)
-        group.get(":userId", use: conversation)
+        // One parameter name for the segment: a user's id (GET, .../read) or a message's
+        // (PATCH, DELETE), as the Node app's paths have them.
+        group.get(":id", use: conversation)
         group.post(use: send)
+        group.post(":id/read", use: markRead)
+        group.patch(":id", use: edit)
+        group.delete(":id", use: delete)
+    }
+
+    /// Where the next page of contacts starts, when there may be one.
+    static let nextCursor = HTTPField.Name("X-Next-Cursor")!
+
+    struct ReadBody: Decodable {
+        var upTo: String?
+    }
+
+    struct EditBody: Decodable {
+        var text: String?
+    }
+
+    /// The answer to marking messages read: the receipt, and how many messages it marked now.
+    struct ReadReply: Encodable {
+        var with: ObjectID
+        var upTo: ObjectID
+        var readAt: Timestamp
+        var marked: Int
     }
 
     struct SendBody: FormDecodable {
@@ -30,7 +55,17 @@ struct MessageController {
 
     @Sendable func contacts(request: Request, context: ParleyRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        return JSONResponse.make(try await messages.contacts(of: identity.user.id))
+        let query = request.uri.queryParameters
+        let (contacts, next) = try await messages.contacts(
+            of: identity.user.id,
+            limit: query.get("limit"),
+            cursor: query.get("cursor")
+        )
+        var response = JSONResponse.make(contacts)
+        if let next {
+            response.headers[Self.nextCursor] = next
+        }
+        return response
     }
 
     @Sendable func conversation(request: Request, context: ParleyRequestContext) async throws -> Response {
@@ -38,9 +73,10 @@ struct MessageController {
         let query = request.uri.queryParameters
         let page = try await messages.conversation(
             of: identity.user.id,
-            with: context.parameters.get("userId") ?? "",
+            with: context.parameters.get("id") ?? "",
             before: query.get("before"),
             after: query.get("after"),
+            updatedAfter: query.get("updatedAfter"),
             limit: query.get("limit")
         )
         return JSONResponse.make(page)
@@ -56,5 +92,34 @@ struct MessageController {
             image: file.map(ImageInput.bytes) ?? body.image.map(ImageInput.dataURI)
         )
         return JSONResponse.make(message, status: .created)
+    }
+
+    @Sendable func markRead(request: Request, context: ParleyRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let body = try await JSONBody.decode(ReadBody.self, from: request, limit: 64 * 1024)
+        let (receipt, marked) = try await messages.markRead(
+            by: identity.user.id,
+            with: context.parameters.get("id"),
+            upTo: body.upTo
+        )
+        return JSONResponse.make(
+            ReadReply(with: receipt.with, upTo: receipt.upTo, readAt: receipt.readAt, marked: marked))
+    }
+
+    @Sendable func edit(request: Request, context: ParleyRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let body = try await JSONBody.decode(EditBody.self, from: request, limit: 64 * 1024)
+        let message = try await messages.edit(
+            messageID: context.parameters.get("id"),
+            by: identity.user.id,
+            text: body.text
+        )
+        return JSONResponse.make(message)
+    }
+
+    @Sendable func delete(request: Request, context: ParleyRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let message = try await messages.delete(messageID: context.parameters.get("id"), by: identity.user.id)
+        return JSONResponse.make(message)
     }
 }

@@ -28,6 +28,8 @@ struct CORSPolicy<Context: RequestContext>: RouterMiddleware {
         // Errors are already responses here: ErrorMiddleware sits inside this one.
         var response = try await next(request, context)
         addOriginHeaders(to: &response.headers, origin: origin)
+        // The contacts page cursor is a header: pages on an allowed origin may read it.
+        response.headers[.accessControlExposeHeaders] = "X-Next-Cursor"
         return response
     }
 

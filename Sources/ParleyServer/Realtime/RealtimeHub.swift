@@ -112,6 +112,9 @@ public final class RealtimeHub: Service {
         socket.on("send-message") { [weak self] arguments, ack in
             await self?.sendMessage(arguments, from: user, socket: socket, ack: ack)
         }
+        socket.on("mark-read") { [weak self] arguments, ack in
+            await self?.markRead(arguments, by: user, ack: ack)
+        }
         socket.on("typing") { [weak self] arguments, ack in
             await self?.relayTyping(arguments, from: user, stop: false, ack: ack)
         }
@@ -150,6 +153,29 @@ public final class RealtimeHub: Service {
         } catch {
             _ = sentBySocket.withLock { $0.removeValue(forKey: id) }
             logger.error("send-message failed", metadata: ["error": "\(String(reflecting: error))"])
+            ack?.send([RealtimeReply.internalError])
+        }
+    }
+
+    struct MarkReadBody: Decodable {
+        var with: String?
+        var upTo: String?
+    }
+
+    private func markRead(_ arguments: [SocketValue], by user: User, ack: Acknowledgement?) async {
+        do {
+            let body = try Self.decode(MarkReadBody.self, from: arguments)
+            let (receipt, marked) = try await messages.markRead(by: user.id, with: body.with, upTo: body.upTo)
+            ack?.send([
+                RealtimeReply.success([
+                    ("with", .string(receipt.with.hexString)), ("upTo", .string(receipt.upTo.hexString)),
+                    ("readAt", .string(receipt.readAt.iso8601)), ("marked", .int(Int64(marked))),
+                ])
+            ])
+        } catch let error as ParleyError {
+            ack?.send([RealtimeReply.failure(error)])
+        } catch {
+            logger.error("mark-read failed", metadata: ["error": "\(String(reflecting: error))"])
             ack?.send([RealtimeReply.internalError])
         }
     }
@@ -218,6 +244,13 @@ public final class RealtimeHub: Service {
             var recipients = main.to(Self.userRoom(message.receiverID), Self.userRoom(message.senderID))
             if let sender { recipients = recipients.except(sender) }
             recipients.emit("new-message", payload)
+        case .messageUpdated(let message), .messageDeleted(let message):
+            guard let payload = try? SocketValue(encoding: message) else { return }
+            let name = if case .messageUpdated = event { "message-updated" } else { "message-deleted" }
+            main.to(Self.userRoom(message.receiverID), Self.userRoom(message.senderID)).emit(name, payload)
+        case .messagesRead(let receipt):
+            guard let payload = try? SocketValue(encoding: receipt) else { return }
+            main.to(Self.userRoom(receipt.with), Self.userRoom(receipt.by)).emit("messages-read", payload)
         case .userOnline(let user):
             main.emit("user-online", ["userId": .string(user.hexString)])
         case .userOffline(let user):

@@ -34,6 +34,17 @@ struct StoreCopyTests {
             let page = ConversationQuery(user: seeded.users[0].user.id, peer: seeded.users[1].user.id, limit: 100)
             #expect(try await back.conversation(page).map(\.id) == (try await source.conversation(page).map(\.id)))
             #expect(try await back.conversation(page).first?.imageMediaID != nil)
+            for id in [seeded.messages[0].id, seeded.messages[3].id, seeded.messages[5].id] {
+                #expect(try await back.message(id: id) == (try await source.message(id: id)))
+            }
+            #expect(try await back.message(id: seeded.messages[0].id)?.readAt != nil)
+            #expect(try await back.message(id: seeded.messages[3].id)?.editedAt != nil)
+            #expect(try await back.message(id: seeded.messages[5].id)?.deletedAt != nil)
+            // The sidebar summary is rebuilt from the copied messages.
+            let sidebar = try await back.sidebar(of: seeded.users[1].user.id, after: nil, limit: nil)
+            let original = try await source.sidebar(of: seeded.users[1].user.id, after: nil, limit: nil)
+            #expect(sidebar.map(\.unreadCount) == original.map(\.unreadCount))
+            #expect(sidebar.map(\.lastMessage) == original.map(\.lastMessage))
         }
     }
 
@@ -212,6 +223,11 @@ enum Seed {
             try await store.insertMessage(message)
             messages.append(message)
         }
+        // Read receipts, an edit and a deletion: a copy must keep them too.
+        let later = Timestamp(millisecondsSince1970: 1_700_000_100_000)
+        _ = try await store.markRead(by: users[1].user.id, from: users[0].user.id, upTo: messages[10].id, at: later)
+        _ = try await store.editMessage(id: messages[3].id, text: "edited", at: later)
+        _ = try await store.deleteMessage(id: messages[5].id, at: later)
         return (users, messages)
     }
 }

@@ -15,7 +15,7 @@ struct MessageAPITests {
             #expect(reply.status == .ok)
             #expect(reply.array.map { $0["name"] as? String } == ["Bob", "Zoe"])
             for contact in reply.array {
-                #expect(Set(contact.keys) == ["_id", "name", "avatar", "online"])
+                #expect(Set(contact.keys) == ["_id", "name", "avatar", "online", "lastMessage", "unreadCount"])
                 #expect(contact["online"] as? Bool == false)
             }
             #expect(!reply.text.contains("@example.com"))
@@ -31,7 +31,7 @@ struct MessageAPITests {
                 .post, "/api/message", json: ["to": bob.id, "text": "Hi Bob"], headers: ann.cookie)
             #expect(sent.status == .created)
             let message = sent.object
-            #expect(Set(message.keys) == ["_id", "senderId", "receiverId", "text", "createdAt", "updatedAt"])
+            #expect(Set(message.keys) == ["_id", "senderId", "receiverId", "text", "createdAt", "updatedAt", "readAt"])
             #expect(message["senderId"] as? String == ann.id)
             #expect(message["receiverId"] as? String == bob.id)
             #expect(message["text"] as? String == "Hi Bob")

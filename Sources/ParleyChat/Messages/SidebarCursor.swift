@@ -1,0 +1,48 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The opaque `cursor` of contact pages: a ``SidebarPosition`` in base64url, so clients pass it
+/// back without reading it.
+enum SidebarCursor {
+    static func encode(_ position: SidebarPosition) -> String {
+        let plain =
+            switch position {
+            case .conversation(let sequence): "c:\(sequence)"
+            case .user(let name, let id): "u:\(id.hexString):\(name)"
+            }
+        return String(
+            Data(plain.utf8).base64EncodedString().compactMap { character -> Character? in
+                switch character {
+                case "+": "-"
+                case "/": "_"
+                case "=": nil
+                default: character
+                }
+            }
+        )
+    }
+
+    static func decode(_ cursor: String) throws -> SidebarPosition {
+        var base64 = String(cursor.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard cursor.utf8.count <= 4096, let data = Data(base64Encoded: base64),
+            let plain = String(data: data, encoding: .utf8)
+        else { throw invalid }
+        let parts = plain.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        switch parts.first {
+        case "c":
+            guard parts.count == 2, let sequence = Int64(parts[1]), sequence > 0 else { throw invalid }
+            return .conversation(lastSequence: sequence)
+        case "u":
+            guard parts.count == 3, let id = ObjectID(parts[1]) else { throw invalid }
+            return .user(name: String(parts[2]), id: id)
+        default:
+            throw invalid
+        }
+    }
+
+    private static let invalid = ParleyError.invalidField("cursor", "cursor must be a value a previous page returned")
+}

@@ -1,0 +1,94 @@
+-- One row per conversation: its newest message and each side's unread count, so the sidebar
+-- (GET /api/message/users) reads one row per conversation instead of scanning messages.
+--
+-- Kept up to date by statement-level triggers on messages, whoever writes them (the server,
+-- `parley copy`, a manual fix), in the same transaction as the change.
+
+CREATE TABLE parley_conversations (
+    user_lo         text COLLATE "C" NOT NULL,
+    user_hi         text COLLATE "C" NOT NULL,
+    last_seq        bigint NOT NULL,
+    last_message_id text COLLATE "C" NOT NULL,
+    last_sender_id  text COLLATE "C" NOT NULL,
+    last_text       text,
+    last_has_image  boolean NOT NULL,
+    last_deleted    boolean NOT NULL,
+    last_created_at timestamptz NOT NULL,
+    -- Messages to user_lo (from user_hi) not read yet, and the other way round.
+    unread_lo       integer NOT NULL DEFAULT 0,
+    unread_hi       integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_lo, user_hi)
+);
+
+CREATE INDEX parley_conversations_lo ON parley_conversations (user_lo, last_seq);
+CREATE INDEX parley_conversations_hi ON parley_conversations (user_hi, last_seq);
+
+-- Catching up after a reconnect: what changed in a conversation since a time.
+CREATE INDEX messages_conversation_updated ON messages (user_lo, user_hi, updated_at, seq);
+
+INSERT INTO parley_conversations
+SELECT DISTINCT ON (user_lo, user_hi)
+       user_lo, user_hi, seq, id, sender_id, text, image IS NOT NULL, deleted_at IS NOT NULL, created_at,
+       count(*) FILTER (WHERE receiver_id = user_lo AND read_at IS NULL) OVER w,
+       count(*) FILTER (WHERE receiver_id = user_hi AND read_at IS NULL) OVER w
+FROM messages
+WINDOW w AS (PARTITION BY user_lo, user_hi)
+ORDER BY user_lo, user_hi, seq DESC;
+
+CREATE FUNCTION parley_conversations_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO parley_conversations AS c
+    SELECT DISTINCT ON (user_lo, user_hi)
+           user_lo, user_hi, seq, id, sender_id, text, image IS NOT NULL, deleted_at IS NOT NULL, created_at,
+           count(*) FILTER (WHERE receiver_id = user_lo AND read_at IS NULL) OVER w,
+           count(*) FILTER (WHERE receiver_id = user_hi AND read_at IS NULL) OVER w
+    FROM new_rows
+    WINDOW w AS (PARTITION BY user_lo, user_hi)
+    ORDER BY user_lo, user_hi, seq DESC
+    ON CONFLICT (user_lo, user_hi) DO UPDATE SET
+        last_seq        = GREATEST(c.last_seq, EXCLUDED.last_seq),
+        last_message_id = CASE WHEN EXCLUDED.last_seq > c.last_seq THEN EXCLUDED.last_message_id ELSE c.last_message_id END,
+        last_sender_id  = CASE WHEN EXCLUDED.last_seq > c.last_seq THEN EXCLUDED.last_sender_id ELSE c.last_sender_id END,
+        last_text       = CASE WHEN EXCLUDED.last_seq > c.last_seq THEN EXCLUDED.last_text ELSE c.last_text END,
+        last_has_image  = CASE WHEN EXCLUDED.last_seq > c.last_seq THEN EXCLUDED.last_has_image ELSE c.last_has_image END,
+        last_deleted    = CASE WHEN EXCLUDED.last_seq > c.last_seq THEN EXCLUDED.last_deleted ELSE c.last_deleted END,
+        last_created_at = CASE WHEN EXCLUDED.last_seq > c.last_seq THEN EXCLUDED.last_created_at ELSE c.last_created_at END,
+        unread_lo       = c.unread_lo + EXCLUDED.unread_lo,
+        unread_hi       = c.unread_hi + EXCLUDED.unread_hi;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER messages_summarize_inserts AFTER INSERT ON messages
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION parley_conversations_inserted();
+
+CREATE FUNCTION parley_conversations_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- Reads lower the reader's unread count.
+    UPDATE parley_conversations AS c SET
+        unread_lo = c.unread_lo - d.lo,
+        unread_hi = c.unread_hi - d.hi
+    FROM (
+        SELECT n.user_lo, n.user_hi,
+               count(*) FILTER (WHERE n.receiver_id = n.user_lo) AS lo,
+               count(*) FILTER (WHERE n.receiver_id = n.user_hi) AS hi
+        FROM new_rows n JOIN old_rows o ON o.id = n.id
+        WHERE o.read_at IS NULL AND n.read_at IS NOT NULL
+        GROUP BY n.user_lo, n.user_hi
+    ) AS d
+    WHERE c.user_lo = d.user_lo AND c.user_hi = d.user_hi;
+    -- An edited or deleted newest message changes what the sidebar shows.
+    UPDATE parley_conversations AS c SET
+        last_text      = n.text,
+        last_has_image = n.image IS NOT NULL,
+        last_deleted   = n.deleted_at IS NOT NULL
+    FROM new_rows n
+    WHERE c.user_lo = n.user_lo AND c.user_hi = n.user_hi AND c.last_message_id = n.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER messages_summarize_updates AFTER UPDATE ON messages
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION parley_conversations_updated();
