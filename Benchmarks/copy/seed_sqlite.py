@@ -1,10 +1,12 @@
 """Fills a migrated Parley SQLite database with users and messages for the copy benchmark.
 
-    python3 seed_sqlite.py PATH USERS MESSAGES
+    python3 seed_sqlite.py PATH USERS MESSAGES [CONVERSATIONS]
 
-Ids are ObjectId-shaped (seconds, random, counter) as Parley makes them; messages go between
-random pairs of users, in id order, with texts of chat-like lengths (some with tabs, newlines and
-backslashes, which COPY must escape) and an image URL on one in twenty.
+Ids are ObjectId-shaped (seconds, random, counter) as Parley makes them; messages go both ways
+within CONVERSATIONS random pairs of users (default 5 per user, as in a chat product where people
+talk to a handful of others), in id order, with texts of chat-like lengths (some with tabs,
+newlines and backslashes, which COPY must escape), an image URL on one in twenty, and all but the
+newest few read.
 """
 import os
 import random
@@ -26,6 +28,7 @@ def object_ids(start_seconds):
 
 def main():
     path, users, messages = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    conversations = int(sys.argv[4]) if len(sys.argv) > 4 else users * 5
     random.seed(7)
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode = WAL")
@@ -41,28 +44,34 @@ def main():
         user_ids.append(uid)
         rows.append((uid, f"User {n}", f"user{n}@example.com", hash_, "", None, now + n, now + n))
     db.executemany("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    pairs = set()
+    while len(pairs) < conversations:
+        a, b = random.sample(user_ids, 2)
+        pairs.add((min(a, b), max(a, b)))
+    pairs = list(pairs)
     words = "hello there how are you see you at the meeting tomorrow sounds good thanks".split()
     batch = []
     for n in range(messages):
-        sender, receiver = random.sample(user_ids, 2)
-        lo, hi = min(sender, receiver), max(sender, receiver)
+        lo, hi = random.choice(pairs)
+        sender, receiver = (lo, hi) if random.random() < 0.5 else (hi, lo)
         text = " ".join(random.choices(words, k=random.randint(2, 20)))
         if n % 50 == 0:
             text += "\tand\\more\nlines"
         image = f"https://res.cloudinary.com/demo/image/upload/message-{n:x}.jpg" if n % 20 == 0 else None
         at = now + 1000 + n * 7
-        batch.append((next(ids), sender, receiver, lo, hi, text, image, None, at, at))
+        read = at + 5000 if n < messages - 2 * conversations else None
+        batch.append((next(ids), sender, receiver, lo, hi, text, image, None, at, at, read))
         if len(batch) == 50_000:
             db.executemany(
                 "INSERT INTO messages (id, sender_id, receiver_id, user_lo, user_hi, text, image, image_media_id,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, read_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch,
             )
             batch.clear()
     if batch:
         db.executemany(
             "INSERT INTO messages (id, sender_id, receiver_id, user_lo, user_hi, text, image, image_media_id,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, updated_at, read_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             batch,
         )
     db.commit()

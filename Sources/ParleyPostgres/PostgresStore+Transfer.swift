@@ -57,9 +57,10 @@ extension PostgresStore: ChatImporter {
                 }
                 seq = found
             }
+            let columns = try await self.exportedMessageColumns(client)
             let rows = try await client.query(
                 """
-                SELECT \(unescaped: Self.messageColumns) FROM messages
+                SELECT \(unescaped: columns) FROM messages
                 WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)
                 """,
                 logger: self.logger
@@ -78,9 +79,10 @@ extension PostgresStore: ChatImporter {
 
     public func messagesByID(after: ObjectID?, limit: Int) async throws -> [Message] {
         try await perform { client in
+            let columns = try await self.exportedMessageColumns(client)
             let rows = try await client.query(
                 """
-                SELECT \(unescaped: Self.messageColumns) FROM messages
+                SELECT \(unescaped: columns) FROM messages
                 WHERE id > \(after?.hexString ?? "") ORDER BY id LIMIT \(limit)
                 """,
                 logger: self.logger
@@ -239,7 +241,9 @@ extension PostgresStore: ChatImporter {
             try await client.withTransaction(logger: self.logger) { connection in
                 if suppressEvents {
                     // Copied messages are history: connected clients must not hear them as new.
+                    // Conversation summaries are rebuilt once, by finishImport().
                     try await connection.query("SET LOCAL parley.suppress_events = 'on'", logger: self.logger)
+                    try await connection.query("SET LOCAL parley.deferred_summaries = 'on'", logger: self.logger)
                 }
                 try await connection.query(
                     PostgresQuery(unsafeSQL: "CREATE TEMP TABLE parley_copy_staging (\(staging)) ON COMMIT DROP"),
@@ -254,6 +258,27 @@ extension PostgresStore: ChatImporter {
                     logger: self.logger
                 )
                 return Int(try await inserted.decode(Int64.self).first(where: { _ in true }) ?? 0)
+            }
+        }
+    }
+
+    /// The message columns to read: a source is never migrated, and a database from before read
+    /// receipts (migration 3) has no read, edit or delete times.
+    private func exportedMessageColumns(_ client: PostgresClient) async throws -> String {
+        let rows = try await client.query(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'messages' AND column_name = 'read_at'",
+            logger: logger
+        )
+        let hasReadAt = try await rows.decode(Int64.self).first(where: { _ in true }) ?? 0 > 0
+        guard !hasReadAt else { return Self.messageColumns }
+        return "id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at, "
+            + "NULL::timestamptz AS read_at, NULL::timestamptz AS edited_at, NULL::timestamptz AS deleted_at"
+    }
+
+    public func finishImport() async throws {
+        try await perform { client in
+            try await client.withTransaction(logger: self.logger) { connection in
+                try await connection.query("SELECT parley_conversations_rebuild()", logger: self.logger)
             }
         }
     }

@@ -35,8 +35,9 @@ extension SQLiteStore: ChatImporter {
             guard let found = rows.first?.column("seq")?.integer else { throw StoreError.cursorNotFound }
             seq = found
         }
+        let columns = try await exportedMessageColumns()
         let rows = try await reader.query(
-            "SELECT \(Self.messageColumns) FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT \(columns) FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
             [.integer(seq), .integer(limit)]
         )
         return rows.map { row in
@@ -49,58 +50,66 @@ extension SQLiteStore: ChatImporter {
     }
 
     public func messagesByID(after: ObjectID?, limit: Int) async throws -> [Message] {
-        try await reader.query(
-            "SELECT \(Self.messageColumns) FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+        let columns = try await exportedMessageColumns()
+        return try await reader.query(
+            "SELECT \(columns) FROM messages WHERE id > ? ORDER BY id LIMIT ?",
             [.text(after?.hexString ?? ""), .integer(limit)]
         ).map(Self.message)
     }
 
     public func importUsers(_ users: [UserRecord]) async throws -> Int {
-        try await write { connection in
-            try await Self.inTransaction(connection) {
-                var inserted = 0
-                for record in users {
-                    let user = record.user
-                    _ = try await connection.query(
-                        "INSERT INTO users (\(Self.userColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                        [
-                            .text(user.id.hexString), .text(user.name), .text(user.email), .text(record.passwordHash),
-                            .text(user.avatar), record.avatarMediaID.map { .text($0) } ?? .null,
-                            .integer(Int(user.createdAt.millisecondsSince1970)),
-                            .integer(Int(user.updatedAt.millisecondsSince1970)),
-                        ]
-                    )
-                    inserted += try await Self.changes(connection)
-                }
-                return inserted
-            }
+        let rows = users.map { record -> [SQLiteData] in
+            let user = record.user
+            return [
+                .text(user.id.hexString), .text(user.name), .text(user.email), .text(record.passwordHash),
+                .text(user.avatar), record.avatarMediaID.map { .text($0) } ?? .null,
+                .integer(Int(user.createdAt.millisecondsSince1970)),
+                .integer(Int(user.updatedAt.millisecondsSince1970)),
+            ]
         }
+        return try await insertIgnoringExisting(into: "users (\(Self.userColumns))", rows: rows)
     }
 
     public func importMessages(_ messages: [Message]) async throws -> Int {
-        try await write { connection in
+        let rows = messages.map { message -> [SQLiteData] in
+            let (low, high) =
+                message.senderID < message.receiverID
+                ? (message.senderID, message.receiverID) : (message.receiverID, message.senderID)
+            return [
+                .text(message.id.hexString), .text(message.senderID.hexString), .text(message.receiverID.hexString),
+                .text(low.hexString), .text(high.hexString),
+                message.text.map { .text($0) } ?? .null, message.image.map { .text($0) } ?? .null,
+                message.imageMediaID.map { .text($0) } ?? .null,
+                .integer(Int(message.createdAt.millisecondsSince1970)),
+                .integer(Int(message.updatedAt.millisecondsSince1970)),
+                Self.optional(message.readAt), Self.optional(message.editedAt), Self.optional(message.deletedAt),
+            ]
+        }
+        return try await insertIgnoringExisting(
+            into: """
+                messages (id, sender_id, receiver_id, user_lo, user_hi, text, image, image_media_id, created_at,
+                          updated_at, read_at, edited_at, deleted_at)
+                """,
+            rows: rows
+        )
+    }
+
+    /// Inserts `rows` in order, in one transaction, with multi-row statements (one trip to
+    /// SQLite's thread per few hundred rows); rows whose id exists already are skipped.
+    /// - Returns: how many were inserted.
+    private func insertIgnoringExisting(into table: String, rows: [[SQLiteData]]) async throws -> Int {
+        guard let width = rows.first?.count else { return 0 }
+        // SQLite allows 32766 bound values per statement.
+        let rowsPerStatement = max(1, 32_000 / width)
+        return try await write { connection in
             try await Self.inTransaction(connection) {
                 var inserted = 0
-                for message in messages {
-                    let (low, high) =
-                        message.senderID < message.receiverID
-                        ? (message.senderID, message.receiverID) : (message.receiverID, message.senderID)
+                for chunk in rows.chunked(into: rowsPerStatement) {
+                    let row = "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")"
+                    let values = Array(repeating: row, count: chunk.count).joined(separator: ", ")
                     _ = try await connection.query(
-                        """
-                        INSERT INTO messages (id, sender_id, receiver_id, user_lo, user_hi, text, image, image_media_id,
-                                              created_at, updated_at, read_at, edited_at, deleted_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
-                        """,
-                        [
-                            .text(message.id.hexString), .text(message.senderID.hexString),
-                            .text(message.receiverID.hexString), .text(low.hexString), .text(high.hexString),
-                            message.text.map { .text($0) } ?? .null, message.image.map { .text($0) } ?? .null,
-                            message.imageMediaID.map { .text($0) } ?? .null,
-                            .integer(Int(message.createdAt.millisecondsSince1970)),
-                            .integer(Int(message.updatedAt.millisecondsSince1970)),
-                            Self.optional(message.readAt), Self.optional(message.editedAt),
-                            Self.optional(message.deletedAt),
-                        ]
+                        "INSERT INTO \(table) VALUES \(values) ON CONFLICT (id) DO NOTHING",
+                        chunk.flatMap { $0 }
                     )
                     inserted += try await Self.changes(connection)
                 }
@@ -145,6 +154,15 @@ extension SQLiteStore: ChatImporter {
 
     public func hasSchema() async throws -> Bool {
         try await reader.query("PRAGMA user_version").first?.column("user_version")?.integer ?? 0 > 0
+    }
+
+    /// The message columns to read from this file: a source is never migrated, and a file from
+    /// before read receipts (schema version 1) has no read, edit or delete times.
+    private func exportedMessageColumns() async throws -> String {
+        let version = try await reader.query("PRAGMA user_version").first?.column("user_version")?.integer ?? 0
+        guard version < 2 else { return Self.messageColumns }
+        return "id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at, "
+            + "NULL AS read_at, NULL AS edited_at, NULL AS deleted_at"
     }
 
     private static func optional(_ time: Timestamp?) -> SQLiteData {

@@ -107,3 +107,43 @@ def test_bad_locations_are_clear_errors(tmp_path):
         assert expected in result.stderr, (args, result.stderr)
         assert "Fatal error" not in result.stderr and "crashed" not in result.stderr, result.stderr
     assert not (tmp_path / "b.sqlite").exists()
+
+
+V1_SCHEMA = """
+CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE,
+    password TEXT NOT NULL, avatar TEXT NOT NULL DEFAULT '', avatar_media_id TEXT,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX users_name ON users (name, id);
+CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+    sender_id TEXT NOT NULL REFERENCES users (id), receiver_id TEXT NOT NULL REFERENCES users (id),
+    user_lo TEXT NOT NULL, user_hi TEXT NOT NULL, text TEXT, image TEXT, image_media_id TEXT,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, CHECK (text IS NOT NULL OR image IS NOT NULL));
+CREATE INDEX messages_conversation ON messages (user_lo, user_hi, seq);
+PRAGMA user_version = 1;
+"""
+
+
+def test_an_older_source_is_copied_without_being_changed(tmp_path):
+    import hashlib
+    import sqlite3
+    old = tmp_path / "old.sqlite"
+    db = sqlite3.connect(old)
+    db.executescript(V1_SCHEMA)
+    a, b = "6b0610d42418feb384a4dcf4", "6b0610d42418feb384a4dcf5"
+    db.executemany("INSERT INTO users VALUES (?, ?, ?, 'x', '', NULL, 1700000000000, 1700000000000)",
+                   [(a, "Ann", "ann@example.com"), (b, "Bob", "bob@example.com")])
+    db.execute("INSERT INTO messages (id, sender_id, receiver_id, user_lo, user_hi, text, created_at, updated_at)"
+               " VALUES ('6b0610d42418feb384a4dd00', ?, ?, ?, ?, 'from before read receipts', 1700000000001,"
+               " 1700000000001)", (a, b, a, b))
+    db.commit()
+    db.close()
+    before = hashlib.sha256(old.read_bytes()).hexdigest()
+
+    result = copy("--from", f"sqlite:{old}", "--to", f"sqlite:{tmp_path / 'new.sqlite'}", "--verify", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "verify messages: equal" in result.stdout
+    assert hashlib.sha256(old.read_bytes()).hexdigest() == before
+    new = sqlite3.connect(tmp_path / "new.sqlite")
+    assert new.execute("SELECT text, read_at, deleted_at FROM messages").fetchall() == [
+        ("from before read receipts", None, None)]
+    assert new.execute("SELECT unread_hi + unread_lo FROM conversations").fetchone() == (1,)

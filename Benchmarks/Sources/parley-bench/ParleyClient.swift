@@ -34,6 +34,13 @@ struct ParleyClient: Sendable {
         _ = try await call("GET", "/api/message/\(peer)?limit=50", token: session.token, expect: 200)
     }
 
+    /// The sidebar; returns how many entries and bytes it had.
+    func contacts(as session: Session, query: String = "") async throws -> (entries: Int, bytes: Int) {
+        let (_, bytes) = try await raw("GET", "/api/message/users\(query)", token: session.token, expect: 200)
+        let entries = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [Any]
+        return (entries?.count ?? 0, bytes.readableBytes)
+    }
+
     func check(as session: Session) async throws {
         _ = try await call("GET", "/api/auth/check", token: session.token, expect: 200)
     }
@@ -55,6 +62,18 @@ struct ParleyClient: Sendable {
         body: [String: String]? = nil,
         expect: UInt
     ) async throws -> (HTTPClientResponse, [String: Any]) {
+        let (response, bytes) = try await raw(method, path, token: token, body: body, expect: expect)
+        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
+        return (response, json)
+    }
+
+    private func raw(
+        _ method: String,
+        _ path: String,
+        token: String? = nil,
+        body: [String: String]? = nil,
+        expect: UInt
+    ) async throws -> (HTTPClientResponse, ByteBuffer) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = HTTPMethod(rawValue: method)
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
@@ -67,8 +86,7 @@ struct ParleyClient: Sendable {
         guard response.status.code == expect else {
             throw Failure(description: "\(method) \(path): \(response.status.code) \(String(buffer: bytes))")
         }
-        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
-        return (response, json)
+        return (response, bytes)
     }
 }
 

@@ -55,10 +55,11 @@ public struct StoreCopier: Sendable {
             report.outcome = .stopped
             return report
         }
-        guard try await copyMessages(&report, skippedUsers: skippedUsers) else {
-            report.outcome = .stopped
-            return report
-        }
+        let completed = try await copyMessages(&report, skippedUsers: skippedUsers)
+        // Also after a run that copied nothing: the run that did may have been interrupted
+        // before this step.
+        try await target.finishImport()
+        if !completed { report.outcome = .stopped }
         return report
     }
 

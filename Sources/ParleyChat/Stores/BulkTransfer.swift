@@ -59,4 +59,12 @@ public protocol ChatImporter: ChatExporter {
 
     /// Whether the store's schema exists (a dry run does not create it).
     func hasSchema() async throws -> Bool
+
+    /// Brings what the store derives from messages (conversation summaries) up to date after
+    /// imports, which may leave that to the end. Safe to call any time.
+    func finishImport() async throws
+}
+
+extension ChatImporter {
+    public func finishImport() async throws {}
 }

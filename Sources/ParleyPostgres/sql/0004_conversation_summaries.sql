@@ -35,8 +35,14 @@ FROM messages
 WINDOW w AS (PARTITION BY user_lo, user_hi)
 ORDER BY user_lo, user_hi, seq DESC;
 
+-- A bulk import (parley copy) sets parley.deferred_summaries to 'on' for its transactions and
+-- rebuilds the summaries once at the end (parley_conversations_rebuild), instead of upserting a
+-- summary row per conversation per batch.
 CREATE FUNCTION parley_conversations_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF current_setting('parley.deferred_summaries', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO parley_conversations AS c
     SELECT DISTINCT ON (user_lo, user_hi)
            user_lo, user_hi, seq, id, sender_id, text, image IS NOT NULL, deleted_at IS NOT NULL, created_at,
@@ -92,3 +98,28 @@ $$;
 CREATE TRIGGER messages_summarize_updates AFTER UPDATE ON messages
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION parley_conversations_updated();
+
+-- Recomputes every summary from the messages. Locks out concurrent summary updates meanwhile, so
+-- a message stored during the rebuild is either counted by it or added after it, never lost.
+CREATE FUNCTION parley_conversations_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    LOCK TABLE parley_conversations IN SHARE ROW EXCLUSIVE MODE;
+    INSERT INTO parley_conversations AS c
+    SELECT DISTINCT ON (user_lo, user_hi)
+           user_lo, user_hi, seq, id, sender_id, text, image IS NOT NULL, deleted_at IS NOT NULL, created_at,
+           count(*) FILTER (WHERE receiver_id = user_lo AND read_at IS NULL) OVER w,
+           count(*) FILTER (WHERE receiver_id = user_hi AND read_at IS NULL) OVER w
+    FROM messages
+    WINDOW w AS (PARTITION BY user_lo, user_hi)
+    ORDER BY user_lo, user_hi, seq DESC
+    ON CONFLICT (user_lo, user_hi) DO UPDATE SET
+        last_seq = EXCLUDED.last_seq, last_message_id = EXCLUDED.last_message_id,
+        last_sender_id = EXCLUDED.last_sender_id, last_text = EXCLUDED.last_text,
+        last_has_image = EXCLUDED.last_has_image, last_deleted = EXCLUDED.last_deleted,
+        last_created_at = EXCLUDED.last_created_at, unread_lo = EXCLUDED.unread_lo, unread_hi = EXCLUDED.unread_hi
+    WHERE (c.last_seq, c.unread_lo, c.unread_hi, c.last_text, c.last_has_image, c.last_deleted)
+          IS DISTINCT FROM
+          (EXCLUDED.last_seq, EXCLUDED.unread_lo, EXCLUDED.unread_hi, EXCLUDED.last_text, EXCLUDED.last_has_image,
+           EXCLUDED.last_deleted);
+END
+$$;
