@@ -55,7 +55,7 @@ struct Serve: AsyncParsableCommand {
             configuration.port = port
         }
         if let host { configuration.host = host }
-        let logger = Logging.bootstrap(level: configuration.logLevel)
+        let logger = Logging.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
         do {
             let (application, _) = try await ParleyApplication.build(configuration: configuration, logger: logger)
             try await application.runService()
@@ -75,7 +75,7 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try await options.load()
-        let logger = Logging.bootstrap(level: configuration.logLevel)
+        let logger = Logging.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
         let store = try await ParleyApplication.makeStore(configuration, logger: logger)
         try await withThrowingDiscardingTaskGroup { group in
             for service in store.servicesForMigration {
@@ -89,9 +89,12 @@ struct Migrate: AsyncParsableCommand {
 }
 
 enum Logging {
-    /// Sends logs to standard error at `level` and returns the server's logger.
-    static func bootstrap(level: Logger.Level) -> Logger {
+    /// Sends logs to standard error at `level`, as JSON lines or text, and returns the server's
+    /// logger.
+    static func bootstrap(level: Logger.Level, format: LogFormat = .auto) -> Logger {
+        let json = format.writesJSON
         LoggingSystem.bootstrap { label in
+            if json { return JSONLogHandler(label: label, level: level) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler

@@ -29,6 +29,7 @@ def test_bad_configuration_stops_startup_naming_the_key(tmp_path):
         ({"STORE": "cassandra"}, "STORE"),
         ({"PORT": "eighty"}, "PORT"),
         ({"JWT_SECRET": "short"}, "JWT_SECRET"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
     ]
     for env, key in cases:
         result = run_parley(["serve"], {"DATA_DIR": str(tmp_path), **env}, tmp_path)
@@ -67,7 +68,7 @@ def test_development_secret_is_generated_and_remembered(tmp_path):
 
 
 def test_graceful_shutdown_finishes_the_request_in_flight(tmp_path):
-    server = ParleyProcess(tmp_path, env={"LOG_LEVEL": "debug"}).start()
+    server = ParleyProcess(tmp_path, env={"LOG_LEVEL": "debug", "LOG_FORMAT": "text"}).start()
     body = b'{"name": "Late", "email": "late@example.com", "password": "secret1"}'
     request = (
         b"POST /api/auth/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -118,3 +119,34 @@ def test_serves_on_postgres(parley):
     page = requests.get(server.url + f"/api/message/{ann['_id']}", cookies={"jwt": bob["token"]}).json()
     assert [m["text"] for m in page] == ["hi"]
     assert "PostgreSQL" in server.output()
+
+
+def test_logs_are_json_lines_with_request_ids_and_never_secrets(parley):
+    import json as jsonlib
+    server = parley(env={"LOG_LEVEL": "trace", "LOG_FORMAT": "json"})
+    password = "Sup3r-Secret-Passw0rd"
+    ann = server.signup(name="Ann", password=password)
+    bob = server.signup(name="Bob")
+    http = requests.Session()
+    login = http.post(server.url + "/api/auth/login", json={"email": ann["email"], "password": password})
+    assert login.status_code == 200
+    token = ann["token"]
+    sent = requests.post(server.url + "/api/message", json={"to": bob["_id"], "text": "hi"},
+                         headers={"Authorization": f"Bearer {token}", "X-Request-Id": "trace-me-123"})
+    assert sent.status_code == 201
+    assert sent.headers["X-Request-Id"] == "trace-me-123"
+    generated = requests.get(server.url + "/api/auth/check", cookies={"jwt": token},
+                             headers={"X-Request-Id": "not ok\u00e9"})
+    request_id = generated.headers["X-Request-Id"]
+    assert request_id and request_id != "not ok\u00e9"
+    missing = requests.get(server.url + "/nowhere")
+    assert missing.status_code == 404 and missing.headers["X-Request-Id"]
+
+    lines = [line for line in server.output().splitlines() if line.startswith("{")]
+    records = [jsonlib.loads(line) for line in lines]
+    assert records and all({"time", "level", "label", "message"} <= set(r) for r in records)
+    assert any(r.get("hb.request.id") == "trace-me-123" for r in records)
+    assert any(r.get("hb.request.id") == request_id for r in records)
+    output = server.output()
+    for secret in (password, token, login.cookies.get("jwt"), TEST_SECRET):
+        assert secret not in output

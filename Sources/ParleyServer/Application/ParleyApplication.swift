@@ -91,6 +91,7 @@ public enum ParleyApplication {
         )
 
         let router = Router(context: ParleyRequestContext.self)
+        router.add(middleware: RequestIDMiddleware())
         router.add(middleware: LogRequestsMiddleware(.debug))
         router.add(middleware: CORSPolicy(allowedOrigins: Set(configuration.corsOrigins)))
         router.add(middleware: ErrorMiddleware())

@@ -75,6 +75,12 @@ extension ParleyConfiguration {
             }
             self.logLevel = parsed
         }
+        if let format = values.string("LOG_FORMAT") {
+            guard let parsed = LogFormat(rawValue: format.lowercased()) else {
+                throw ConfigurationError(key: "LOG_FORMAT", "must be auto, json or text, got '\(format)'")
+            }
+            self.logFormat = parsed
+        }
         self.trustProxy = try values.boolean("TRUST_PROXY") ?? false
         self.authRateLimitPerAddress = try values.integer("AUTH_RATE_LIMIT", in: 1...1_000_000) ?? 30
         self.authRateLimitPerEmail = try values.integer("AUTH_EMAIL_RATE_LIMIT", in: 1...1_000_000) ?? 10

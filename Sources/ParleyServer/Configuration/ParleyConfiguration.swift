@@ -43,6 +43,8 @@ public struct ParleyConfiguration: Sendable {
     /// Origin prefixed to upload URLs; empty for same-origin relative URLs.
     public var publicURL: String = ""
     public var logLevel: Logger.Level = .info
+    /// `LOG_FORMAT`: JSON lines for collectors, text for people.
+    public var logFormat: LogFormat = .auto
     /// Whether to take the client address from `X-Forwarded-For` (behind a reverse proxy).
     public var trustProxy: Bool = false
     /// Sign-up and log-in attempts per minute per client address.
