@@ -36,9 +36,11 @@ public struct CloudinaryMediaStore: MediaStore {
                 options: CloudinaryUploadOptions(folder: folder, publicID: publicID)
             )
         } catch let error as CloudinaryError {
+            ChatMetrics.upload(backend: "cloudinary", succeeded: false)
             logger.error("Cloudinary upload failed", metadata: ["error": "\(error)", "purpose": "\(purpose.rawValue)"])
             throw Self.clientError(error)
         }
+        ChatMetrics.upload(backend: "cloudinary", succeeded: true)
         return MediaReference(url: asset.secureURL, mediaID: Self.mediaIDPrefix + asset.publicID)
     }
 

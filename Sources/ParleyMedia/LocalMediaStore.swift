@@ -34,8 +34,10 @@ public struct LocalMediaStore: MediaStore {
         do {
             try await image.bytes.write(toFileAt: directory.appending(name), options: .newFile(replaceExisting: false))
         } catch {
+            ChatMetrics.upload(backend: "local", succeeded: false)
             throw ParleyError(.unavailable, code: "media_unavailable", message: "Could not store the image")
         }
+        ChatMetrics.upload(backend: "local", succeeded: true)
         return MediaReference(url: "\(publicBaseURL)\(Self.urlPath)\(name)", mediaID: name)
     }
 

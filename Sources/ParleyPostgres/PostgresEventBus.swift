@@ -60,6 +60,7 @@ final class PostgresEventBus: ClusterBus {
                 }
             } catch {
                 if Task.isCancelled { break }
+                ChatMetrics.busReconnected()
                 logger.warning(
                     "Cluster event connection lost; reconnecting",
                     metadata: ["error": "\(error)", "retry.in": "\(backoff)"]

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Hummingbird
 import Logging
+import Metrics
 import ParleyChat
 import ParleyServer
+import Prometheus
 import ServiceLifecycle
 
 /// The `parley` command: serve the chat API, migrate a database, copy data between stores.
@@ -56,8 +58,11 @@ struct Serve: AsyncParsableCommand {
         }
         if let host { configuration.host = host }
         let logger = Logging.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
+        let metrics = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         do {
-            let (application, _) = try await ParleyApplication.build(configuration: configuration, logger: logger)
+            let (application, _) = try await ParleyApplication.build(
+                configuration: configuration, metrics: metrics, logger: logger)
             try await application.runService()
         } catch let error as ConfigurationError {
             throw ValidationError("configuration error: \(error)")

@@ -155,6 +155,7 @@ public struct MessageService: Sendable {
             }
             throw error
         }
+        ChatMetrics.messageSent()
         return message
     }
 }

@@ -1,6 +1,8 @@
 /// Runs a store operation and turns store-level failures into client-facing errors.
 enum StoreCall {
     static func run<Result: Sendable>(_ operation: () async throws -> Result) async throws -> Result {
+        let started = ContinuousClock.now
+        defer { ChatMetrics.storeCall(took: ContinuousClock.now - started) }
         do {
             return try await operation()
         } catch let error as StoreError {

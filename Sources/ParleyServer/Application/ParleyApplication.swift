@@ -7,6 +7,7 @@ import ParleyChat
 import ParleyMedia
 import ParleyPostgres
 import ParleySQLite
+import Prometheus
 import ServiceLifecycle
 import SocketIO
 import SystemPackage
@@ -30,8 +31,12 @@ public enum ParleyApplication {
         public let realtime: RealtimeHub
     }
 
+    /// - Parameter metrics: where the metrics recorded through swift-metrics end up (the registry
+    ///   the process bootstrapped `MetricsSystem` with), served at `/metrics` when
+    ///   `METRICS_TOKEN` is set.
     public static func build(
         configuration: ParleyConfiguration,
+        metrics: PrometheusCollectorRegistry? = nil,
         logger: Logger
     ) async throws -> (application: some ApplicationProtocol, components: Components) {
         let store = try await makeStore(configuration, logger: logger)
@@ -92,6 +97,7 @@ public enum ParleyApplication {
 
         let router = Router(context: ParleyRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: LogRequestsMiddleware(.debug))
         router.add(middleware: CORSPolicy(allowedOrigins: Set(configuration.corsOrigins)))
         router.add(middleware: ErrorMiddleware())
@@ -104,6 +110,10 @@ public enum ParleyApplication {
             )
         )
         HealthController(store: store).addRoutes(to: router)
+        if let metrics, let token = configuration.metricsToken {
+            MetricsController(registry: metrics, token: token, engine: realtime.io.engine, presence: presence)
+                .addRoutes(to: router)
+        }
         router.addEngineIORoutes(realtime.io.engine)
         AuthController(
             auth: auth,

@@ -75,6 +75,12 @@ extension ParleyConfiguration {
             }
             self.logLevel = parsed
         }
+        if let token = values.string("METRICS_TOKEN", isSecret: true) {
+            guard token.utf8.count >= 16 else {
+                throw ConfigurationError(key: "METRICS_TOKEN", "must be at least 16 characters")
+            }
+            self.metricsToken = token
+        }
         if let format = values.string("LOG_FORMAT") {
             guard let parsed = LogFormat(rawValue: format.lowercased()) else {
                 throw ConfigurationError(key: "LOG_FORMAT", "must be auto, json or text, got '\(format)'")

@@ -43,6 +43,8 @@ public struct ParleyConfiguration: Sendable {
     /// Origin prefixed to upload URLs; empty for same-origin relative URLs.
     public var publicURL: String = ""
     public var logLevel: Logger.Level = .info
+    /// `METRICS_TOKEN`: the bearer token `GET /metrics` requires; no token, no metrics route.
+    public var metricsToken: String?
     /// `LOG_FORMAT`: JSON lines for collectors, text for people.
     public var logFormat: LogFormat = .auto
     /// Whether to take the client address from `X-Forwarded-For` (behind a reverse proxy).

@@ -239,6 +239,8 @@ public final class RealtimeHub: Service {
         let main = io.main
         switch event {
         case .messageCreated(let message):
+            ChatMetrics.busDelivered(
+                afterMilliseconds: Timestamp.now().millisecondsSince1970 - message.createdAt.millisecondsSince1970)
             guard let payload = try? SocketValue(encoding: message) else { return }
             let sender = sentBySocket.withLock { $0.removeValue(forKey: message.id)?.socket }
             var recipients = main.to(Self.userRoom(message.receiverID), Self.userRoom(message.senderID))

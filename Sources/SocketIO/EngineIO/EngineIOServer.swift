@@ -38,6 +38,14 @@ public final class EngineIOServer: Sendable {
     /// Sessions currently open.
     public var sessionCount: Int { sessions.withLockedValue { $0.count } }
 
+    /// Open sessions by the transport they use now (for metrics).
+    public var sessionCounts: (polling: Int, webSocket: Int) {
+        sessions.withLockedValue { sessions in
+            let webSocket = sessions.values.count { $0.currentTransport == .websocket }
+            return (sessions.count - webSocket, webSocket)
+        }
+    }
+
     /// Closes every session (e.g. at shutdown), telling each client.
     public func closeAll(reason: EngineCloseReason = .serverShuttingDown) {
         let all = sessions.withLockedValue { Array($0.values) }

@@ -1,6 +1,7 @@
 import HTTPTypes
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// Receives what happens on an Engine.IO session. Called on the session's event loop.
 public protocol EngineSessionDelegate: AnyObject, Sendable {
@@ -34,6 +35,9 @@ public final class EngineSession: @unchecked Sendable {
     private var watchedConnections: Set<ObjectIdentifier> = []
     private var delegate: (any EngineSessionDelegate)?
     private let onClosed: @Sendable (EngineSession) -> Void
+    /// The transport in use, readable from any thread (for counts; the state machine is the
+    /// truth, on the event loop).
+    private let webSocketInUse: Synchronization.Atomic<Bool>
 
     init(
         id: String,
@@ -49,6 +53,7 @@ public final class EngineSession: @unchecked Sendable {
         self.upgradeTimeout = TimeAmount(configuration.upgradeTimeout)
         self.machine = EngineSessionStateMachine(transport: transport, configuration: configuration, now: .now())
         self.onClosed = onClosed
+        self.webSocketInUse = Synchronization.Atomic(transport == .websocket)
     }
 
     /// Sets who hears about messages and the close. Set it in the connection callback, before
@@ -56,6 +61,11 @@ public final class EngineSession: @unchecked Sendable {
     public func setDelegate(_ delegate: any EngineSessionDelegate) {
         eventLoop.assertInEventLoop()
         self.delegate = delegate
+    }
+
+    /// The transport the session uses now, from any thread.
+    var currentTransport: EngineSessionStateMachine.Transport {
+        webSocketInUse.load(ordering: .relaxed) ? .websocket : .polling
     }
 
     /// Whether the session is currently using WebSocket.
@@ -251,6 +261,7 @@ public final class EngineSession: @unchecked Sendable {
         if actions.promoteUpgradingWebSocket {
             webSocket = upgradingWebSocket
             upgradingWebSocket = nil
+            webSocketInUse.store(true, ordering: .relaxed)
         }
         if !actions.writeToUpgradingWebSocket.isEmpty {
             upgradingWebSocket?.write(actions.writeToUpgradingWebSocket)

@@ -3,9 +3,11 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Metrics
 import NIOCore
 import ParleyChat
 import ParleyServer
+import Prometheus
 import Testing
 
 /// Runs `body` against the real Parley router, built exactly as `parley serve` builds it, on a
@@ -20,10 +22,21 @@ func withApp(
     let configuration = try await testConfiguration(kind, directory: directory, extra: extra)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
-    let (application, components) = try await ParleyApplication.build(configuration: configuration, logger: logger)
+    let (application, components) = try await ParleyApplication.build(
+        configuration: configuration, metrics: TestMetrics.registry, logger: logger)
     try await application.test(.router) { client in
         try await body(TestAPI(client: client, components: components, dataDirectory: directory.path))
     }
+}
+
+/// The metrics registry of the test process: `MetricsSystem` can be bootstrapped once per process,
+/// so every test app shares it (counters only grow; tests compare before and after).
+enum TestMetrics {
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
 }
 
 /// A JSON-speaking wrapper around the test client.
