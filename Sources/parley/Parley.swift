@@ -6,6 +6,7 @@ import ParleyChat
 import ParleyServer
 import Prometheus
 import ServiceLifecycle
+import UnixSignals
 
 /// The `parley` command: serve the chat API, migrate a database, copy data between stores.
 @main
@@ -63,7 +64,17 @@ struct Serve: AsyncParsableCommand {
         do {
             let (application, _) = try await ParleyApplication.build(
                 configuration: configuration, metrics: metrics, logger: logger)
-            try await application.runService()
+            // SIGTERM/SIGINT start a graceful shutdown: no new connections, requests in flight
+            // finish, sockets are closed so that clients reconnect (to another instance); what
+            // is still running after the timeout is cancelled.
+            var group = ServiceGroupConfiguration(
+                services: [application],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+            group.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+            group.maximumCancellationDuration = .seconds(5)
+            try await ServiceGroup(configuration: group).run()
         } catch let error as ConfigurationError {
             throw ValidationError("configuration error: \(error)")
         }

@@ -150,3 +150,29 @@ def test_logs_are_json_lines_with_request_ids_and_never_secrets(parley):
     output = server.output()
     for secret in (password, token, login.cookies.get("jwt"), TEST_SECRET):
         assert secret not in output
+
+
+def test_stopping_tells_sockets_to_reconnect_and_a_stuck_request_cannot_hold_it(tmp_path):
+    from realtime_support import connect
+    server = ParleyProcess(tmp_path, env={"SHUTDOWN_TIMEOUT_SECONDS": "2", "LOG_FORMAT": "text"}).start()
+    ann = server.signup(name="Ann")
+    websocket, ws_events = connect(server, token=ann["token"])
+    polling, polling_events = connect(server, token=ann["token"], transports=("polling",))
+    # A request that will never finish: its body never arrives.
+    stuck = socket.create_connection(("127.0.0.1", server.port))
+    stuck.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 1000\r\n\r\n{")
+    time.sleep(0.2)  # let the server start reading it
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    # As the reference server does: a WebSocket is closed (clients reconnect, to another instance
+    # behind the load balancer), a waiting long-poll gets the Engine.IO close packet at once
+    # (socket.io-client reconnects on it too; python-socketio calls it "server disconnect").
+    # Neither is a Socket.IO DISCONNECT, after which clients would stay away.
+    assert ws_events.wait_for("disconnect", timeout=5) in ("transport close", "transport error")
+    polling_events.wait_for("disconnect", timeout=5)
+    server.process.wait(30)
+    elapsed = time.monotonic() - started
+    # The stuck request held the shutdown until the 2-second bound, not longer.
+    assert 1.5 < elapsed < 10, elapsed
+    stuck.close()

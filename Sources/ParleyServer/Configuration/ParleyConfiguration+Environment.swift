@@ -75,6 +75,9 @@ extension ParleyConfiguration {
             }
             self.logLevel = parsed
         }
+        if let seconds = try values.integer("SHUTDOWN_TIMEOUT_SECONDS", in: 1...3600) {
+            self.shutdownTimeout = .seconds(seconds)
+        }
         if let token = values.string("METRICS_TOKEN", isSecret: true) {
             guard token.utf8.count >= 16 else {
                 throw ConfigurationError(key: "METRICS_TOKEN", "must be at least 16 characters")

@@ -43,6 +43,9 @@ public struct ParleyConfiguration: Sendable {
     /// Origin prefixed to upload URLs; empty for same-origin relative URLs.
     public var publicURL: String = ""
     public var logLevel: Logger.Level = .info
+    /// `SHUTDOWN_TIMEOUT_SECONDS`: how long a graceful shutdown may take (requests in flight
+    /// finishing, sockets told to reconnect elsewhere) before the rest is cancelled.
+    public var shutdownTimeout: Duration = .seconds(30)
     /// `METRICS_TOKEN`: the bearer token `GET /metrics` requires; no token, no metrics route.
     public var metricsToken: String?
     /// `LOG_FORMAT`: JSON lines for collectors, text for people.
