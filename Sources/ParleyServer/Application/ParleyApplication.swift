@@ -29,6 +29,8 @@ public enum ParleyApplication {
         public let media: any MediaStore
         public let presence: PresenceService
         public let realtime: RealtimeHub
+        /// Every route, as `METHOD /path/{parameter}`: what the OpenAPI document must describe.
+        public internal(set) var routes: [String] = []
     }
 
     /// - Parameter metrics: where the metrics recorded through swift-metrics end up (the registry
@@ -86,7 +88,7 @@ public enum ParleyApplication {
             settings: configuration.realtime,
             logger: logger
         )
-        let components = Components(
+        var components = Components(
             store: store,
             auth: auth,
             messages: messages,
@@ -110,6 +112,7 @@ public enum ParleyApplication {
             )
         )
         HealthController(store: store).addRoutes(to: router)
+        OpenAPIController().addRoutes(to: router)
         if let metrics, let token = configuration.metricsToken {
             MetricsController(registry: metrics, token: token, engine: realtime.io.engine, presence: presence)
                 .addRoutes(to: router)
@@ -153,6 +156,7 @@ public enum ParleyApplication {
                 ]
             )
         }
+        components.routes = router.routes.map { "\($0.method) \($0.path)" }
         return (application, components)
     }
 
