@@ -111,18 +111,33 @@ final class PostgresMessageWriter: Sendable {
         try results[0].get()
     }
 
-    /// Stores `messages` in one transaction; if that fails, each half on its own, so that one bad
-    /// message fails alone at the cost of a few more transactions, not one per message.
+    /// Stores `messages` in one transaction; if the database refused one of them, each half on
+    /// its own, so that one bad message fails alone at the cost of a few more transactions, not
+    /// one per message. Any other failure (the database is down) fails the batch at once:
+    /// splitting it would only repeat the wait for a connection, holding every sender in it.
     private func store(_ messages: ArraySlice<Message>) async -> [Result<Void, any Error>] {
         do {
             try await insert(messages)
             return Array(repeating: .success(()), count: messages.count)
-        } catch  where messages.count > 1 && !Task.isCancelled {
+        } catch  where messages.count > 1 && !Task.isCancelled && Self.isAboutTheData(error) {
             let middle = messages.startIndex + messages.count / 2
             return await store(messages[..<middle]) + store(messages[middle...])
         } catch {
             return Array(repeating: .failure(error), count: messages.count)
         }
+    }
+
+    /// Whether the database rejected the data (a constraint, a bad value: SQLSTATE classes 22
+    /// and 23) rather than failed to run the statement.
+    static func isAboutTheData(_ error: any Error) -> Bool {
+        var underlying: (any Error)? = error
+        if let transaction = error as? PostgresTransactionError {
+            underlying = transaction.closureError ?? transaction.commitError ?? transaction.beginError
+        }
+        guard let psql = underlying as? PSQLError, psql.code == .server,
+            let state = psql.serverInfo?[.sqlState]
+        else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23")
     }
 
     private func insert(_ messages: ArraySlice<Message>) async throws {

@@ -46,22 +46,74 @@ extension PostgresStore: ChatImporter {
         }
     }
 
-    public func exportMessages(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<Message>] {
+    /// Waits until every transaction that was inserting messages when the newest message was
+    /// read has ended: `seq` is taken at insert but becomes visible at commit, so a transaction
+    /// still in flight may hold a smaller `seq` than the newest visible one. Gives up waiting
+    /// after 30 s (a session left idle in a transaction) and says so.
+    public func settledLastMessageID() async throws -> ObjectID? {
+        try await perform { client in
+            let rows = try await client.query(
+                """
+                SELECT (SELECT id FROM messages ORDER BY seq DESC LIMIT 1),
+                       ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot())::text)
+                """,
+                logger: self.logger
+            )
+            var newest: String?
+            var inFlight: [String] = []
+            for try await (id, xids) in rows.decode((String?, [String]).self) {
+                newest = id
+                inFlight = xids
+            }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !inFlight.isEmpty, ContinuousClock.now < deadline {
+                // Only those writing to this database's messages matter (the snapshot lists every
+                // transaction of the cluster): a transaction that took a `seq` holds its
+                // RowExclusiveLock on messages until it ends.
+                let still = try await client.query(
+                    """
+                    SELECT x FROM unnest(\(inFlight)::text[]) AS x
+                    WHERE pg_xact_status(x::xid8) = 'in progress'
+                      AND EXISTS (
+                        SELECT 1 FROM pg_locks t JOIN pg_locks r ON r.pid = t.pid
+                        WHERE t.locktype = 'transactionid' AND t.transactionid = xid(x::xid8)
+                          AND r.locktype = 'relation' AND r.relation = 'messages'::regclass
+                          AND r.mode = 'RowExclusiveLock'
+                          AND r.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                      )
+                    """,
+                    logger: self.logger
+                )
+                inFlight = try await still.decode(String.self).reduce(into: []) { $0.append($1) }
+                if !inFlight.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            if !inFlight.isEmpty {
+                self.logger.warning(
+                    "Transactions still open on the source after 30 s; messages they are storing may be copied by the next run",
+                    metadata: ["transactions": "\(inFlight.count)"]
+                )
+            }
+            return try newest.map { id in
+                guard let id = ObjectID(id) else { throw CorruptRow(column: "messages.id") }
+                return id
+            }
+        }
+    }
+
+    public func exportMessages(after: ObjectID?, through: ObjectID, limit: Int) async throws
+        -> [ExportedRecord<Message>]
+    {
         try await perform { client in
             var seq: Int64 = 0
             if let after {
-                let rows = try await client.query(
-                    "SELECT seq FROM messages WHERE id = \(after.hexString)", logger: self.logger)
-                guard let found = try await rows.decode(Int64.self).first(where: { _ in true }) else {
-                    throw StoreError.cursorNotFound
-                }
-                seq = found
+                seq = try await self.sequence(of: after, client: client)
             }
+            let bound = try await self.sequence(of: through, client: client)
             let columns = try await self.exportedMessageColumns(client)
             let rows = try await client.query(
                 """
                 SELECT \(unescaped: columns) FROM messages
-                WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)
+                WHERE seq > \(seq) AND seq <= \(bound) ORDER BY seq LIMIT \(limit)
                 """,
                 logger: self.logger
             )
@@ -75,6 +127,14 @@ extension PostgresStore: ChatImporter {
             }
             return records
         }
+    }
+
+    private func sequence(of id: ObjectID, client: PostgresClient) async throws -> Int64 {
+        let rows = try await client.query("SELECT seq FROM messages WHERE id = \(id.hexString)", logger: logger)
+        guard let found = try await rows.decode(Int64.self).first(where: { _ in true }) else {
+            throw StoreError.cursorNotFound
+        }
+        return found
     }
 
     public func messagesByID(after: ObjectID?, limit: Int) async throws -> [Message] {
@@ -244,6 +304,10 @@ extension PostgresStore: ChatImporter {
                     // Conversation summaries are rebuilt once, by finishImport().
                     try await connection.query("SET LOCAL parley.suppress_events = 'on'", logger: self.logger)
                     try await connection.query("SET LOCAL parley.deferred_summaries = 'on'", logger: self.logger)
+                    try await connection.query(
+                        "INSERT INTO parley_summaries_pending DEFAULT VALUES ON CONFLICT DO NOTHING",
+                        logger: self.logger
+                    )
                 }
                 try await connection.query(
                     PostgresQuery(unsafeSQL: "CREATE TEMP TABLE parley_copy_staging (\(staging)) ON COMMIT DROP"),
@@ -275,8 +339,10 @@ extension PostgresStore: ChatImporter {
             + "NULL::timestamptz AS read_at, NULL::timestamptz AS edited_at, NULL::timestamptz AS deleted_at"
     }
 
+    /// Rebuilds the conversation summaries if an import deferred them (a run that copied nothing
+    /// leaves them alone). The rebuild reads every message: no per-operation deadline.
     public func finishImport() async throws {
-        try await perform { client in
+        try await perform(within: .seconds(3600)) { client in
             try await client.withTransaction(logger: self.logger) { connection in
                 try await connection.query("SELECT parley_conversations_rebuild()", logger: self.logger)
             }

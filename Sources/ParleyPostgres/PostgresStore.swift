@@ -97,10 +97,11 @@ public final class PostgresStore: ChatStore {
     /// ``StoreError``.
     @discardableResult
     func perform<Result: Sendable>(
+        within timeout: Duration? = nil,
         _ operation: @escaping @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
         do {
-            return try await Deadline.run(within: operationTimeout) { try await operation(self.client) }
+            return try await Deadline.run(within: timeout ?? operationTimeout) { try await operation(self.client) }
         } catch let error as PSQLError {
             throw Self.storeError(error) ?? error
         } catch let error as PostgresTransactionError {

@@ -28,17 +28,23 @@ extension SQLiteStore: ChatImporter {
         }
     }
 
-    public func exportMessages(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<Message>] {
+    /// One writer at a time, and the reader sees only committed messages: the newest is settled.
+    public func settledLastMessageID() async throws -> ObjectID? {
+        try await lastStoredMessageID()
+    }
+
+    public func exportMessages(after: ObjectID?, through: ObjectID, limit: Int) async throws
+        -> [ExportedRecord<Message>]
+    {
         var seq = 0
         if let after {
-            let rows = try await reader.query("SELECT seq FROM messages WHERE id = ?", [.text(after.hexString)])
-            guard let found = rows.first?.column("seq")?.integer else { throw StoreError.cursorNotFound }
-            seq = found
+            seq = try await sequence(of: after)
         }
+        let bound = try await sequence(of: through)
         let columns = try await exportedMessageColumns()
         let rows = try await reader.query(
-            "SELECT \(columns) FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
-            [.integer(seq), .integer(limit)]
+            "SELECT \(columns) FROM messages WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            [.integer(seq), .integer(bound), .integer(limit)]
         )
         return rows.map { row in
             do {
@@ -47,6 +53,12 @@ extension SQLiteStore: ChatImporter {
                 return .invalid(id: row.column("id")?.string ?? "?", reason: "\(error)")
             }
         }
+    }
+
+    private func sequence(of id: ObjectID) async throws -> Int {
+        let rows = try await reader.query("SELECT seq FROM messages WHERE id = ?", [.text(id.hexString)])
+        guard let found = rows.first?.column("seq")?.integer else { throw StoreError.cursorNotFound }
+        return found
     }
 
     public func messagesByID(after: ObjectID?, limit: Int) async throws -> [Message] {

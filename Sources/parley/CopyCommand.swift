@@ -33,6 +33,9 @@ struct Copy: AsyncParsableCommand {
     @Flag(name: .long, help: "Afterwards, compare counts and content checksums of both stores.")
     var verify = false
 
+    @Flag(name: .long, help: "Go through every message instead of resuming after the target's newest one.")
+    var full = false
+
     @Option(name: .long, help: "Records per batch (1 to 100000).")
     var batchSize = 5000
 
@@ -53,7 +56,7 @@ struct Copy: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        let options = CopyOptions(batchSize: batchSize, onConflict: onConflict, dryRun: dryRun)
+        let options = CopyOptions(batchSize: batchSize, onConflict: onConflict, dryRun: dryRun, fullPass: full)
         let verify = self.verify
         let display = CopyProgressDisplay()
         let status: Int32

@@ -30,7 +30,10 @@ struct CopyReportText {
         switch report.outcome {
         case .completed:
             lines.append(
-                report.conflictCount > 0 ? "Done; \(report.conflictCount) conflicting records were skipped." : "Done."
+                report.conflictCount > 0
+                    ? "Done; \(report.conflictCount) conflicting records were skipped. "
+                        + "After fixing them, run again with --full to copy the messages they held back."
+                    : "Done."
             )
         case .dryRun:
             lines.append(

@@ -76,6 +76,12 @@ def test_a_conflict_fails_before_writing_and_skip_copies_the_rest(parley, tmp_pa
     source = f"sqlite:{tmp_path / 'trial' / 'parley.sqlite'}"
     destination = f"sqlite:{tmp_path / 'target' / 'parley.sqlite'}"
 
+    untouched = tmp_path / "nowhere" / "new.sqlite"
+    dry_new = copy("--from", source, "--to", f"sqlite:{untouched}", "--dry-run", cwd=tmp_path)
+    assert dry_new.returncode == 0, dry_new.stderr
+    assert "users: 2 in the source, 0 in the target" in dry_new.stdout
+    assert not untouched.parent.exists()  # a dry run creates nothing
+
     dry = copy("--from", source, "--to", destination, "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
     assert f"user {bob['_id']}: email bob@example.com belongs to user {squatter['_id']} in the target" in dry.stdout

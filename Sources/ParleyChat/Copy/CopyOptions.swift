@@ -13,11 +13,16 @@ public struct CopyOptions: Sendable {
     public var onConflict: ConflictPolicy
     /// Count and look for conflicts without writing anything.
     public var dryRun: Bool
+    /// Go through every message instead of resuming after the target's newest one (after fixing
+    /// conflicts that a `skip` run left behind).
+    public var fullPass: Bool
 
-    public init(batchSize: Int = 5000, onConflict: ConflictPolicy = .fail, dryRun: Bool = false) {
+    public init(batchSize: Int = 5000, onConflict: ConflictPolicy = .fail, dryRun: Bool = false, fullPass: Bool = false)
+    {
         self.batchSize = batchSize
         self.onConflict = onConflict
         self.dryRun = dryRun
+        self.fullPass = fullPass
     }
 }
 

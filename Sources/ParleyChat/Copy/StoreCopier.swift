@@ -32,6 +32,9 @@ public struct StoreCopier: Sendable {
     public func run() async throws -> CopyReport {
         var report = CopyReport()
         let targetExists = try await target.hasSchema()
+        // Taken first: every message up to it was committed with its users, so the users read
+        // next include every sender and receiver of the messages copied after them.
+        let bound = try await source.settledLastMessageID()
         report.users.sourceCount = try await source.countUsers()
         report.messages.sourceCount = try await source.countMessages()
         if targetExists {
@@ -40,7 +43,7 @@ public struct StoreCopier: Sendable {
         }
 
         if options.dryRun || options.onConflict == .fail {
-            try await check(&report, targetExists: targetExists)
+            try await check(&report, targetExists: targetExists, through: bound)
             if options.dryRun {
                 report.outcome = .dryRun
                 return report
@@ -55,9 +58,19 @@ public struct StoreCopier: Sendable {
             report.outcome = .stopped
             return report
         }
-        let completed = try await copyMessages(&report, skippedUsers: skippedUsers)
-        // Also after a run that copied nothing: the run that did may have been interrupted
-        // before this step.
+        guard let bound else {
+            try await target.finishImport()
+            return report
+        }
+        let completed: Bool
+        do {
+            completed = try await copyMessages(&report, skippedUsers: skippedUsers, through: bound)
+        } catch {
+            // The batches before the failure are in: bring what the target derives from them up
+            // to date anyway (the store skips this when nothing was deferred).
+            try? await target.finishImport()
+            throw error
+        }
         try await target.finishImport()
         if !completed { report.outcome = .stopped }
         return report
@@ -67,7 +80,7 @@ public struct StoreCopier: Sendable {
 
     /// Reads the source for conflicts without writing: users, then (when the source does not
     /// guarantee references, or some users conflict) messages.
-    private func check(_ report: inout CopyReport, targetExists: Bool) async throws {
+    private func check(_ report: inout CopyReport, targetExists: Bool, through bound: ObjectID?) async throws {
         var conflicting: Set<ObjectID> = []
         var after: ObjectID?
         var done = 0
@@ -85,7 +98,7 @@ public struct StoreCopier: Sendable {
         }
         progress(.init(phase: .checking, collection: .users, done: done, total: done, finished: true))
 
-        guard !source.enforcesReferences || !conflicting.isEmpty else { return }
+        guard let bound, !source.enforcesReferences || !conflicting.isEmpty else { return }
         var references = ReferenceCheck(
             source: source,
             target: targetExists ? target : nil,
@@ -96,7 +109,7 @@ public struct StoreCopier: Sendable {
         var messageCursor: ObjectID?
         done = 0
         while true {
-            let batch = try await source.exportMessages(after: messageCursor, limit: options.batchSize)
+            let batch = try await source.exportMessages(after: messageCursor, through: bound, limit: options.batchSize)
             guard let last = try cursor(of: batch) else { break }
             messageCursor = last
             let (_, conflicts) = try await references.acceptableMessages(batch)
@@ -199,11 +212,15 @@ public struct StoreCopier: Sendable {
     // MARK: Messages
 
     /// - Returns: `false` if a conflict stopped the copy.
-    private func copyMessages(_ report: inout CopyReport, skippedUsers: Set<ObjectID>) async throws -> Bool {
+    private func copyMessages(_ report: inout CopyReport, skippedUsers: Set<ObjectID>, through bound: ObjectID)
+        async throws -> Bool
+    {
         var start: ObjectID?
-        if let last = try await target.lastStoredMessageID() {
+        // Resuming is safe only when no earlier run left messages behind: not in skip mode (its
+        // skipped messages come before the target's newest one), nor when asked for a full pass.
+        if options.onConflict == .fail, !options.fullPass, let last = try await target.lastStoredMessageID() {
             do {
-                _ = try await source.exportMessages(after: last, limit: 0)
+                _ = try await source.exportMessages(after: last, through: bound, limit: 0)
                 start = last
                 report.resumedAfter = last
                 logger.info(
@@ -225,9 +242,9 @@ public struct StoreCopier: Sendable {
             usersCopied: true
         )
         progress(.init(phase: .copying, collection: .messages, done: 0, total: total))
-        var batch = try await source.exportMessages(after: start, limit: options.batchSize)
+        var batch = try await source.exportMessages(after: start, through: bound, limit: options.batchSize)
         while let last = try cursor(of: batch) {
-            async let following = source.exportMessages(after: last, limit: options.batchSize)
+            async let following = source.exportMessages(after: last, through: bound, limit: options.batchSize)
             report.messages.read += batch.count
             let (messages, conflicts) = try await references.acceptableMessages(batch)
             let inserted = try await target.importMessages(messages)

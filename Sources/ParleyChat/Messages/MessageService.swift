@@ -195,7 +195,7 @@ extension MessageService {
         guard message.deletedAt == nil else { throw Self.deleted }
         let now = Timestamp.now()
         let age = now.millisecondsSince1970 - message.createdAt.millisecondsSince1970
-        guard Duration.milliseconds(age) <= editWindow else {
+        guard editWindow > .zero, Duration.milliseconds(age) <= editWindow else {
             throw ParleyError(
                 .forbidden,
                 code: "edit_window_closed",

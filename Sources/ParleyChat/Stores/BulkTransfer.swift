@@ -26,10 +26,15 @@ public protocol ChatExporter: Sendable {
     /// Users with ids greater than `after`, in id order.
     func exportUsers(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<UserRecord>]
 
-    /// Messages stored after message `after`, in the order they were stored (which is the order
-    /// conversations list them in). `nil` starts at the first; an id the store does not have
-    /// throws ``StoreError/cursorNotFound``.
-    func exportMessages(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<Message>]
+    /// The newest stored message such that every message stored before it has been committed:
+    /// waits (a bounded time) for inserts in flight, so that a copy reading up to it never
+    /// passes over a message a live server is still committing. `nil` when there are none.
+    func settledLastMessageID() async throws -> ObjectID?
+
+    /// Messages stored after message `after` and up to message `through`, in the order they were
+    /// stored (which is the order conversations list them in). `nil` starts at the first; an id
+    /// the store does not have throws ``StoreError/cursorNotFound``.
+    func exportMessages(after: ObjectID?, through: ObjectID, limit: Int) async throws -> [ExportedRecord<Message>]
 
     /// Messages with ids greater than `after`, in id order: for checksums that must not depend
     /// on the order of storing.

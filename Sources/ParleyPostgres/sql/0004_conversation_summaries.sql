@@ -4,6 +4,10 @@
 -- Kept up to date by statement-level triggers on messages, whoever writes them (the server,
 -- `parley copy`, a manual fix), in the same transaction as the change.
 
+-- No message may be stored between the backfill below and the triggers that take over from it
+-- (an instance of the previous version still running during a rolling deploy).
+LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE parley_conversations (
     user_lo         text COLLATE "C" NOT NULL,
     user_hi         text COLLATE "C" NOT NULL,
@@ -101,8 +105,19 @@ CREATE TRIGGER messages_summarize_updates AFTER UPDATE ON messages
 
 -- Recomputes every summary from the messages. Locks out concurrent summary updates meanwhile, so
 -- a message stored during the rebuild is either counted by it or added after it, never lost.
+-- Set by every import transaction that deferred summaries; cleared by the rebuild. A run that
+-- copied nothing skips the rebuild, and a run that died before its rebuild leaves the flag for
+-- the next one.
+CREATE TABLE parley_summaries_pending (
+    pending boolean PRIMARY KEY DEFAULT true CHECK (pending),
+    since   timestamptz NOT NULL DEFAULT now()
+);
+
 CREATE FUNCTION parley_conversations_rebuild() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM parley_summaries_pending) THEN
+        RETURN;
+    END IF;
     LOCK TABLE parley_conversations IN SHARE ROW EXCLUSIVE MODE;
     INSERT INTO parley_conversations AS c
     SELECT DISTINCT ON (user_lo, user_hi)
@@ -121,5 +136,6 @@ BEGIN
           IS DISTINCT FROM
           (EXCLUDED.last_seq, EXCLUDED.unread_lo, EXCLUDED.unread_hi, EXCLUDED.last_text, EXCLUDED.last_has_image,
            EXCLUDED.last_deleted);
+    DELETE FROM parley_summaries_pending;
 END
 $$;

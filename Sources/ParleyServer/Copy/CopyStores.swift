@@ -27,7 +27,7 @@ public struct CopyStores: Sendable {
                 throw ConfigurationError(key: option, "this build has no MongoDB support")
             }
         }
-        let source = try await open(from, option: "--from", readOnly: true, logger: logger)
+        let source = try await open(from, option: "--from", readOnly: true, creating: false, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             defer { group.cancelAll() }
             for service in source.servicesForMigration {
@@ -37,7 +37,7 @@ public struct CopyStores: Sendable {
             guard try await source.hasSchema() else {
                 throw ConfigurationError(key: "--from", "\(source.displayName) has no Parley data (no schema)")
             }
-            let target = try await open(to, option: "--to", readOnly: false, logger: logger)
+            let target = try await open(to, option: "--to", readOnly: false, creating: migrateTarget, logger: logger)
             for service in target.servicesForMigration {
                 group.addTask { try await service.run() }
             }
@@ -48,11 +48,20 @@ public struct CopyStores: Sendable {
         }
     }
 
-    private static func open(_ location: StoreLocation, option: String, readOnly: Bool, logger: Logger) async throws
-        -> any ChatStore & ChatImporter
-    {
+    /// - Parameter creating: whether a missing SQLite target may be created; a dry run looks at an
+    ///   empty in-memory database instead, and leaves no file behind.
+    private static func open(
+        _ location: StoreLocation,
+        option: String,
+        readOnly: Bool,
+        creating: Bool,
+        logger: Logger
+    ) async throws -> any ChatStore & ChatImporter {
         switch location {
         case .sqlite(let path):
+            if !readOnly, !creating, !FileManager.default.fileExists(atPath: path) {
+                return try await SQLiteStore.open(path: ":memory:", logger: logger)
+            }
             if !readOnly {
                 let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

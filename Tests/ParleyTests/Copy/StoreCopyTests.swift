@@ -118,6 +118,12 @@ struct StoreCopyTests {
             #expect(skipped.messages.inserted == seeded.messages.count - leftBehind.count)
             #expect(skipped.conflicts.contains { $0.kind == .missingUser(taken.id) && $0.collection == .messages })
             #expect(try await target.user(id: taken.id) == nil)
+
+            // A skip run left messages behind: the next run goes through them all again.
+            let again = try await copy(from: source, to: target, onConflict: .skip)
+            #expect(again.resumedAfter == nil)
+            #expect(again.messages.read == seeded.messages.count)
+            #expect(again.messages.inserted == 0)
         }
     }
 
@@ -254,8 +260,9 @@ struct FailingImporter: ChatImporter {
     func exportUsers(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<UserRecord>] {
         try await inner.exportUsers(after: after, limit: limit)
     }
-    func exportMessages(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<Message>] {
-        try await inner.exportMessages(after: after, limit: limit)
+    func settledLastMessageID() async throws -> ObjectID? { try await inner.settledLastMessageID() }
+    func exportMessages(after: ObjectID?, through: ObjectID, limit: Int) async throws -> [ExportedRecord<Message>] {
+        try await inner.exportMessages(after: after, through: through, limit: limit)
     }
     func messagesByID(after: ObjectID?, limit: Int) async throws -> [Message] {
         try await inner.messagesByID(after: after, limit: limit)
@@ -298,7 +305,11 @@ struct ScriptedExporter: ChatExporter {
         return Array(sorted.filter { record in after.map { key(record) > $0.hexString } ?? true }.prefix(limit))
     }
 
-    func exportMessages(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<Message>] {
+    func settledLastMessageID() async throws -> ObjectID? {
+        messages.last.flatMap { ObjectID(key($0)) }
+    }
+
+    func exportMessages(after: ObjectID?, through: ObjectID, limit: Int) async throws -> [ExportedRecord<Message>] {
         var start = 0
         if let after {
             guard let index = messages.firstIndex(where: { key($0) == after.hexString }) else {
@@ -306,7 +317,10 @@ struct ScriptedExporter: ChatExporter {
             }
             start = index + 1
         }
-        return Array(messages[start...].prefix(limit))
+        guard let end = messages.firstIndex(where: { key($0) == through.hexString }) else {
+            throw StoreError.cursorNotFound
+        }
+        return start > end ? [] : Array(messages[start...end].prefix(limit))
     }
 
     func messagesByID(after: ObjectID?, limit: Int) async throws -> [Message] {

@@ -75,6 +75,25 @@ struct CloudinaryAPITests {
         }
     }
 
+    @Test func deletingAnImageMessageDestroysItsAsset() async throws {
+        try await Self.withCloudinaryApp { api, fake in
+            let ann = try await api.signUp(name: "Ann")
+            let bob = try await api.signUp(name: "Bob")
+            let sent = try await api.request(
+                .post, "/api/message", json: ["to": bob.id, "image": TestImages.dataURI(TestImages.png)],
+                headers: ann.cookie)
+            let id = try #require(sent.object["_id"] as? String)
+            let publicID = try #require(fake.uploads.first?.publicID)
+            let deleted = try await api.request(.delete, "/api/message/\(id)", headers: ann.cookie)
+            #expect(deleted.status == .ok)
+            #expect(deleted.object["image"] == nil)
+            #expect(fake.destroyed == [publicID])
+            // Twice: nothing more to destroy.
+            try await api.request(.delete, "/api/message/\(id)", headers: ann.cookie)
+            #expect(fake.destroyed == [publicID])
+        }
+    }
+
     @Test func rejectedCredentialsAre502AndNothingIsSaved() async throws {
         try await Self.withCloudinaryApp(secret: "the-wrong-secret") { api, fake in
             let email = "ann-\(UUID().uuidString.prefix(6))@example.com"

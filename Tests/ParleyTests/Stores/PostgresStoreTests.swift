@@ -3,6 +3,7 @@ import Logging
 import ParleyChat
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 @testable import ParleyPostgres
@@ -135,6 +136,56 @@ struct PostgresStoreTests {
             let transactions = try await store.client.query("SELECT count(DISTINCT xmin::text) FROM messages")
             for try await count in transactions.decode(Int.self) {
                 #expect(count < sent.count, "\(count) transactions for \(sent.count) messages")
+            }
+        }
+    }
+
+    /// A message whose transaction took its `seq` first but commits last must not be passed over
+    /// by a copy reading a live source: the copy's bound waits for it.
+    @Test func aCopyBoundWaitsForMessagesStillBeingCommitted() async throws {
+        let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
+        let store = PostgresStore(url: url, maximumConnections: 4, logger: .quiet)
+        try await Self.withRunning([store]) {
+            let (ann, bob, cyd) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"), Fixture.user(name: "Cyd"))
+            for user in [ann, bob, cyd] { try await store.insertUser(user) }
+            // Two conversations: within one, inserts queue on its summary row.
+            let early = Fixture.message(from: ann.user.id, to: bob.user.id, text: "takes seq 1, commits last")
+            let late = Fixture.message(from: cyd.user.id, to: ann.user.id, text: "takes seq 2, commits first")
+            let (opened, open) = AsyncStream.makeStream(of: Void.self)
+            let (released, release) = AsyncStream.makeStream(of: Void.self)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await store.client.withTransaction(logger: .quiet) { connection in
+                        try await connection.query(
+                            """
+                            INSERT INTO messages (id, sender_id, receiver_id, text, created_at, updated_at)
+                            VALUES (\(early.id.hexString), \(ann.user.id.hexString), \(bob.user.id.hexString),
+                                    \(early.text), now(), now())
+                            """,
+                            logger: .quiet
+                        )
+                        open.yield()
+                        for await _ in released { break }
+                    }
+                }
+                for await _ in opened { break }
+                try await store.insertMessage(late)
+                // The newest visible message is `late`, but `early` (smaller seq) is in flight:
+                // the bound must not be settled before `early` commits.
+                let order = Mutex<[String]>([])
+                async let bound = {
+                    let id = try await store.settledLastMessageID()
+                    order.withLock { $0.append("settled") }
+                    return id
+                }()
+                try await Task.sleep(for: .milliseconds(300))  // time enough for a wrong early answer
+                order.withLock { $0.append("committing") }
+                release.yield()
+                #expect(try await bound == late.id)
+                #expect(order.withLock { $0 } == ["committing", "settled"])
+                let exported = try await store.exportMessages(after: nil, through: late.id, limit: 10)
+                #expect(exported == [.valid(try #require(await store.message(id: early.id))), .valid(late)])
+                try await group.waitForAll()
             }
         }
     }
