@@ -36,11 +36,7 @@ extension PostgresStore: ChatImporter {
             )
             var records: [ExportedRecord<UserRecord>] = []
             for try await row in rows.decode(UserRow.self) {
-                do {
-                    records.append(.valid(try Self.userRecord(row)))
-                } catch {
-                    records.append(.invalid(id: row.0, reason: "\(error)"))
-                }
+                records.append(ExportedRecord(id: row.0) { try Self.userRecord(row) })
             }
             return records
         }
@@ -119,11 +115,7 @@ extension PostgresStore: ChatImporter {
             )
             var records: [ExportedRecord<Message>] = []
             for try await row in rows.decode(MessageRow.self) {
-                do {
-                    records.append(.valid(try Self.message(row)))
-                } catch {
-                    records.append(.invalid(id: row.0, reason: "\(error)"))
-                }
+                records.append(ExportedRecord(id: row.0) { try Self.message(row) })
             }
             return records
         }

@@ -19,13 +19,7 @@ extension SQLiteStore: ChatImporter {
             "SELECT \(Self.userColumns) FROM users WHERE id > ? ORDER BY id LIMIT ?",
             [.text(after?.hexString ?? ""), .integer(limit)]
         )
-        return rows.map { row in
-            do {
-                return .valid(try Self.userRecord(row))
-            } catch {
-                return .invalid(id: row.column("id")?.string ?? "?", reason: "\(error)")
-            }
-        }
+        return rows.map { row in ExportedRecord(id: row.column("id")?.string ?? "?") { try Self.userRecord(row) } }
     }
 
     /// One writer at a time, and the reader sees only committed messages: the newest is settled.
@@ -46,13 +40,7 @@ extension SQLiteStore: ChatImporter {
             "SELECT \(columns) FROM messages WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
             [.integer(seq), .integer(bound), .integer(limit)]
         )
-        return rows.map { row in
-            do {
-                return .valid(try Self.message(row))
-            } catch {
-                return .invalid(id: row.column("id")?.string ?? "?", reason: "\(error)")
-            }
-        }
+        return rows.map { row in ExportedRecord(id: row.column("id")?.string ?? "?") { try Self.message(row) } }
     }
 
     private func sequence(of id: ObjectID) async throws -> Int {

@@ -19,7 +19,14 @@ public struct SessionToken: Sendable, Hashable {
     public var fingerprint: String { Self.fingerprint(of: token) }
 
     public static func fingerprint(of token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { byte in
+        SHA256.hash(data: Array(token.utf8)).lowercaseHex
+    }
+}
+
+extension Sequence<UInt8> {
+    /// Two lower-case hex digits per byte.
+    var lowercaseHex: String {
+        map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()

@@ -107,4 +107,18 @@ extension Data {
         if remainder > 0 { base64 += String(repeating: "=", count: 4 - remainder) }
         self.init(base64Encoded: base64)
     }
+
+    /// Unpadded base64url (RFC 4648 §5).
+    var base64URLEncodedString: String {
+        String(
+            base64EncodedString().compactMap { character -> Character? in
+                switch character {
+                case "+": "-"
+                case "/": "_"
+                case "=": nil
+                default: character
+                }
+            }
+        )
+    }
 }

@@ -100,12 +100,6 @@ private struct DigestBuilder {
     }
 
     func finish() -> CollectionDigest {
-        let digest = hasher.finalize()
-        return CollectionDigest(
-            count: count,
-            sha256: digest.map { byte in
-                let hex = String(byte, radix: 16)
-                return byte < 16 ? "0" + hex : hex
-            }.joined())
+        CollectionDigest(count: count, sha256: hasher.finalize().lowercaseHex)
     }
 }

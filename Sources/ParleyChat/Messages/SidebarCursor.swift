@@ -13,22 +13,11 @@ enum SidebarCursor {
             case .conversation(let sequence): "c:\(sequence)"
             case .user(let name, let id): "u:\(id.hexString):\(name)"
             }
-        return String(
-            Data(plain.utf8).base64EncodedString().compactMap { character -> Character? in
-                switch character {
-                case "+": "-"
-                case "/": "_"
-                case "=": nil
-                default: character
-                }
-            }
-        )
+        return Data(plain.utf8).base64URLEncodedString
     }
 
     static func decode(_ cursor: String) throws -> SidebarPosition {
-        var base64 = String(cursor.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard cursor.utf8.count <= 4096, let data = Data(base64Encoded: base64),
+        guard cursor.utf8.count <= 4096, let data = Data(base64URLEncoded: Substring(cursor)),
             let plain = String(data: data, encoding: .utf8)
         else { throw invalid }
         let parts = plain.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)

@@ -8,6 +8,17 @@ public enum ExportedRecord<Record: Sendable>: Sendable {
 
 extension ExportedRecord: Equatable where Record: Equatable {}
 
+extension ExportedRecord {
+    /// The record `decode` reads, or why it cannot: what an exporter makes of each stored row.
+    public init(id: String, _ decode: () throws -> Record) {
+        do {
+            self = .valid(try decode())
+        } catch {
+            self = .invalid(id: id, reason: "\(error)")
+        }
+    }
+}
+
 /// Reads a whole store for `parley copy`, page by page, without changing it.
 ///
 /// Pages are fetched after the last key of the previous page, so a copy can resume from any

@@ -30,15 +30,6 @@ CREATE INDEX parley_conversations_hi ON parley_conversations (user_hi, last_seq)
 -- Catching up after a reconnect: what changed in a conversation since a time.
 CREATE INDEX messages_conversation_updated ON messages (user_lo, user_hi, updated_at, seq);
 
-INSERT INTO parley_conversations
-SELECT DISTINCT ON (user_lo, user_hi)
-       user_lo, user_hi, seq, id, sender_id, text, image IS NOT NULL, deleted_at IS NOT NULL, created_at,
-       count(*) FILTER (WHERE receiver_id = user_lo AND read_at IS NULL) OVER w,
-       count(*) FILTER (WHERE receiver_id = user_hi AND read_at IS NULL) OVER w
-FROM messages
-WINDOW w AS (PARTITION BY user_lo, user_hi)
-ORDER BY user_lo, user_hi, seq DESC;
-
 -- A bulk import (parley copy) sets parley.deferred_summaries to 'on' for its transactions and
 -- rebuilds the summaries once at the end (parley_conversations_rebuild), instead of upserting a
 -- summary row per conversation per batch.
@@ -139,3 +130,8 @@ BEGIN
     DELETE FROM parley_summaries_pending;
 END
 $$;
+
+-- The summaries of the messages stored so far (the lock above keeps new ones out until the
+-- triggers are in place).
+INSERT INTO parley_summaries_pending DEFAULT VALUES;
+SELECT parley_conversations_rebuild();
