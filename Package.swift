@@ -14,6 +14,12 @@ let package = Package(
         .library(name: "SocketIO", targets: ["SocketIO"]),
         .executable(name: "socketio-conformance", targets: ["socketio-conformance"]),
     ],
+    traits: [
+        .trait(
+            name: "MongoDB",
+            description: "The MongoDB store, on the MongoDB C driver (apt-get install libmongoc-dev)"
+        )
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
@@ -95,6 +101,24 @@ let package = Package(
             resources: [.embedInCode("sql")],
             swiftSettings: swiftSettings
         ),
+        // The MongoDB C driver, from the system (pkg-config libmongoc-1.0).
+        .systemLibrary(
+            name: "CMongoC",
+            pkgConfig: "libmongoc-1.0",
+            providers: [.apt(["libmongoc-dev"])]
+        ),
+        .target(
+            name: "ParleyMongo",
+            dependencies: [
+                // Only with the trait: a machine without libmongoc builds the package as a whole.
+                .target(name: "CMongoC", condition: .when(traits: ["MongoDB"])),
+                "ParleyChat",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Engine.IO v4 / Socket.IO v5 server. Knows nothing about chat.
         .target(
             name: "SocketIO",
@@ -120,6 +144,7 @@ let package = Package(
                 "ParleyMedia",
                 "ParleyPostgres",
                 "ParleySQLite",
+                .target(name: "ParleyMongo", condition: .when(traits: ["MongoDB"])),
                 "SocketIO",
                 "Cloudinary",
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -183,6 +208,7 @@ let package = Package(
                 "ParleyPostgres",
                 "ParleyServer",
                 "ParleySQLite",
+                .target(name: "ParleyMongo", condition: .when(traits: ["MongoDB"])),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -11,6 +11,7 @@ enum SidebarCursor {
         let plain =
             switch position {
             case .conversation(let sequence): "c:\(sequence)"
+            case .conversationByMessage(let id): "m:\(id.hexString)"
             case .user(let name, let id): "u:\(id.hexString):\(name)"
             }
         return Data(plain.utf8).base64URLEncodedString
@@ -25,6 +26,9 @@ enum SidebarCursor {
         case "c":
             guard parts.count == 2, let sequence = Int64(parts[1]), sequence > 0 else { throw invalid }
             return .conversation(lastSequence: sequence)
+        case "m":
+            guard parts.count == 2, let id = ObjectID(parts[1]) else { throw invalid }
+            return .conversationByMessage(lastMessageID: id)
         case "u":
             guard parts.count == 3, let id = ObjectID(parts[1]) else { throw invalid }
             return .user(name: String(parts[2]), id: id)

@@ -45,6 +45,9 @@ public struct LastMessage: Sendable, Hashable, Codable {
 /// messages were stored), then everyone else by name.
 public enum SidebarPosition: Sendable, Hashable {
     case conversation(lastSequence: Int64)
+    /// The same, for stores that order conversations by the id of their newest message (MongoDB,
+    /// where a conversation has no sequence number).
+    case conversationByMessage(lastMessageID: ObjectID)
     case user(name: String, id: ObjectID)
 }
 

@@ -12,6 +12,10 @@ import ServiceLifecycle
 import SocketIO
 import SystemPackage
 
+#if MongoDB
+import ParleyMongo
+#endif
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -211,6 +215,14 @@ public enum ParleyApplication {
                 presenceTTL: configuration.realtime.presenceTTL,
                 logger: logger
             )
+        #if MongoDB
+        case .mongodb(let connectionString, let poolSize):
+            logger.notice(
+                "Using MongoDB: single instance, realtime events stay in this process",
+                metadata: ["database": "\(connectionString.displayName)", "using": "\(connectionString.database)"]
+            )
+            return try MongoStore(connectionString, size: poolSize, logger: logger)
+        #endif
         }
     }
 }

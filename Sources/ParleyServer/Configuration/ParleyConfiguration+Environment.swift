@@ -5,6 +5,10 @@ import ParleyChat
 import ParleyPostgres
 import SystemPackage
 
+#if MongoDB
+import ParleyMongo
+#endif
+
 extension ParleyConfiguration {
     /// Reads the process environment, then `.env` in the working directory (the environment
     /// wins), and validates every value.
@@ -158,10 +162,21 @@ extension ParleyConfiguration {
                 operationTimeout: .milliseconds(try values.integer("DATABASE_TIMEOUT_MS", in: 100...600_000) ?? 10_000)
             )
         case "mongodb", "mongo":
+            #if MongoDB
+            guard let mongoURI else { throw ConfigurationError(key: "MONGODB_URI", "is required when STORE=mongodb") }
+            let connectionString: MongoConnectionString
+            do {
+                connectionString = try MongoConnectionString(mongoURI)
+            } catch {
+                throw ConfigurationError(key: "MONGODB_URI", "cannot be parsed: \(error.message)")
+            }
+            return .mongodb(connectionString, poolSize: try values.integer("MONGODB_POOL_SIZE", in: 1...256) ?? 10)
+            #else
             throw ConfigurationError(
                 key: "STORE",
                 "this build has no MongoDB support; build with `swift build --traits MongoDB`"
             )
+            #endif
         default:
             throw ConfigurationError(key: "STORE", "must be postgres, mongodb or sqlite, got '\(choice)'")
         }

@@ -3,6 +3,10 @@ import Logging
 import ParleyChat
 import ParleyPostgres
 
+#if MongoDB
+import ParleyMongo
+#endif
+
 /// Everything the server needs to know, read once at startup from the environment and `.env`
 /// and validated into typed values (see `.env.example` for every key).
 public struct ParleyConfiguration: Sendable {
@@ -14,6 +18,10 @@ public struct ParleyConfiguration: Sendable {
     public enum StoreChoice: Sendable {
         case sqlite(path: String)
         case postgres(PostgresConnectionURL, poolSize: Int, operationTimeout: Duration)
+        #if MongoDB
+        /// `poolSize` driver threads, each with its own connection.
+        case mongodb(MongoConnectionString, poolSize: Int)
+        #endif
 
         public var supportsClustering: Bool {
             if case .postgres = self { return true }

@@ -5,6 +5,10 @@ import ParleyPostgres
 import ParleySQLite
 import ServiceLifecycle
 
+#if MongoDB
+import ParleyMongo
+#endif
+
 /// The two stores of a `parley copy`, opened the way a copy needs them: the source read-only and
 /// left as it is, the target with its schema brought up to date (unless it is a dry run).
 public struct CopyStores: Sendable {
@@ -22,11 +26,14 @@ public struct CopyStores: Sendable {
         guard !from.isSame(as: to) else {
             throw ConfigurationError(key: "--to", "is the same store as --from")
         }
+        #if !MongoDB
         for (location, option) in [(from, "--from"), (to, "--to")] {
             if case .mongodb = location {
-                throw ConfigurationError(key: option, "this build has no MongoDB support")
+                throw ConfigurationError(
+                    key: option, "this build has no MongoDB support; build with `swift build --traits MongoDB`")
             }
         }
+        #endif
         let source = try await open(from, option: "--from", readOnly: true, creating: false, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             defer { group.cancelAll() }
@@ -74,8 +81,16 @@ public struct CopyStores: Sendable {
         case .postgres(let url):
             // Bulk batches take longer than API calls: a generous deadline per batch.
             return PostgresStore(url: url, maximumConnections: 4, operationTimeout: .seconds(120), logger: logger)
-        case .mongodb:
+        case .mongodb(let uri, _):
+            #if MongoDB
+            do {
+                return try MongoStore(MongoConnectionString(uri), size: 4, logger: logger)
+            } catch {
+                throw ConfigurationError(key: option, "cannot be used: \(error.message)")
+            }
+            #else
             throw ConfigurationError(key: option, "this build has no MongoDB support")
+            #endif
         }
     }
 }

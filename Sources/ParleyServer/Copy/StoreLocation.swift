@@ -1,6 +1,10 @@
 import Foundation
 import ParleyPostgres
 
+#if MongoDB
+import ParleyMongo
+#endif
+
 /// Where `parley copy` reads or writes: a store named by a URL.
 ///
 /// - `sqlite:path` (also `sqlite://relative/path` and `sqlite:///absolute/path`)
@@ -9,7 +13,8 @@ import ParleyPostgres
 public enum StoreLocation: Sendable, CustomStringConvertible {
     case sqlite(path: String)
     case postgres(PostgresConnectionURL)
-    case mongodb
+    /// The URI as given (credentials included: never print it) and where it points, for people.
+    case mongodb(uri: String, displayName: String)
 
     /// - Parameter option: the command-line option the URL came from, for the error.
     public init(_ string: String, option: String) throws(ConfigurationError) {
@@ -30,7 +35,15 @@ public enum StoreLocation: Sendable, CustomStringConvertible {
                 throw ConfigurationError(key: option, "cannot be parsed: \(error)")
             }
         case "mongodb", "mongodb+srv":
-            self = .mongodb
+            #if MongoDB
+            do {
+                self = .mongodb(uri: trimmed, displayName: try MongoConnectionString(trimmed).displayName)
+            } catch {
+                throw ConfigurationError(key: option, "cannot be parsed: \(error.message)")
+            }
+            #else
+            self = .mongodb(uri: trimmed, displayName: "MongoDB")
+            #endif
         default:
             throw ConfigurationError(
                 key: option,
@@ -43,7 +56,7 @@ public enum StoreLocation: Sendable, CustomStringConvertible {
         switch self {
         case .sqlite(let path): "SQLite at \(path)"
         case .postgres(let url): url.displayName
-        case .mongodb: "MongoDB"
+        case .mongodb(_, let displayName): "MongoDB at \(displayName)"
         }
     }
 
@@ -53,6 +66,7 @@ public enum StoreLocation: Sendable, CustomStringConvertible {
         case (.sqlite(let a), .sqlite(let b)):
             URL(fileURLWithPath: a).standardizedFileURL.path == URL(fileURLWithPath: b).standardizedFileURL.path
         case (.postgres(let a), .postgres(let b)): a.displayName == b.displayName
+        case (.mongodb(_, let a), .mongodb(_, let b)): a == b
         default: false
         }
     }

@@ -9,13 +9,18 @@ import ServiceLifecycle
 import Testing
 
 /// The stores a test can run against. PostgreSQL joins when `PARLEY_TEST_DATABASE_URL` names a
-/// server where the test user may create databases (the test command starts one).
+/// server where the test user may create databases (the test command starts one); MongoDB when
+/// the build has the MongoDB trait and `MONGODB_URI` names a server.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite
     case postgres
+    case mongodb
 
     static var available: [StoreKind] {
-        TestPostgres.adminURL == nil ? [.sqlite] : [.sqlite, .postgres]
+        var kinds: [StoreKind] = [.sqlite]
+        if TestPostgres.adminURL != nil { kinds.append(.postgres) }
+        if TestMongo.uri != nil { kinds.append(.mongodb) }
+        return kinds
     }
 
     var testDescription: String { rawValue }
@@ -105,6 +110,32 @@ enum TestPostgres {
     }
 }
 
+enum TestMongo {
+    /// The server the MongoDB tests use; `nil` (tests skipped) without the MongoDB trait.
+    static var uri: String? {
+        #if MongoDB
+        ProcessInfo.processInfo.environment["MONGODB_URI"].flatMap { $0.isEmpty ? nil : $0 }
+        #else
+        nil
+        #endif
+    }
+
+    /// `MONGODB_URI` with a new database of its own for one test (MongoDB creates it on first
+    /// write).
+    static func freshDatabaseURI() throws -> String {
+        guard let uri else { throw TestSkip(reason: "MONGODB_URI is not set") }
+        return replacingDatabase(in: uri, with: "parley_test_\(UUID().uuidString.prefix(8).lowercased())")
+    }
+
+    static func replacingDatabase(in uri: String, with database: String) -> String {
+        let (base, query) =
+            uri.firstIndex(of: "?").map { (String(uri[..<$0]), String(uri[$0...])) } ?? (uri, "")
+        let afterScheme = base.range(of: "://")!.upperBound
+        let hosts = base[afterScheme...].prefix { $0 != "/" }
+        return base[..<afterScheme] + hosts + "/" + database + query
+    }
+}
+
 struct TestSkip: Error, CustomStringConvertible {
     let reason: String
     var description: String { reason }
@@ -128,6 +159,9 @@ func testConfiguration(_ kind: StoreKind, directory: ScratchDirectory, extra: [S
         variables["STORE"] = "sqlite"
     case .postgres:
         variables["DATABASE_URL"] = try await TestPostgres.freshDatabaseURL()
+    case .mongodb:
+        variables["MONGODB_URI"] = try TestMongo.freshDatabaseURI()
+        variables["MONGODB_POOL_SIZE"] = "4"
     }
     variables.merge(extra) { _, new in new }
     return try ParleyConfiguration.from(variables: variables)

@@ -1,0 +1,127 @@
+// The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
+#if MongoDB
+import ParleyChat
+
+/// The filters, sorts and pipelines the store sends: plain documents, built without a server, so
+/// unit tests can check them.
+///
+/// A conversation is every message between two users in either direction; messages are ordered
+/// by `_id`, whose leading bytes are the creation time (as ids are made by Parley and by the Node
+/// app's driver alike).
+enum MongoQueries {
+    /// Indexes created at startup (by name, so an index the Node app's Mongoose already made with
+    /// the same keys is recognised). Emails are stored normalised, so no collation is needed.
+    static let indexes: [(collection: String, name: String, keys: BSONDocument, unique: Bool)] = [
+        (MongoDocuments.users, "email_1", ["email": 1], true),
+        (MongoDocuments.users, "name_1__id_1", ["name": 1, "_id": 1], false),
+        // Conversation pages: both directions are an equality on the pair, then the id range.
+        (MongoDocuments.messages, "senderId_1_receiverId_1__id_1", ["senderId": 1, "receiverId": 1, "_id": 1], false),
+        // Catching up on changes since a time.
+        (
+            MongoDocuments.messages, "senderId_1_receiverId_1_updatedAt_1",
+            ["senderId": 1, "receiverId": 1, "updatedAt": 1], false
+        ),
+        // The sidebar: every message a user received (the sent ones use the first index).
+        (MongoDocuments.messages, "receiverId_1__id_1", ["receiverId": 1, "_id": 1], false),
+    ]
+
+    /// The `createIndexes` command for one collection's indexes.
+    static func createIndexes(on collection: String) -> BSONDocument {
+        let specifications: [BSON] = indexes.filter { $0.collection == collection }.map { index in
+            var specification: BSONDocument = ["key": .document(index.keys), "name": .string(index.name)]
+            if index.unique { specification["unique"] = true }
+            return .document(specification)
+        }
+        return ["createIndexes": .string(collection), "indexes": .array(specifications)]
+    }
+
+    /// Messages between `a` and `b`, either way.
+    static func between(_ a: ObjectID, _ b: ObjectID) -> BSONDocument {
+        [
+            "$or": [
+                ["senderId": .objectID(a), "receiverId": .objectID(b)],
+                ["senderId": .objectID(b), "receiverId": .objectID(a)],
+            ]
+        ]
+    }
+
+    /// A page of a conversation by position (`before`/`after` are checked to be messages of it
+    /// before this is used).
+    static func page(_ query: ConversationQuery) -> (filter: BSONDocument, sort: BSONDocument) {
+        var filter = between(query.user, query.peer)
+        var range = BSONDocument()
+        if let before = query.before { range["$lt"] = .objectID(before) }
+        if let after = query.after { range["$gt"] = .objectID(after) }
+        if !range.isEmpty { filter["_id"] = .document(range) }
+        return (filter, ["_id": query.readsNewestFirst ? -1 : 1])
+    }
+
+    /// Messages of a conversation changed after `time`, in order of change.
+    static func changes(_ query: ConversationQuery, after time: Timestamp) -> (
+        filter: BSONDocument, sort: BSONDocument
+    ) {
+        var filter = between(query.user, query.peer)
+        filter["updatedAt"] = ["$gt": .date(time)]
+        return (filter, ["updatedAt": 1, "_id": 1])
+    }
+
+    /// The rest of the messages changed at the same millisecond as the last one of a page.
+    static func sameTimeChanges(_ query: ConversationQuery, at time: Timestamp, after id: ObjectID) -> BSONDocument {
+        var filter = between(query.user, query.peer)
+        filter["updatedAt"] = .date(time)
+        filter["_id"] = ["$gt": .objectID(id)]
+        return filter
+    }
+
+    /// `sender`'s unread messages to `reader` up to and including `upTo` (`readAt: null` also
+    /// matches documents without the field, as the Node app writes them).
+    static func unread(from sender: ObjectID, to reader: ObjectID, upTo: ObjectID) -> BSONDocument {
+        [
+            "senderId": .objectID(sender), "receiverId": .objectID(reader), "_id": ["$lte": .objectID(upTo)],
+            "readAt": .null,
+        ]
+    }
+
+    /// One document per conversation of `user`: the peer (`_id`), the newest message's fields and
+    /// how many of the peer's messages `user` has not read.
+    static func conversations(of user: ObjectID) -> [BSONDocument] {
+        let me = BSON.objectID(user)
+        let unread: BSON = [
+            "$cond": [
+                ["$and": [["$eq": ["$receiverId", me]], ["$eq": [["$ifNull": ["$readAt", .null]], .null]]]],
+                1, 0,
+            ]
+        ]
+        return [
+            ["$match": ["$or": [["senderId": me], ["receiverId": me]]]],
+            ["$sort": ["_id": -1]],
+            [
+                "$group": [
+                    "_id": ["$cond": [["$eq": ["$senderId", me]], "$receiverId", "$senderId"]],
+                    "lastId": ["$first": "$_id"],
+                    "lastSenderId": ["$first": "$senderId"],
+                    "lastText": ["$first": "$text"],
+                    "lastImage": ["$first": "$image"],
+                    "lastDeletedAt": ["$first": "$deletedAt"],
+                    "lastCreatedAt": ["$first": "$createdAt"],
+                    "unread": ["$sum": unread],
+                ]
+            ],
+        ]
+    }
+
+    /// Users other than `user` and `excluded`, after a position in name order.
+    static func otherUsers(than user: ObjectID, excluding excluded: [ObjectID], after position: SidebarPosition?)
+        -> BSONDocument
+    {
+        var filter: BSONDocument = ["_id": ["$nin": .array(([user] + excluded).map { .objectID($0) })]]
+        if case .user(let name, let id) = position {
+            filter["$or"] = [
+                ["name": ["$gt": .string(name)]],
+                ["name": .string(name), "_id": ["$gt": .objectID(id)]],
+            ]
+        }
+        return filter
+    }
+}
+#endif

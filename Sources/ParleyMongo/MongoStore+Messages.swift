@@ -1,0 +1,212 @@
+// The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
+#if MongoDB
+import Logging
+import ParleyChat
+
+extension MongoStore {
+    public func insertMessage(_ message: Message) async throws {
+        let document = MongoDocuments.document(message)
+        try await call { [events] connection in
+            // MongoDB has no foreign keys: check that both users exist.
+            let participants = Set([message.senderID, message.receiverID])
+            let found = try connection.find(
+                MongoDocuments.users,
+                filter: ["_id": ["$in": .array(participants.map { .objectID($0) })]],
+                projection: ["_id": 1]
+            )
+            guard found.count == participants.count else { throw StoreError.unknownUser }
+            let result = try connection.insert(MongoDocuments.messages, [document])
+            if let error = result.writeErrors.first { throw error }
+            events.deliver(.messageCreated(message))
+        }
+    }
+
+    public func conversation(_ query: ConversationQuery) async throws -> [Message] {
+        let documents = try await call { connection in
+            if let time = query.updatedAfter {
+                return try Self.changes(query, after: time, connection)
+            }
+            for cursor in [query.before, query.after].compactMap({ $0 }) {
+                let found = try connection.find(
+                    MongoDocuments.messages,
+                    filter: MongoQueries.between(query.user, query.peer).merging(["_id": .objectID(cursor)]),
+                    projection: ["_id": 1],
+                    limit: 1
+                )
+                guard !found.isEmpty else { throw StoreError.cursorNotFound }
+            }
+            let (filter, sort) = MongoQueries.page(query)
+            let page = try connection.find(MongoDocuments.messages, filter: filter, sort: sort, limit: query.limit)
+            return query.readsNewestFirst ? page.reversed() : page
+        }
+        return readable(documents, MongoDocuments.message)
+    }
+
+    public func message(id: ObjectID) async throws -> Message? {
+        let documents = try await call { connection in
+            try connection.find(MongoDocuments.messages, filter: ["_id": .objectID(id)], limit: 1)
+        }
+        return readable(documents, MongoDocuments.message).first
+    }
+
+    public func markRead(by reader: ObjectID, from sender: ObjectID, upTo: ObjectID, at time: Timestamp)
+        async throws -> Int
+    {
+        try await call { connection in
+            let found = try connection.find(
+                MongoDocuments.messages,
+                filter: MongoQueries.between(reader, sender).merging(["_id": .objectID(upTo)]),
+                projection: ["_id": 1],
+                limit: 1
+            )
+            guard !found.isEmpty else { throw StoreError.cursorNotFound }
+            let result = try connection.update(
+                MongoDocuments.messages,
+                filter: MongoQueries.unread(from: sender, to: reader, upTo: upTo),
+                update: ["$set": ["readAt": .date(time), "updatedAt": .date(time)]],
+                multi: true
+            )
+            return result.modified
+        }
+    }
+
+    public func editMessage(id: ObjectID, text: String, at time: Timestamp) async throws -> Message? {
+        let document = try await call { connection in
+            try connection.findAndModify(
+                MongoDocuments.messages,
+                filter: ["_id": .objectID(id), "deletedAt": .null],
+                update: ["$set": ["text": .string(text), "editedAt": .date(time), "updatedAt": .date(time)]],
+                returnNew: true
+            )
+        }
+        return try document.map(MongoDocuments.message)
+    }
+
+    public func deleteMessage(id: ObjectID, at time: Timestamp) async throws -> Message? {
+        let document = try await call { connection in
+            try connection.findAndModify(
+                MongoDocuments.messages,
+                filter: ["_id": .objectID(id), "deletedAt": .null],
+                update: [
+                    "$unset": ["text": "", "image": "", "imageMediaId": ""],
+                    "$set": ["deletedAt": .date(time), "updatedAt": .date(time)],
+                ],
+                returnNew: false
+            )
+        }
+        return try document.map(MongoDocuments.message)
+    }
+
+    public func sidebar(of user: ObjectID, after position: SidebarPosition?, limit: Int?) async throws
+        -> [SidebarEntry]
+    {
+        try await call { connection in
+            var conversations = try connection.aggregate(
+                MongoDocuments.messages, pipeline: MongoQueries.conversations(of: user)
+            ).compactMap(SidebarConversation.init)
+            conversations.removeAll { $0.peer == user }
+            conversations.sort { $0.lastID > $1.lastID }
+            let peers = conversations.map(\.peer)
+
+            var entries: [SidebarEntry] = []
+            if !position.isPastConversations {
+                if case .conversationByMessage(let last) = position {
+                    conversations.removeAll { $0.lastID >= last }
+                }
+                if let limit, conversations.count > limit { conversations.removeLast(conversations.count - limit) }
+                let users = try connection.find(
+                    MongoDocuments.users,
+                    filter: ["_id": ["$in": .array(conversations.map { .objectID($0.peer) })]]
+                )
+                var records: [ObjectID: User] = [:]
+                for record in self.readable(users, MongoDocuments.userRecord) { records[record.user.id] = record.user }
+                for conversation in conversations {
+                    // A message to a user whose document is gone or unreadable: not a contact.
+                    guard let peer = records[conversation.peer] else { continue }
+                    entries.append(conversation.entry(with: peer))
+                }
+            }
+            if let limit, entries.count >= limit { return entries }
+            let others = try connection.find(
+                MongoDocuments.users,
+                filter: MongoQueries.otherUsers(than: user, excluding: peers, after: position),
+                sort: ["name": 1, "_id": 1],
+                limit: limit.map { $0 - entries.count }
+            )
+            for user in self.readable(others, MongoDocuments.userRecord).map(\.user) {
+                entries.append(
+                    SidebarEntry(
+                        user: user, lastMessage: nil, unreadCount: 0, position: .user(name: user.name, id: user.id))
+                )
+            }
+            return entries
+        }
+    }
+
+    /// Messages of a conversation changed after `time`, in order of change, with every message
+    /// changed at the same millisecond as the last one.
+    private static func changes(_ query: ConversationQuery, after time: Timestamp, _ connection: MongoConnection)
+        throws -> [BSONDocument]
+    {
+        let (filter, sort) = MongoQueries.changes(query, after: time)
+        var documents = try connection.find(MongoDocuments.messages, filter: filter, sort: sort, limit: query.limit)
+        if documents.count == query.limit, let last = documents.last, let updated = last["updatedAt"]?.timestampValue,
+            let id = last["_id"]?.objectIDValue
+        {
+            documents += try connection.find(
+                MongoDocuments.messages,
+                filter: MongoQueries.sameTimeChanges(query, at: updated, after: id),
+                sort: ["_id": 1]
+            )
+        }
+        return documents
+    }
+}
+
+/// One result of ``MongoQueries/conversations(of:)``.
+private struct SidebarConversation {
+    var peer: ObjectID
+    var lastID: ObjectID
+    var lastSenderID: ObjectID
+    var text: String?
+    var hasImage: Bool
+    var deleted: Bool
+    var createdAt: Timestamp
+    var unread: Int
+
+    init?(_ document: BSONDocument) {
+        guard let peer = document["_id"]?.objectIDValue, let lastID = document["lastId"]?.objectIDValue,
+            let sender = document["lastSenderId"]?.objectIDValue
+        else { return nil }
+        self.peer = peer
+        self.lastID = lastID
+        self.lastSenderID = sender
+        self.text = document["lastText"]?.stringValue
+        self.hasImage = document["lastImage"]?.stringValue != nil
+        self.deleted = document["lastDeletedAt"].map { !$0.isNull } ?? false
+        self.createdAt =
+            document["lastCreatedAt"]?.timestampValue ?? Timestamp(millisecondsSince1970: Int64(lastID.seconds) * 1000)
+        self.unread = document["unread"]?.intValue ?? 0
+    }
+
+    func entry(with user: User) -> SidebarEntry {
+        SidebarEntry(
+            user: user,
+            lastMessage: LastMessage(
+                id: lastID, senderID: lastSenderID, text: text, hasImage: hasImage, deleted: deleted,
+                createdAt: createdAt),
+            unreadCount: max(0, unread),
+            position: .conversationByMessage(lastMessageID: lastID)
+        )
+    }
+}
+
+extension BSONDocument {
+    /// This document with `other`'s fields added (replacing those with the same key).
+    func merging(_ other: BSONDocument) -> BSONDocument {
+        var merged = self
+        for (key, value) in other.fields { merged[key] = value }
+        return merged
+    }
+}
+#endif

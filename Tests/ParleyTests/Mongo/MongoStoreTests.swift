@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import ParleyChat
+import ParleyServer
+import Testing
+
+#if MongoDB
+@testable import ParleyMongo
+#endif
+
+/// What only the MongoDB store does. The shared store contract, the HTTP tests and the copy
+/// tests run against MongoDB too whenever `MONGODB_URI` is set (see ``StoreKind``).
+@Suite("MongoDB store")
+struct MongoStoreTests {
+    #if MongoDB
+    @Test(.enabled(if: TestMongo.uri == nil, "MONGODB_URI is set; the MongoDB contract tests run"))
+    func contractTestsAreSkippedWithoutAServer() {
+        // Visible in the test output: the MongoDB half of the contract did not run.
+        print("note: MongoDB store contract tests skipped: MONGODB_URI is not set")
+    }
+
+    @Test func mongoDBURIChoosesTheStore() throws {
+        let configuration = try ParleyConfiguration.from(variables: [
+            "MONGODB_URI": "mongodb://u:p@db.example/chat", "MONGODB_POOL_SIZE": "3",
+        ])
+        guard case .mongodb(let uri, let size) = configuration.store else {
+            Issue.record("expected MongoDB")
+            return
+        }
+        #expect(uri.displayName == "mongodb://db.example/chat")
+        #expect(size == 3)
+    }
+
+    @Test(arguments: [
+        ["MONGODB_URI": "mongodb://"],
+        ["MONGODB_URI": "mongodb://host/db?connectTimeoutMS=abc"],
+        ["STORE": "mongodb"],
+    ])
+    func aBadURIStopsStartupNamingIt(variables: [String: String]) {
+        do {
+            _ = try ParleyConfiguration.from(variables: variables)
+            Issue.record("accepted \(variables)")
+        } catch let error as ConfigurationError {
+            #expect(error.key == "MONGODB_URI", "\(error)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func anUnreachableServerIsUnavailableNotAHang() async throws {
+        // Nothing listens on port 1; the server selection timeout bounds the wait.
+        let store = try MongoStore(
+            MongoConnectionString("mongodb://127.0.0.1:1/parley?serverSelectionTimeoutMS=300"), size: 2,
+            logger: Logger(label: "test"))
+        await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            defer { group.cancelAll() }
+            let started = ContinuousClock.now
+            await #expect(throws: StoreError.unavailable("The database is unavailable")) {
+                try await store.checkReadiness()
+            }
+            await #expect(throws: StoreError.unavailable("The database is unavailable")) {
+                try await store.user(email: "ann@example.com")
+            }
+            #expect(ContinuousClock.now - started < .seconds(10))
+        }
+    }
+
+    @Test(.enabled(if: TestMongo.uri != nil, "set MONGODB_URI to run it"))
+    func createsItsIndexesOnceAndKeepsThemOnRestart() async throws {
+        try await withStore(.mongodb) { store in
+            // Migrating again (a second instance, a restart) finds them in place.
+            try await store.migrate()
+            let mongo = try #require(store as? MongoStore)
+            let indexes = try await mongo.call { connection in
+                try connection.runCommand(["listIndexes": "users"])["cursor"]?.documentValue?["firstBatch"]?.arrayValue
+                    ?? []
+            }
+            let email = indexes.compactMap(\.documentValue).first { $0["name"] == "email_1" }
+            #expect(email?["unique"] == true)
+        }
+    }
+    #else
+    @Test(.disabled("built without the MongoDB trait (swift test --traits MongoDB)"))
+    func mongoDBStoreIsNotBuilt() {}
+    #endif
+}
