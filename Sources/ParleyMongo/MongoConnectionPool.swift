@@ -7,11 +7,14 @@ import NIOPosix
 ///
 /// Every libmongoc call blocks, so each runs on one of this pool's own threads (never on an event
 /// loop), with a client popped from `mongoc_client_pool_t` for that thread alone: a driver client
-/// is not thread-safe, the pool is. There are as many clients as threads, so a thread never waits
-/// for a client.
+/// is not thread-safe, the pool is. There are as many clients as threads (plus one for the
+/// long-running change stream, on a thread of its own), so a thread never waits for a client.
 public final class MongoConnectionPool: Sendable {
     private let pool: DriverPool
     private let threads: NIOThreadPool
+    /// For ``withDedicatedConnection(_:)``: calls that wait on the server (a change stream's
+    /// `getMore`) do not hold one of the request threads.
+    private let dedicatedThread: NIOThreadPool
     public let connectionString: MongoConnectionString
 
     /// - Parameter size: threads, and at most as many connections per server.
@@ -21,16 +24,32 @@ public final class MongoConnectionPool: Sendable {
         var error = bson_error_t()
         guard let pool = mongoc_client_pool_new_with_error(uri, &error) else { throw MongoError(&error) }
         mongoc_client_pool_set_error_api(pool, 2)
-        mongoc_client_pool_max_size(pool, UInt32(size))
+        mongoc_client_pool_max_size(pool, UInt32(size + 1))
         mongoc_client_pool_set_appname(pool, appName)
         self.pool = DriverPool(pointer: pool)
         self.connectionString = connectionString
         self.threads = NIOThreadPool(numberOfThreads: size)
+        self.dedicatedThread = NIOThreadPool(numberOfThreads: 1)
         threads.start()
+        dedicatedThread.start()
     }
 
     /// Runs `body` on a pool thread with a client of its own.
     public func withConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (MongoConnection) throws -> Result
+    ) async throws -> Result {
+        try await run(on: threads, body)
+    }
+
+    /// Runs `body` on the pool's one thread for long waits, with a client of its own.
+    public func withDedicatedConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (MongoConnection) throws -> Result
+    ) async throws -> Result {
+        try await run(on: dedicatedThread, body)
+    }
+
+    private func run<Result: Sendable>(
+        on threads: NIOThreadPool,
         _ body: @escaping @Sendable (MongoConnection) throws -> Result
     ) async throws -> Result {
         try await threads.runIfActive { [pool, connectionString] in
@@ -45,6 +64,7 @@ public final class MongoConnectionPool: Sendable {
     /// Lets calls in progress finish, then closes every connection. Nothing may use the pool after.
     public func shutdown() async {
         try? await threads.shutdownGracefully()
+        try? await dedicatedThread.shutdownGracefully()
         mongoc_client_pool_destroy(pool.pointer)
     }
 }

@@ -23,7 +23,18 @@ enum MongoQueries {
         ),
         // The sidebar: every message a user received (the sent ones use the first index).
         (MongoDocuments.messages, "receiverId_1__id_1", ["receiverId": 1, "_id": 1], false),
+        // Shared realtime (replica sets): cleaning old events, an instance's users.
+        (MongoEventBus.collection, "at_1", ["at": 1], false),
+        (MongoPresence.presence, "instance_1", ["instance": 1], false),
+        (MongoPresence.instances, "heartbeatAt_1", ["heartbeatAt": 1], false),
     ]
+
+    /// The collections with indexes, in creation order.
+    static var indexedCollections: [String] {
+        var seen: [String] = []
+        for index in indexes where !seen.contains(index.collection) { seen.append(index.collection) }
+        return seen
+    }
 
     /// The `createIndexes` command for one collection's indexes.
     static func createIndexes(on collection: String) -> BSONDocument {

@@ -6,7 +6,7 @@ import ParleyChat
 extension MongoStore {
     public func insertMessage(_ message: Message) async throws {
         let document = MongoDocuments.document(message)
-        try await call { [events] connection in
+        try await call { [eventBus] connection in
             // MongoDB has no foreign keys: check that both users exist.
             let participants = Set([message.senderID, message.receiverID])
             let found = try connection.find(
@@ -17,7 +17,18 @@ extension MongoStore {
             guard found.count == participants.count else { throw StoreError.unknownUser }
             let result = try connection.insert(MongoDocuments.messages, [document])
             if let error = result.writeErrors.first { throw error }
-            events.deliver(.messageCreated(message))
+            // One instance: straight to this process's sockets, in the order of storing.
+            if !eventBus.isShared { eventBus.deliver(.messageCreated(message)) }
+        }
+        guard eventBus.isShared else { return }
+        do {
+            try await eventBus.publish(.messageCreated(message))
+        } catch {
+            // Stored, so not an error for the sender (a retry would store it twice); clients
+            // catch up with `after`.
+            logger.warning(
+                "A stored message could not be announced to other instances",
+                metadata: ["message": "\(message.id)", "error": "\(error)"])
         }
     }
 

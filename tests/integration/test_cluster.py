@@ -1,10 +1,16 @@
-"""Several Parley instances on one PostgreSQL: realtime across instances, presence that survives a
-killed instance, and a database restart during traffic."""
+"""Several Parley instances on one database: realtime across instances, presence that survives a
+killed instance, and a database restart during traffic.
+
+The first tests run on PostgreSQL (LISTEN/NOTIFY) and, when MONGODB_URI is set, on MongoDB
+(change streams; MONGODB_CLUSTER=on, for test servers that support change streams without
+saying they are a replica set)."""
 import os
 import signal
 import subprocess
 import threading
 import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
@@ -12,15 +18,26 @@ import requests
 from conftest import ADMIN_URL, fresh_database
 from realtime_support import connect
 
-pytestmark = pytest.mark.skipif(not ADMIN_URL, reason="PARLEY_TEST_DATABASE_URL is not set (scripts/test sets it)")
+MONGODB_URI = os.environ.get("MONGODB_URI", "")
+needs_postgres = pytest.mark.skipif(not ADMIN_URL, reason="PARLEY_TEST_DATABASE_URL is not set (scripts/test sets it)")
 
 FAST_PRESENCE = {"PRESENCE_HEARTBEAT_MS": "300", "PRESENCE_TTL_MS": "2000", "PRESENCE_GRACE_MS": "300"}
 
 
-@pytest.fixture
-def cluster(parley):
-    url = fresh_database()
-    env = {"DATABASE_URL": url, **FAST_PRESENCE}
+def fresh_mongo_database():
+    parts = urlsplit(MONGODB_URI)
+    return urlunsplit(parts._replace(path="/parley_cluster_" + uuid.uuid4().hex[:8]))
+
+
+@pytest.fixture(params=[
+    pytest.param("postgres", marks=needs_postgres),
+    pytest.param("mongodb", marks=pytest.mark.skipif(not MONGODB_URI, reason="MONGODB_URI is not set")),
+])
+def cluster(request, parley):
+    if request.param == "postgres":
+        env = {"DATABASE_URL": fresh_database(), **FAST_PRESENCE}
+    else:
+        env = {"MONGODB_URI": fresh_mongo_database(), "MONGODB_CLUSTER": "on", **FAST_PRESENCE}
     first = parley(env=env)
     second = parley(env=env)
     return first, second
@@ -107,8 +124,11 @@ def restart_postgres():
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=90)
 
 
+@needs_postgres
 @pytest.mark.skipif("PARLEY_TEST_PG_CTL" not in os.environ, reason="needs the test command's PostgreSQL")
-def test_a_database_restart_during_traffic_loses_no_stored_message(cluster):
+def test_a_database_restart_during_traffic_loses_no_stored_message(parley):
+    env = {"DATABASE_URL": fresh_database(), **FAST_PRESENCE}
+    cluster = (parley(env=env), parley(env=env))
     one, two = cluster
     ann, bob = one.signup(name="Ann"), two.signup(name="Bob")
     a, a_events = connect(one, token=ann["token"])

@@ -2,7 +2,10 @@
 servers on both sides answering the same logins and pages."""
 import os
 import subprocess
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
+import pytest
 import requests
 
 from conftest import BINARY, fresh_database
@@ -97,12 +100,41 @@ def test_a_conflict_fails_before_writing_and_skip_copies_the_rest(parley, tmp_pa
     assert "verify users: DIFFERENT" in skipped.stdout
 
 
+@pytest.mark.skipif(not os.environ.get("MONGODB_URI"), reason="MONGODB_URI is not set")
+def test_node_apps_mongodb_to_postgres_and_back_to_mongodb(parley, tmp_path):
+    """The move teams make: the Node app's MongoDB to PostgreSQL; and back, for a way out."""
+    parts = urlsplit(os.environ["MONGODB_URI"])
+    mongo = urlunsplit(parts._replace(path="/parley_copy_" + uuid.uuid4().hex[:8]))
+    node = parley(data_dir=tmp_path / "node", env={"MONGODB_URI": mongo})
+    ann, bob = seed(node)
+    before = conversation(node, ann, "ann-secret", bob)
+    node.stop()
+    database = fresh_database()
+
+    there = copy("--from", mongo, "--to", database, "--verify", cwd=tmp_path)
+    assert there.returncode == 0, there.stdout + there.stderr
+    assert "messages: 5 in the source, 0 in the target; read 5, inserted 5" in there.stdout
+    assert "verify messages: equal" in there.stdout
+    production = parley(data_dir=tmp_path / "production", env={"DATABASE_URL": database})
+    assert conversation(production, bob, "bob-secret", ann) == before
+    production.stop()
+
+    back = urlunsplit(parts._replace(path="/parley_copy_back_" + uuid.uuid4().hex[:8]))
+    home = copy("--from", database, "--to", back, "--verify", cwd=tmp_path)
+    assert home.returncode == 0, home.stdout + home.stderr
+    assert "verify users: equal" in home.stdout and "verify messages: equal" in home.stdout
+    again = copy("--from", database, "--to", back, cwd=tmp_path)
+    assert again.returncode == 0 and "inserted 0" in again.stdout, again.stdout + again.stderr
+    restored = parley(data_dir=tmp_path / "restored", env={"MONGODB_URI": back})
+    assert conversation(restored, ann, "ann-secret", bob) == before
+
+
 def test_bad_locations_are_clear_errors(tmp_path):
     cases = [
         (["--from", "mysql://x", "--to", "sqlite:b.sqlite"], "--from"),
         (["--from", f"sqlite:{tmp_path / 'missing.sqlite'}", "--to", "sqlite:b.sqlite"], "no SQLite database"),
         (["--from", "sqlite:a.sqlite", "--to", "sqlite:./a.sqlite"], "same store"),
-        (["--from", "sqlite:a.sqlite", "--to", "mongodb://localhost/chat"], "MongoDB"),
+        (["--from", "sqlite:a.sqlite", "--to", "mongodb://host:notaport/chat"], "--to"),
         (["--from", "sqlite:a.sqlite", "--to", "sqlite:b.sqlite", "--batch-size", "0"], "--batch-size"),
         (["--from", "sqlite:a.sqlite", "--to", "sqlite:b.sqlite", "--on-conflict", "merge"], "on-conflict"),
     ]

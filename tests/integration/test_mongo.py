@@ -67,6 +67,13 @@ def test_node_app_users_log_in_and_see_their_conversation(parley, node_database)
     wrong = requests.post(server.url + "/api/auth/login", json={"email": "ann@example.com", "password": "nope"})
     assert wrong.status_code in (400, 401)
 
+    # The startup log says whether instances can share events (a replica set or shards) or not.
+    handshake = node_database["db"].client.admin.command("isMaster")
+    if handshake.get("setName") or handshake.get("msg") == "isdbgrid":
+        assert "instances share realtime events" in server.output()
+    else:
+        assert "single instance" in server.output()
+
     contacts = http.get(server.url + "/api/message/users").json()
     assert [c["_id"] for c in contacts] == [str(bob["_id"])]
     assert contacts[0]["avatar"] == "", "a user without the field has no avatar"

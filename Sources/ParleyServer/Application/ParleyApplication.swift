@@ -216,12 +216,19 @@ public enum ParleyApplication {
                 logger: logger
             )
         #if MongoDB
-        case .mongodb(let connectionString, let poolSize):
+        case .mongodb(let connectionString, let poolSize, let cluster):
             logger.notice(
-                "Using MongoDB: single instance, realtime events stay in this process",
-                metadata: ["database": "\(connectionString.displayName)", "using": "\(connectionString.database)"]
+                "Using MongoDB",
+                metadata: ["uri": "\(connectionString.displayName)", "database": "\(connectionString.database)"]
             )
-            return try MongoStore(connectionString, size: poolSize, logger: logger)
+            return try MongoStore(
+                connectionString,
+                size: poolSize,
+                cluster: cluster,
+                heartbeat: configuration.realtime.heartbeat,
+                presenceTTL: configuration.realtime.presenceTTL,
+                logger: logger
+            )
         #endif
         }
     }

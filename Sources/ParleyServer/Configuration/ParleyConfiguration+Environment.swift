@@ -170,7 +170,15 @@ extension ParleyConfiguration {
             } catch {
                 throw ConfigurationError(key: "MONGODB_URI", "cannot be parsed: \(error.message)")
             }
-            return .mongodb(connectionString, poolSize: try values.integer("MONGODB_POOL_SIZE", in: 1...256) ?? 10)
+            let cluster = values.string("MONGODB_CLUSTER")?.lowercased() ?? "auto"
+            guard let clusterMode = MongoClusterMode(rawValue: cluster) else {
+                throw ConfigurationError(key: "MONGODB_CLUSTER", "must be auto, on or off, got '\(cluster)'")
+            }
+            return .mongodb(
+                connectionString,
+                poolSize: try values.integer("MONGODB_POOL_SIZE", in: 1...256) ?? 10,
+                cluster: clusterMode
+            )
             #else
             throw ConfigurationError(
                 key: "STORE",

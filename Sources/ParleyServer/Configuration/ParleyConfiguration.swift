@@ -19,8 +19,9 @@ public struct ParleyConfiguration: Sendable {
         case sqlite(path: String)
         case postgres(PostgresConnectionURL, poolSize: Int, operationTimeout: Duration)
         #if MongoDB
-        /// `poolSize` driver threads, each with its own connection.
-        case mongodb(MongoConnectionString, poolSize: Int)
+        /// `poolSize` driver threads, each with its own connection; `cluster` says whether
+        /// instances share events through change streams.
+        case mongodb(MongoConnectionString, poolSize: Int, cluster: MongoClusterMode)
         #endif
 
         public var supportsClustering: Bool {

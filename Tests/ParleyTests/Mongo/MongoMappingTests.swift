@@ -135,6 +135,44 @@ struct MongoMappingTests {
         #expect(messages.count == 3)
     }
 
+    @Test func changeStreamsNeedAReplicaSetOrShards() {
+        #expect(MongoDeployment(handshake: ["ismaster": true, "maxWireVersion": 13]) == .standalone)
+        #expect(MongoDeployment(handshake: ["isWritablePrimary": true, "setName": "rs0"]) == .replicaSet(name: "rs0"))
+        #expect(MongoDeployment(handshake: ["msg": "isdbgrid"]) == .sharded)
+        #expect(!MongoDeployment.standalone.supportsChangeStreams)
+        #expect(MongoDeployment.sharded.supportsChangeStreams)
+    }
+
+    @Test func changeStreamBatchesYieldEventsAndWhereToResume() throws {
+        let event = ClusterEvent.typing(from: Self.userID, to: Self.peerID)
+        let token: BSON = ["_data": "8263A1"]
+        let reply: BSONDocument = [
+            "cursor": [
+                "id": .int64(42),
+                "nextBatch": [
+                    [
+                        "_id": token, "operationType": "insert",
+                        "fullDocument": MongoEventBus.document(for: event)["event"].map { ["event": $0] } ?? .null,
+                    ]
+                ],
+            ],
+            "ok": .double(1),
+        ]
+        let batch = try MongoEventBus.batch(reply, key: "nextBatch")
+        #expect(batch.events.compactMap(ClusterEvent.init(encoded:)) == [event])
+        #expect(batch.resumeToken == token, "without a postBatchResumeToken, the last event's id")
+        #expect(batch.cursorID == .int64(42))
+
+        var withPostBatch = reply
+        withPostBatch["cursor"] = ["id": .int64(42), "nextBatch": [], "postBatchResumeToken": ["_data": "99"]]
+        #expect(try MongoEventBus.batch(withPostBatch, key: "nextBatch").resumeToken == ["_data": "99"])
+
+        // A closed stream (cursor id 0) is reopened, not read forever.
+        #expect(throws: MongoError.self) {
+            try MongoEventBus.batch(["cursor": ["id": .int64(0), "nextBatch": []]], key: "nextBatch")
+        }
+    }
+
     @Test func connectionStringsKeepCredentialsOutOfLogs() throws {
         let uri = try MongoConnectionString("mongodb://ann:secret@db1:27017,db2/chat?replicaSet=rs0")
         #expect(uri.displayName == "mongodb://db1:27017,db2/chat")

@@ -23,25 +23,27 @@ struct MongoStoreTests {
         let configuration = try ParleyConfiguration.from(variables: [
             "MONGODB_URI": "mongodb://u:p@db.example/chat", "MONGODB_POOL_SIZE": "3",
         ])
-        guard case .mongodb(let uri, let size) = configuration.store else {
+        guard case .mongodb(let uri, let size, let cluster) = configuration.store else {
             Issue.record("expected MongoDB")
             return
         }
         #expect(uri.displayName == "mongodb://db.example/chat")
         #expect(size == 3)
+        #expect(cluster == .auto)
     }
 
     @Test(arguments: [
         ["MONGODB_URI": "mongodb://"],
         ["MONGODB_URI": "mongodb://host/db?connectTimeoutMS=abc"],
         ["STORE": "mongodb"],
+        ["MONGODB_URI": "mongodb://host/db", "MONGODB_CLUSTER": "sometimes"],
     ])
     func aBadURIStopsStartupNamingIt(variables: [String: String]) {
         do {
             _ = try ParleyConfiguration.from(variables: variables)
             Issue.record("accepted \(variables)")
         } catch let error as ConfigurationError {
-            #expect(error.key == "MONGODB_URI", "\(error)")
+            #expect(error.key.hasPrefix("MONGODB_"), "\(error)")
         } catch {
             Issue.record("unexpected \(error)")
         }
