@@ -115,6 +115,40 @@ def test_users_of_a_killed_instance_go_offline(cluster):
         client.disconnect()
 
 
+@pytest.mark.skipif(not MONGODB_URI, reason="MONGODB_URI is not set")
+def test_a_change_stream_resumes_after_losing_the_database(parley):
+    """Instance one loses its database connection while instance two goes on: when it is back, its
+    change stream resumes after the last event it read, so nothing sent meanwhile is missed."""
+    from tcp_proxy import TcpProxy
+
+    parts = urlsplit(MONGODB_URI)
+    proxy = TcpProxy(parts.hostname, parts.port or 27017)
+    database = "parley_resume_" + uuid.uuid4().hex[:8]
+    common = {"MONGODB_CLUSTER": "on", **FAST_PRESENCE, "PRESENCE_TTL_MS": "60000"}
+    one = parley(env={"MONGODB_URI": f"mongodb://127.0.0.1:{proxy.port}/{database}?serverSelectionTimeoutMS=1000",
+                      **common})
+    two = parley(env={"MONGODB_URI": urlunsplit(parts._replace(path="/" + database)), **common})
+    ann, bob = one.signup(name="Ann"), two.signup(name="Bob")
+    a, a_events = connect(one, token=ann["token"])
+    first = requests.post(two.url + "/api/message", json={"to": ann["_id"], "text": "before"},
+                          cookies={"jwt": bob["token"]}).json()
+    a_events.wait_for("new-message", lambda p: p["_id"] == first["_id"])
+
+    proxy.cut()
+    during = [requests.post(two.url + "/api/message", json={"to": ann["_id"], "text": f"during {n}"},
+                            cookies={"jwt": bob["token"]}).json()["_id"] for n in range(3)]
+    # The outage lasts until instance one has noticed it.
+    deadline = time.monotonic() + 20
+    while "Cluster event stream lost" not in one.output():
+        assert time.monotonic() < deadline, "instance one never noticed the outage"
+        time.sleep(0.05)
+    proxy.restore()
+    for message_id in during:
+        a_events.wait_for("new-message", lambda p, m=message_id: p["_id"] == m, timeout=20)
+    assert "Reading cluster events again" in one.output()
+    a.disconnect()
+
+
 def restart_postgres():
     pg_ctl, data = os.environ["PARLEY_TEST_PG_CTL"], os.environ["PARLEY_TEST_PG_DATA"]
     # -l: the restarted server must not inherit (and hold open) this process's pipes.

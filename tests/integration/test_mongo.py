@@ -7,6 +7,7 @@ write documents the Node app can read.
 """
 import datetime
 import os
+import time
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -115,6 +116,38 @@ def test_documents_parley_writes_have_the_node_apps_shape(parley, node_database)
     assert taken.status_code == 400, taken.text
     indexes = node_database["db"].users.index_information()
     assert indexes["email_1"]["unique"] is True
+
+
+def test_a_lost_server_answers_503_and_parley_recovers(parley):
+    """The database goes away under a running server, then comes back."""
+    from tcp_proxy import TcpProxy
+
+    parts = urlsplit(MONGODB_URI)
+    proxy = TcpProxy(parts.hostname, parts.port or 27017)
+    database = "parley_outage_" + uuid.uuid4().hex[:8]
+    server = parley(env={"MONGODB_URI": f"mongodb://127.0.0.1:{proxy.port}/{database}?serverSelectionTimeoutMS=1000"})
+    ann = server.signup(name="Ann")
+    login = {"email": ann["email"], "password": ann["password"]}
+
+    proxy.cut()
+    started = time.monotonic()
+    down = requests.post(server.url + "/api/auth/login", json=login)
+    assert down.status_code == 503, down.text
+    assert down.json()["message"]
+    assert time.monotonic() - started < 8, "answers within the server selection timeout, not a hang"
+    assert requests.get(server.url + "/readyz").status_code == 503
+
+    proxy.restore()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        back = requests.post(server.url + "/api/auth/login", json=login)
+        if back.status_code == 200:
+            break
+        assert back.status_code == 503, back.text
+        time.sleep(0.2)
+    else:
+        raise AssertionError("parley did not recover after the database came back")
+    assert requests.get(server.url + "/readyz").status_code == 200
 
 
 def test_a_bad_uri_stops_startup_naming_it(tmp_path):
