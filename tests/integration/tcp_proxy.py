@@ -25,6 +25,12 @@ class TcpProxy:
     def cut(self):
         """Refuses new connections and drops every open one, as a server going away would."""
         listener, self.listener = self.listener, None
+        # shutdown() wakes the thread blocked in accept(); close() alone would leave the socket
+        # listening until then, and the port could not be bound again.
+        try:
+            listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         listener.close()
         with self.lock:
             connections, self.connections = self.connections, []
