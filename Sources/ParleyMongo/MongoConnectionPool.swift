@@ -48,16 +48,32 @@ public final class MongoConnectionPool: Sendable {
         try await run(on: dedicatedThread, body)
     }
 
+    /// Runs `body` on the dedicated thread without popping a client, for objects that hold one
+    /// of their own (``MongoChangeStream``).
+    func onDedicatedThread<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
+        try await dedicatedThread.runIfActive(body)
+    }
+
+    /// A client for the caller alone, until ``pushClient(_:)``.
+    func popClient() throws -> OpaquePointer {
+        guard let client = mongoc_client_pool_pop(pool.pointer) else {
+            throw MongoError(domain: MONGOC_ERROR_CLIENT.rawValue, code: 0, message: "no client available")
+        }
+        return client
+    }
+
+    func pushClient(_ client: OpaquePointer) {
+        mongoc_client_pool_push(pool.pointer, client)
+    }
+
     private func run<Result: Sendable>(
         on threads: NIOThreadPool,
         _ body: @escaping @Sendable (MongoConnection) throws -> Result
     ) async throws -> Result {
-        try await threads.runIfActive { [pool, connectionString] in
-            guard let client = mongoc_client_pool_pop(pool.pointer) else {
-                throw MongoError(domain: MONGOC_ERROR_CLIENT.rawValue, code: 0, message: "no client available")
-            }
-            defer { mongoc_client_pool_push(pool.pointer, client) }
-            return try body(MongoConnection(client: client, database: connectionString.database))
+        try await threads.runIfActive {
+            let client = try self.popClient()
+            defer { self.pushClient(client) }
+            return try body(MongoConnection(client: client, database: self.connectionString.database))
         }
     }
 

@@ -1,5 +1,7 @@
 // The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
 #if MongoDB
+import ParleyChat
+
 /// What kind of deployment the URI reaches, which decides whether instances can share events:
 /// change streams need a replica set or a sharded cluster.
 public enum MongoDeployment: Sendable, Hashable, CustomStringConvertible {
@@ -19,11 +21,21 @@ public enum MongoDeployment: Sendable, Hashable, CustomStringConvertible {
     }
 
     static func detect(_ connection: MongoConnection) throws -> MongoDeployment {
+        MongoDeployment(handshake: try handshake(connection))
+    }
+
+    /// The server's clock (`localTime`), so that instances with skewed clocks agree on heartbeat
+    /// ages; this machine's clock if the server does not say.
+    static func serverTime(_ connection: MongoConnection) throws -> Timestamp {
+        try handshake(connection)["localTime"]?.timestampValue ?? .now()
+    }
+
+    private static func handshake(_ connection: MongoConnection) throws -> BSONDocument {
         do {
-            return MongoDeployment(handshake: try connection.runCommand(["hello": 1]))
+            return try connection.runCommand(["hello": 1])
         } catch let error as MongoError where error.code == 59 {
             // CommandNotFound: a server older than 4.4 (or one that only speaks isMaster).
-            return MongoDeployment(handshake: try connection.runCommand(["isMaster": 1]))
+            return try connection.runCommand(["isMaster": 1])
         }
     }
 

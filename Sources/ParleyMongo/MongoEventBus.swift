@@ -1,5 +1,10 @@
 // The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
 #if MongoDB
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 import Logging
 import ParleyChat
 import Synchronization
@@ -64,106 +69,117 @@ final class MongoEventBus: ClusterBus {
 
     // MARK: Change stream
 
-    /// Reads the change stream until cancelled, reopening it as needed.
+    /// Changes that carry events: inserts, and an invalidate (the collection was dropped), after
+    /// which the stream must be opened afresh.
+    static let pipeline: [BSONDocument] = [["$match": ["operationType": ["$in": ["insert", "invalidate"]]]]]
+    /// How long a read of the stream waits on the server for a change.
+    static let maximumWait: Duration = .seconds(1)
+
+    private let stopping = Atomic<Bool>(false)
+    /// A stream opened by ``prepare()``, so that no event published after the store decided to
+    /// share is missed.
+    private let prepared = Mutex<MongoChangeStream?>(nil)
+
+    /// Opens the change stream now (before the server serves); ``listen()`` reads it.
+    func prepare() async throws {
+        let stream = try await pool.onDedicatedThread { [pool] in
+            try MongoChangeStream(
+                pool: pool, collection: Self.collection, pipeline: Self.pipeline, resumeAfter: nil,
+                maximumWait: Self.maximumWait)
+        }
+        prepared.withLock { $0 = stream }
+    }
+
+    /// Reads the change stream until cancelled, reopening it as needed. The reading blocks, so it
+    /// runs on the pool's dedicated thread and checks for cancellation between reads.
     func listen() async {
+        await withTaskCancellationHandler {
+            _ = try? await pool.onDedicatedThread { self.read() }
+        } onCancel: {
+            stopping.store(true, ordering: .releasing)
+        }
+        prepared.withLock { stream in
+            stream?.close()
+            stream = nil
+        }
+        fanOut.finish()
+    }
+
+    private var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    private func read() {
         var resumeToken: BSON?
         var backoff = Duration.milliseconds(100)
         var openedBefore = false
-        while !Task.isCancelled {
+        while !isStopping {
             do {
-                var cursor = try await open(resumingAfter: resumeToken)
+                let stream =
+                    try prepared.withLock { $0.take() }
+                    ?? MongoChangeStream(
+                        pool: pool, collection: Self.collection, pipeline: Self.pipeline, resumeAfter: resumeToken,
+                        maximumWait: Self.maximumWait)
+                defer { stream.close() }
                 if openedBefore {
                     logger.notice("Reading cluster events again; resynchronising presence")
                     fanOut.deliver(.resynchronized)
                 }
                 openedBefore = true
                 backoff = .milliseconds(100)
-                resumeToken = cursor.resumeToken ?? resumeToken
-                handle(cursor.events)
                 var idle = Duration.milliseconds(10)
-                while !Task.isCancelled {
+                while !isStopping {
                     let started = ContinuousClock.now
-                    cursor = try await next(cursor)
-                    resumeToken = cursor.resumeToken ?? resumeToken
-                    handle(cursor.events)
-                    // A server that answers an empty batch at once instead of waiting for events
-                    // must not be polled in a busy loop.
-                    if cursor.events.isEmpty, ContinuousClock.now - started < .milliseconds(100) {
-                        try await Task.sleep(for: idle)
-                        idle = min(idle * 2, .milliseconds(100))
-                    } else {
+                    if let change = try stream.next() {
+                        resumeToken = stream.resumeToken ?? change["_id"]
                         idle = .milliseconds(10)
+                        if change["operationType"]?.stringValue == "invalidate" {
+                            throw MongoError(domain: 0, code: 0, message: "the events collection was dropped")
+                        }
+                        handle(change["fullDocument"]?.documentValue?["event"]?.stringValue)
+                    } else {
+                        resumeToken = stream.resumeToken ?? resumeToken
+                        // A server that answers at once instead of waiting for a change must not be
+                        // read in a busy loop.
+                        if ContinuousClock.now - started < .milliseconds(100) {
+                            pause(idle)
+                            idle = min(idle * 2, .milliseconds(100))
+                        }
                     }
                 }
-            } catch let error as MongoError where [136, 280, 286].contains(error.code) {
-                // The stream cannot resume after that token (history lost): start from now.
-                logger.warning("Cluster events were lost; starting afresh", metadata: ["error": "\(error)"])
-                resumeToken = nil
             } catch {
-                if Task.isCancelled { break }
+                if isStopping { break }
+                if let error = error as? MongoError, [136, 280, 286].contains(error.code) || error.domain == 0 {
+                    // The stream cannot go on from where it was (history lost, invalidated).
+                    logger.warning(
+                        "Cluster events may have been missed; reading from now", metadata: ["error": "\(error)"])
+                    resumeToken = nil
+                } else {
+                    logger.warning(
+                        "Cluster event stream lost; reopening",
+                        metadata: ["error": "\(error)", "retry.in": "\(backoff)"]
+                    )
+                }
                 ChatMetrics.busReconnected()
-                logger.warning(
-                    "Cluster event stream lost; reopening",
-                    metadata: ["error": "\(error)", "retry.in": "\(backoff)"]
-                )
-                try? await Task.sleep(for: backoff)
+                pause(backoff)
                 backoff = min(backoff * 2, .seconds(5))
             }
         }
-        fanOut.finish()
     }
 
-    /// One batch of a change stream and where to continue.
-    struct StreamBatch: Sendable {
-        var cursorID: BSON
-        var events: [String]
-        var resumeToken: BSON?
-    }
-
-    private func open(resumingAfter token: BSON?) async throws -> StreamBatch {
-        var stage: BSONDocument = [:]
-        if let token { stage["resumeAfter"] = token }
-        let command: BSONDocument = [
-            "aggregate": .string(Self.collection),
-            "pipeline": [["$changeStream": .document(stage)], ["$match": ["operationType": "insert"]]],
-            "cursor": ["batchSize": 1000],
-        ]
-        let reply = try await pool.withDedicatedConnection { try $0.runCommand(command) }
-        return try Self.batch(reply, key: "firstBatch")
-    }
-
-    private func next(_ batch: StreamBatch) async throws -> StreamBatch {
-        let command: BSONDocument = [
-            "getMore": batch.cursorID, "collection": .string(Self.collection), "maxTimeMS": 1000,
-            "batchSize": 1000,
-        ]
-        let reply = try await pool.withDedicatedConnection { try $0.runCommand(command) }
-        return try Self.batch(reply, key: "nextBatch")
-    }
-
-    static func batch(_ reply: BSONDocument, key: String) throws -> StreamBatch {
-        guard let cursor = reply["cursor"]?.documentValue, let id = cursor["id"] else {
-            throw MongoError(domain: 0, code: 0, message: "change stream reply without a cursor")
+    private func handle(_ payload: String?) {
+        guard let payload, let event = ClusterEvent(encoded: payload) else {
+            logger.debug("Ignoring an unknown cluster event", metadata: ["payload": "\(payload?.prefix(200) ?? "")"])
+            return
         }
-        guard id.intValue != 0 else {
-            // The server closed the stream (the collection was dropped, an invalidate event).
-            throw MongoError(domain: 0, code: 0, message: "the change stream was closed by the server")
-        }
-        let changes = (cursor[key]?.arrayValue ?? []).compactMap(\.documentValue)
-        return StreamBatch(
-            cursorID: id,
-            events: changes.compactMap { $0["fullDocument"]?.documentValue?["event"]?.stringValue },
-            resumeToken: cursor["postBatchResumeToken"] ?? changes.last?["_id"]
-        )
+        fanOut.deliver(.event(event))
     }
 
-    private func handle(_ events: [String]) {
-        for payload in events {
-            guard let event = ClusterEvent(encoded: payload) else {
-                logger.debug("Ignoring an unknown cluster event", metadata: ["payload": "\(payload.prefix(200))"])
-                continue
-            }
-            fanOut.deliver(.event(event))
+    /// Sleeps this (dedicated) thread, waking early when the bus stops.
+    private func pause(_ duration: Duration) {
+        var left = duration.milliseconds
+        while left > 0, !isStopping {
+            let step = min(left, 50)
+            usleep(UInt32(step * 1000))
+            left -= step
         }
     }
 

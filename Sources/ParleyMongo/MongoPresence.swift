@@ -5,23 +5,25 @@ import ParleyChat
 import Synchronization
 
 /// Presence on MongoDB. In single-instance mode it is this process's set of users (as with
-/// SQLite); shared, it is kept in three collections every instance agrees on:
+/// SQLite); shared, it is two collections every instance agrees on:
 ///
-/// - `parley_instances`: `{_id: instance, heartbeatAt}`, refreshed every heartbeat;
-/// - `parley_presence`: `{_id: "instance:user", instance, user}`, one per user per instance;
-/// - `parley_online`: `{_id: user, devices}`, how many instances have the user, changed with
-///   atomic `$inc`, so exactly one instance sees a user's count go 0 → 1 (and announces
-///   `online`) or 1 → 0 (`offline`), without transactions.
+/// - `parley_instances`: `{_id: instance, heartbeatAt}`, refreshed every heartbeat with the
+///   server's clock (instances' clocks may differ);
+/// - `parley_online`: `{_id: user, instances: [instance, …]}`, changed only with atomic
+///   `$addToSet`/`$pull` that return the document as it was. The instance that turns `[]` into
+///   `[itself]` announces `online`; the one that turns `[x]` into `[]` announces `offline`. Each
+///   change is one atomic write and repeating it changes nothing, so a crash or a retry can never
+///   leave a count wrong, and two instances never announce the same transition.
 ///
-/// Instances whose heartbeat is older than the TTL are removed by the survivors (whoever deletes
-/// the instance's document takes its users offline), never by a TTL index: MongoDB's TTL monitor
-/// runs only once a minute.
+/// Instances whose heartbeat is older than the TTL, or that are referenced but have no document
+/// (an instance that died half-way), are removed by the survivors, never by a TTL index (MongoDB's
+/// TTL monitor runs once a minute): first from every user, then their own document. An instance
+/// the others removed while it was alive (a long pause) comes back under a new id.
 final class MongoPresence: PresenceBackend {
     static let instances = "parley_instances"
-    static let presence = "parley_presence"
     static let online = "parley_online"
 
-    let instanceID = ObjectID().hexString
+    private let instance = Mutex(ObjectID().hexString)
     private let pool: MongoConnectionPool
     private let bus: MongoEventBus
     private let heartbeat: Duration
@@ -37,27 +39,20 @@ final class MongoPresence: PresenceBackend {
         self.logger = logger
     }
 
+    var instanceID: String { instance.withLock { $0 } }
+
     func register(_ user: ObjectID) async throws {
         let added = local.withLock { $0.insert(user).inserted }
         guard bus.isShared else {
             if added { bus.deliver(.userOnline(user)) }
             return
         }
-        let first = try await pool.withConnection { [instanceID] connection in
-            let inserted = try connection.insert(
-                Self.presence,
-                [
-                    [
-                        "_id": .string("\(instanceID):\(user.hexString)"), "instance": .string(instanceID),
-                        "user": .objectID(user),
-                    ]
-                ]
-            )
-            if let error = inserted.writeErrors.first {
-                if error.isDuplicateKey { return false }  // already registered here
-                throw error
-            }
-            return try Self.count(user, by: 1, connection) == 1
+        let instanceID = self.instanceID
+        let first = try await pool.withConnection { connection in
+            let before = try connection.findAndModify(
+                Self.online, filter: ["_id": .objectID(user)],
+                update: ["$addToSet": ["instances": .string(instanceID)]], returnNew: false, upsert: true)
+            return (before?["instances"]?.arrayValue ?? []).isEmpty
         }
         if first { try await bus.publish(.userOnline(user)) }
     }
@@ -68,44 +63,56 @@ final class MongoPresence: PresenceBackend {
             if removed { bus.deliver(.userOffline(user)) }
             return
         }
-        let last = try await pool.withConnection { [instanceID] connection in
-            try Self.remove(user, of: instanceID, connection)
+        let instanceID = self.instanceID
+        let last = try await pool.withConnection { connection in
+            try Self.remove(instanceID, from: user, connection)
         }
         if last { try await bus.publish(.userOffline(user)) }
     }
 
     func onlineUsers() async throws -> Set<ObjectID> {
         guard bus.isShared else { return local.withLock { $0 } }
-        let cutoff = Timestamp.now().adding(milliseconds: -ttl.milliseconds)
+        let ttl = self.ttl
         return try await pool.withConnection { connection in
+            let cutoff = try MongoDeployment.serverTime(connection).adding(milliseconds: -ttl.milliseconds)
             let alive = try connection.find(
                 Self.instances, filter: ["heartbeatAt": ["$gte": .date(cutoff)]], projection: ["_id": 1]
             ).compactMap { $0["_id"] }
             let present = try connection.find(
-                Self.presence, filter: ["instance": ["$in": .array(alive)]], projection: ["user": 1])
-            return Set(present.compactMap { $0["user"]?.objectIDValue })
+                Self.online, filter: ["instances": ["$in": .array(alive)]], projection: ["_id": 1])
+            return Set(present.compactMap { $0["_id"]?.objectIDValue })
+        }
+    }
+
+    /// Writes this instance's first heartbeat, before it registers anyone in the database.
+    func start() async throws {
+        let instanceID = self.instanceID
+        try await pool.withConnection { connection in
+            let now = try MongoDeployment.serverTime(connection)
+            _ = try connection.update(
+                Self.instances, filter: ["_id": .string(instanceID)],
+                update: ["$set": ["heartbeatAt": .date(now)]], upsert: true)
         }
     }
 
     /// Heartbeats, removes dead instances and old events until cancelled.
     /// - Parameter onForgotten: called when the others removed this instance (it stopped
-    ///   heartbeating for a while): its users must be registered again.
+    ///   heartbeating for a while): it now has a new id, and its users must be registered again.
     func maintain(onForgotten: @escaping @Sendable () -> Void) async {
         while !Task.isCancelled {
             do {
-                let now = Timestamp.now()
-                let alive = try await pool.withConnection { [instanceID] connection in
-                    try connection.update(
+                let instanceID = self.instanceID
+                let alive = try await pool.withConnection { connection in
+                    let now = try MongoDeployment.serverTime(connection)
+                    return try connection.update(
                         Self.instances, filter: ["_id": .string(instanceID)],
                         update: ["$set": ["heartbeatAt": .date(now)]]
                     ).count > 0
                 }
                 if !alive {
-                    try await pool.withConnection { [instanceID] connection in
-                        let result = try connection.insert(
-                            Self.instances, [["_id": .string(instanceID), "heartbeatAt": .date(now)]])
-                        if let error = result.writeErrors.first, !error.isDuplicateKey { throw error }
-                    }
+                    logger.warning("Other instances took this one for dead; joining again under a new id")
+                    instance.withLock { $0 = ObjectID().hexString }
+                    try await start()
                     onForgotten()
                 }
                 let reaped = try await reapDeadInstances()
@@ -120,75 +127,72 @@ final class MongoPresence: PresenceBackend {
         }
     }
 
-    /// Removes this instance; its users go offline unless connected elsewhere.
+    /// Removes this instance (once its heartbeat has stopped); its users go offline unless
+    /// connected elsewhere.
     func leave() async {
         guard bus.isShared else { return }
         do {
-            try await remove(instance: instanceID, heartbeatBefore: nil)
+            try await remove(instance: instanceID, ifHeartbeatBefore: nil)
         } catch {
             logger.warning("Could not remove this instance's presence", metadata: ["error": "\(error)"])
         }
     }
 
     private func reapDeadInstances() async throws -> Int {
-        let cutoff = Timestamp.now().adding(milliseconds: -ttl.milliseconds)
-        let dead = try await pool.withConnection { connection in
-            try connection.find(
+        let ttl = self.ttl
+        let (dead, cutoff) = try await pool.withConnection { connection in
+            let cutoff = try MongoDeployment.serverTime(connection).adding(milliseconds: -ttl.milliseconds)
+            let stale = try connection.find(
                 Self.instances, filter: ["heartbeatAt": ["$lt": .date(cutoff)]], projection: ["_id": 1]
             ).compactMap { $0["_id"]?.stringValue }
+            // Instances users still point at whose document is gone: one died while it was
+            // being removed.
+            let referenced =
+                try connection.runCommand(["distinct": .string(Self.online), "key": "instances"])[
+                    "values"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            let known = try connection.find(
+                Self.instances, filter: ["_id": ["$in": .array(referenced.map { .string($0) })]], projection: ["_id": 1]
+            ).compactMap { $0["_id"]?.stringValue }
+            return (Set(stale).union(Set(referenced).subtracting(known)), cutoff)
         }
-        var reaped = 0
-        for instance in dead where try await remove(instance: instance, heartbeatBefore: cutoff) {
-            reaped += 1
+        for instance in dead {
+            try await remove(instance: instance, ifHeartbeatBefore: cutoff)
         }
-        return reaped
+        return dead.count
     }
 
-    /// Deletes an instance and takes its users offline. Only the caller whose delete removed
-    /// the instance's document does the rest, so two survivors never count a user down twice.
-    @discardableResult
-    private func remove(instance: String, heartbeatBefore cutoff: Timestamp?) async throws -> Bool {
-        let offline: [ObjectID]? = try await pool.withConnection { connection in
+    /// Takes `instance` out of every user (announcing those it was the last instance of), then
+    /// deletes its document, unless it heartbeated since `cutoff`.
+    private func remove(instance: String, ifHeartbeatBefore cutoff: Timestamp?) async throws {
+        let offline = try await pool.withConnection { connection in
+            let users = try connection.find(
+                Self.online, filter: ["instances": .string(instance)], projection: ["_id": 1]
+            ).compactMap { $0["_id"]?.objectIDValue }
+            return try users.filter { try Self.remove(instance, from: $0, connection) }
+        }
+        for user in offline { try await bus.publish(.userOffline(user)) }
+        try await pool.withConnection { connection in
             var filter: BSONDocument = ["_id": .string(instance)]
             if let cutoff { filter["heartbeatAt"] = ["$lt": .date(cutoff)] }
-            let deleted = try connection.runCommand([
+            _ = try connection.runCommand([
                 "delete": .string(Self.instances), "deletes": [["q": .document(filter), "limit": 1]],
             ])
-            // This instance's own document may be missing (never heartbeated): clean up anyway.
-            guard deleted["n"]?.intValue == 1 || cutoff == nil else { return nil }
-            let users = try connection.find(
-                Self.presence, filter: ["instance": .string(instance)], projection: ["user": 1]
-            ).compactMap { $0["user"]?.objectIDValue }
-            return try users.filter { try Self.remove($0, of: instance, connection) }
         }
-        guard let offline else { return false }
-        for user in offline { try await bus.publish(.userOffline(user)) }
-        return true
     }
 
-    /// Removes one user's registration on one instance.
-    /// - Returns: whether that was the user's last instance.
-    private static func remove(_ user: ObjectID, of instance: String, _ connection: MongoConnection) throws -> Bool {
-        let deleted = try connection.runCommand([
-            "delete": .string(presence),
-            "deletes": [["q": ["_id": .string("\(instance):\(user.hexString)")], "limit": 1]],
-        ])
-        guard deleted["n"]?.intValue == 1 else { return false }
-        guard try count(user, by: -1, connection) <= 0 else { return false }
+    /// Takes `instance` out of `user`'s instances.
+    /// - Returns: whether it was the last one (the user is now offline everywhere).
+    private static func remove(_ instance: String, from user: ObjectID, _ connection: MongoConnection) throws -> Bool {
+        let before = try connection.findAndModify(
+            online, filter: ["_id": .objectID(user)], update: ["$pull": ["instances": .string(instance)]],
+            returnNew: false)
+        let instances = before?["instances"]?.arrayValue ?? []
+        guard instances == [.string(instance)] else { return false }
         _ = try connection.runCommand([
             "delete": .string(online),
-            "deletes": [["q": ["_id": .objectID(user), "devices": ["$lte": 0]], "limit": 1]],
+            "deletes": [["q": ["_id": .objectID(user), "instances": ["$size": 0]], "limit": 1]],
         ])
         return true
-    }
-
-    /// Changes how many instances have `user`, atomically; returns the new count.
-    private static func count(_ user: ObjectID, by change: Int32, _ connection: MongoConnection) throws -> Int {
-        let reply = try connection.runCommand([
-            "findAndModify": .string(online), "query": ["_id": .objectID(user)],
-            "update": ["$inc": ["devices": .int32(change)]], "new": true, "upsert": true,
-        ])
-        return reply["value"]?.documentValue?["devices"]?.intValue ?? 0
     }
 }
 #endif

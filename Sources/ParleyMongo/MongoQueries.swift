@@ -25,7 +25,7 @@ enum MongoQueries {
         (MongoDocuments.messages, "receiverId_1__id_1", ["receiverId": 1, "_id": 1], false),
         // Shared realtime (replica sets): cleaning old events, an instance's users.
         (MongoEventBus.collection, "at_1", ["at": 1], false),
-        (MongoPresence.presence, "instance_1", ["instance": 1], false),
+        (MongoPresence.online, "instances_1", ["instances": 1], false),
         (MongoPresence.instances, "heartbeatAt_1", ["heartbeatAt": 1], false),
     ]
 

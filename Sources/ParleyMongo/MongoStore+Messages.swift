@@ -6,29 +6,31 @@ import ParleyChat
 extension MongoStore {
     public func insertMessage(_ message: Message) async throws {
         let document = MongoDocuments.document(message)
-        try await call { [eventBus] connection in
-            // MongoDB has no foreign keys: check that both users exist.
-            let participants = Set([message.senderID, message.receiverID])
-            let found = try connection.find(
-                MongoDocuments.users,
-                filter: ["_id": ["$in": .array(participants.map { .objectID($0) })]],
-                projection: ["_id": 1]
-            )
-            guard found.count == participants.count else { throw StoreError.unknownUser }
-            let result = try connection.insert(MongoDocuments.messages, [document])
-            if let error = result.writeErrors.first { throw error }
-            // One instance: straight to this process's sockets, in the order of storing.
-            if !eventBus.isShared { eventBus.deliver(.messageCreated(message)) }
-        }
-        guard eventBus.isShared else { return }
-        do {
-            try await eventBus.publish(.messageCreated(message))
-        } catch {
-            // Stored, so not an error for the sender (a retry would store it twice); clients
-            // catch up with `after`.
-            logger.warning(
-                "A stored message could not be announced to other instances",
-                metadata: ["message": "\(message.id)", "error": "\(error)"])
+        try await messageOrder.run {
+            try await call { [eventBus] connection in
+                // MongoDB has no foreign keys: check that both users exist.
+                let participants = Set([message.senderID, message.receiverID])
+                let found = try connection.find(
+                    MongoDocuments.users,
+                    filter: ["_id": ["$in": .array(participants.map { .objectID($0) })]],
+                    projection: ["_id": 1]
+                )
+                guard found.count == participants.count else { throw StoreError.unknownUser }
+                let result = try connection.insert(MongoDocuments.messages, [document])
+                if let error = result.writeErrors.first { throw error }
+                // One instance: straight to this process's sockets.
+                if !eventBus.isShared { eventBus.deliver(.messageCreated(message)) }
+            }
+            guard eventBus.isShared else { return }
+            do {
+                try await eventBus.publish(.messageCreated(message))
+            } catch {
+                // Stored, so not an error for the sender (a retry would store it twice); clients
+                // catch up with `after`.
+                logger.warning(
+                    "A stored message could not be announced to other instances",
+                    metadata: ["message": "\(message.id)", "error": "\(error)"])
+            }
         }
     }
 

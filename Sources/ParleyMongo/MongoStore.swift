@@ -17,6 +17,9 @@ public final class MongoStore: ChatStore {
     let eventBus: MongoEventBus
     let presenceBackend: MongoPresence
     private let clusterMode: MongoClusterMode
+    /// New messages are stored and announced one at a time, so that events leave in the order
+    /// messages were stored (what SQLite's write queue and PostgreSQL's trigger give).
+    let messageOrder = OrderedSection()
     private let decisions: AsyncStream<Bool>
     private let decisionInput: AsyncStream<Bool>.Continuation
 
@@ -60,8 +63,13 @@ public final class MongoStore: ChatStore {
         if shared, !Task.isCancelled, !Task.isShuttingDownGracefully {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.eventBus.listen() }
-                group.addTask { await self.presenceBackend.maintain { self.eventBus.resynchronize() } }
-                try? await gracefulShutdown()
+                await withDiscardingTaskGroup { heartbeat in
+                    heartbeat.addTask { await self.presenceBackend.maintain { self.eventBus.resynchronize() } }
+                    try? await gracefulShutdown()
+                    heartbeat.cancelAll()
+                }
+                // The heartbeat has stopped, so it cannot bring this instance back; the stream
+                // still runs while this instance's users go offline.
                 await self.presenceBackend.leave()
                 group.cancelAll()
             }
@@ -83,6 +91,9 @@ public final class MongoStore: ChatStore {
         }
         let shared = clusterMode == .on || (clusterMode == .auto && deployment.supportsChangeStreams)
         if shared {
+            // The stream opens and this instance joins presence before anything is published.
+            try await eventBus.prepare()
+            try await presenceBackend.start()
             logger.notice(
                 "MongoDB: instances share realtime events and presence through a change stream",
                 metadata: ["deployment": "\(deployment)"])

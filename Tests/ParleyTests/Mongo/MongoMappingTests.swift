@@ -143,34 +143,18 @@ struct MongoMappingTests {
         #expect(MongoDeployment.sharded.supportsChangeStreams)
     }
 
-    @Test func changeStreamBatchesYieldEventsAndWhereToResume() throws {
-        let event = ClusterEvent.typing(from: Self.userID, to: Self.peerID)
-        let token: BSON = ["_data": "8263A1"]
-        let reply: BSONDocument = [
-            "cursor": [
-                "id": .int64(42),
-                "nextBatch": [
-                    [
-                        "_id": token, "operationType": "insert",
-                        "fullDocument": MongoEventBus.document(for: event)["event"].map { ["event": $0] } ?? .null,
-                    ]
-                ],
-            ],
-            "ok": .double(1),
-        ]
-        let batch = try MongoEventBus.batch(reply, key: "nextBatch")
-        #expect(batch.events.compactMap(ClusterEvent.init(encoded:)) == [event])
-        #expect(batch.resumeToken == token, "without a postBatchResumeToken, the last event's id")
-        #expect(batch.cursorID == .int64(42))
-
-        var withPostBatch = reply
-        withPostBatch["cursor"] = ["id": .int64(42), "nextBatch": [], "postBatchResumeToken": ["_data": "99"]]
-        #expect(try MongoEventBus.batch(withPostBatch, key: "nextBatch").resumeToken == ["_data": "99"])
-
-        // A closed stream (cursor id 0) is reopened, not read forever.
-        #expect(throws: MongoError.self) {
-            try MongoEventBus.batch(["cursor": ["id": .int64(0), "nextBatch": []]], key: "nextBatch")
-        }
+    @Test func bigInsertsAreSplitIntoCommandsThatFit() {
+        let small = [UInt8](repeating: 0, count: 1000)
+        let big = [UInt8](repeating: 0, count: 5 * 1024 * 1024)
+        #expect(MongoConnection.chunks(of: []) == [])
+        #expect(MongoConnection.chunks(of: [small, small]) == [0..<2])
+        #expect(MongoConnection.chunks(of: [big, big, small]) == [0..<1, 1..<3])
+        #expect(MongoConnection.chunks(of: Array(repeating: small, count: 9_000)) == [0..<8_388, 8_388..<9_000])
+        let tiny = [UInt8](repeating: 0, count: 100)
+        #expect(
+            MongoConnection.chunks(of: Array(repeating: tiny, count: 25_000)) == [
+                0..<10_000, 10_000..<20_000, 20_000..<25_000,
+            ])
     }
 
     @Test func connectionStringsKeepCredentialsOutOfLogs() throws {
