@@ -33,7 +33,7 @@ public struct MongoConnectionString: Sendable, Hashable, CustomStringConvertible
         self.uri = string
         let database = mongoc_uri_get_database(parsed).map { String(cString: $0) } ?? ""
         self.database = database.isEmpty ? Self.defaultDatabase : database
-        self.displayName = Self.redacted(string)
+        self.displayName = Self.displayName(of: parsed, database: self.database)
     }
 
     public var description: String { displayName }
@@ -48,16 +48,19 @@ public struct MongoConnectionString: Sendable, Hashable, CustomStringConvertible
         return parsed
     }
 
-    /// `scheme://hosts/database`, without user, password or options.
-    static func redacted(_ uri: String) -> String {
-        guard let schemeEnd = uri.firstRange(of: "://") else { return "MongoDB" }
-        let scheme = uri[..<schemeEnd.lowerBound]
-        var rest = uri[schemeEnd.upperBound...]
-        if let query = rest.firstIndex(of: "?") { rest = rest[..<query] }
-        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-        var hosts = rest[..<slash]
-        if let at = hosts.lastIndex(of: "@") { hosts = hosts[hosts.index(after: at)...] }
-        return "\(scheme)://\(hosts)\(rest[slash...])"
+    /// `scheme://hosts/database`, without user, password or options, from the driver's parse
+    /// (a password may contain characters that fool a textual cut).
+    static func displayName(of uri: OpaquePointer, database: String) -> String {
+        if let srv = mongoc_uri_get_srv_hostname(uri) {
+            return "mongodb+srv://\(String(cString: srv))/\(database)"
+        }
+        var hosts: [String] = []
+        var host = mongoc_uri_get_hosts(uri)
+        while let current = host {
+            hosts.append(String(cString: parley_host_and_port(current)))
+            host = parley_host_next(current)
+        }
+        return "mongodb://\(hosts.joined(separator: ","))/\(database)"
     }
 }
 #endif

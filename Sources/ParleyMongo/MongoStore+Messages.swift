@@ -92,7 +92,7 @@ extension MongoStore {
                 returnNew: true
             )
         }
-        return try document.map(MongoDocuments.message)
+        return document.flatMap { readable([$0], MongoDocuments.message).first }
     }
 
     public func deleteMessage(id: ObjectID, at time: Timestamp) async throws -> Message? {
@@ -107,7 +107,7 @@ extension MongoStore {
                 returnNew: false
             )
         }
-        return try document.map(MongoDocuments.message)
+        return document.flatMap { readable([$0], MongoDocuments.message).first }
     }
 
     public func sidebar(of user: ObjectID, after position: SidebarPosition?, limit: Int?) async throws
@@ -126,17 +126,25 @@ extension MongoStore {
                 if case .conversationByMessage(let last) = position {
                     conversations.removeAll { $0.lastID >= last }
                 }
-                if let limit, conversations.count > limit { conversations.removeLast(conversations.count - limit) }
-                let users = try connection.find(
-                    MongoDocuments.users,
-                    filter: ["_id": ["$in": .array(conversations.map { .objectID($0.peer) })]]
-                )
-                var records: [ObjectID: User] = [:]
-                for record in self.readable(users, MongoDocuments.userRecord) { records[record.user.id] = record.user }
-                for conversation in conversations {
-                    // A message to a user whose document is gone or unreadable: not a contact.
-                    guard let peer = records[conversation.peer] else { continue }
-                    entries.append(conversation.entry(with: peer))
+                // The peers' documents, a page at a time: a message to a user whose document is
+                // gone or unreadable is no contact, and must not take a place in the page.
+                var start = 0
+                let chunk = max(limit ?? 500, 50)
+                while start < conversations.count, entries.count < limit ?? .max {
+                    let slice = conversations[start..<min(start + chunk, conversations.count)]
+                    let users = try connection.find(
+                        MongoDocuments.users,
+                        filter: ["_id": ["$in": .array(slice.map { .objectID($0.peer) })]]
+                    )
+                    var records: [ObjectID: User] = [:]
+                    for record in self.readable(users, MongoDocuments.userRecord) {
+                        records[record.user.id] = record.user
+                    }
+                    for conversation in slice where entries.count < limit ?? .max {
+                        guard let peer = records[conversation.peer] else { continue }
+                        entries.append(conversation.entry(with: peer))
+                    }
+                    start += chunk
                 }
             }
             if let limit, entries.count >= limit { return entries }

@@ -42,7 +42,7 @@ extension MongoStore {
                     MongoDocuments.users, filter: ["_id": .objectID(id)], update: update, returnNew: false)
             })
         else { return nil }
-        let previous = try MongoDocuments.userRecord(before)
+        guard let previous = readable([before], MongoDocuments.userRecord).first else { return nil }
         var updated = previous
         if let name = changes.name { updated.user.name = name }
         if let avatar = changes.avatar {

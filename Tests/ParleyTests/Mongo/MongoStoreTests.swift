@@ -27,7 +27,7 @@ struct MongoStoreTests {
             Issue.record("expected MongoDB")
             return
         }
-        #expect(uri.displayName == "mongodb://db.example/chat")
+        #expect(uri.displayName == "mongodb://db.example:27017/chat")
         #expect(size == 3)
         #expect(cluster == .auto)
     }
@@ -80,6 +80,26 @@ struct MongoStoreTests {
             }
             let email = indexes.compactMap(\.documentValue).first { $0["name"] == "email_1" }
             #expect(email?["unique"] == true)
+        }
+    }
+
+    @Test(.enabled(if: TestMongo.uri != nil, "set MONGODB_URI to run it"))
+    func aConversationWithAVanishedUserTakesNoPlaceInTheSidebar() async throws {
+        try await withStore(.mongodb) { store in
+            let mongo = try #require(store as? MongoStore)
+            let (ann, bob, cat) = (Fixture.user(), Fixture.user(), Fixture.user())
+            for user in [ann, bob, cat] { try await store.insertUser(user) }
+            try await store.insertMessage(Fixture.message(from: bob.user.id, to: ann.user.id))
+            try await store.insertMessage(Fixture.message(from: cat.user.id, to: ann.user.id))
+            // Cat's document disappears (another application deleted it).
+            _ = try await mongo.call { connection in
+                try connection.runCommand([
+                    "delete": "users", "deletes": [["q": ["_id": .objectID(cat.user.id)], "limit": 1]],
+                ])
+            }
+            let page = try await store.sidebar(of: ann.user.id, after: nil, limit: 1)
+            #expect(page.map(\.user.id) == [bob.user.id])
+            #expect(page.first?.lastMessage != nil)
         }
     }
     #else
