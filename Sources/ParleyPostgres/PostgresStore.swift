@@ -84,6 +84,8 @@ public final class PostgresStore: ChatStore {
 
     public func migrate() async throws {
         try await PostgresMigrator(client: client, logger: logger).migrate()
+        // After an interrupted `parley copy` into this database (see beginImport()).
+        try await Self.restoreMessageIndexes(client, logger: logger)
         schemaReady.open()
     }
 

@@ -64,6 +64,7 @@ public struct StoreCopier: Sendable {
         }
         let completed: Bool
         do {
+            try await target.beginImport()
             completed = try await copyMessages(&report, skippedUsers: skippedUsers, through: bound)
         } catch {
             // The batches before the failure are in: bring what the target derives from them up

@@ -76,11 +76,17 @@ public protocol ChatImporter: ChatExporter {
     /// Whether the store's schema exists (a dry run does not create it).
     func hasSchema() async throws -> Bool
 
-    /// Brings what the store derives from messages (conversation summaries) up to date after
-    /// imports, which may leave that to the end. Safe to call any time.
+    /// Called once before the first batch of messages: a store may set aside what it rebuilds
+    /// faster in one go afterwards (PostgreSQL drops the secondary indexes and foreign keys of an
+    /// empty messages table). ``finishImport()`` puts everything back.
+    func beginImport() async throws
+
+    /// Brings what the store derives from messages (indexes, conversation summaries) up to date
+    /// after imports, which may leave that to the end. Safe to call any time.
     func finishImport() async throws
 }
 
 extension ChatImporter {
+    public func beginImport() async throws {}
     public func finishImport() async throws {}
 }

@@ -64,6 +64,48 @@ struct PostgresStoreTests {
         #expect(count == PostgresSchema.migrations.count, "each migration applied exactly once")
     }
 
+    /// The messages table's secondary indexes and foreign keys that exist now.
+    static func messageIndexesAndKeys(_ url: String) async throws -> Set<String> {
+        try await TestPostgres.withAdminClient(url) { client in
+            let rows = try await client.query(
+                """
+                SELECT indexname FROM pg_indexes WHERE tablename = 'messages'
+                UNION ALL SELECT conname FROM pg_constraint WHERE conrelid = 'messages'::regclass AND contype = 'f'
+                """
+            )
+            var names = Set<String>()
+            for try await name in rows.decode(String.self) { names.insert(name) }
+            return names
+        }
+    }
+
+    static let setAside: Set<String> = [
+        "messages_conversation", "messages_conversation_updated", "messages_sender_id_fkey",
+        "messages_receiver_id_fkey",
+    ]
+
+    @Test func aBulkImportSetsIndexesAsideAndAnInterruptedOneGetsThemBack() async throws {
+        let raw = try await TestPostgres.freshDatabaseURL()
+        let store = PostgresStore(url: try PostgresConnectionURL(raw), maximumConnections: 2, logger: .quiet)
+        try await Self.withRunning([store]) {
+            try await store.migrate()
+            let (ann, bob) = (Fixture.user(), Fixture.user())
+            _ = try await store.importUsers([ann, bob])
+            try await store.beginImport()
+            #expect(try await Self.messageIndexesAndKeys(raw).isDisjoint(with: Self.setAside))
+            #expect(try await Self.messageIndexesAndKeys(raw).contains("messages_seq_key"), "kept: resuming needs it")
+            _ = try await store.importMessages([Fixture.message(from: ann.user.id, to: bob.user.id)])
+            // Interrupted here: a server starting on the database builds them again.
+            try await store.migrate()
+            #expect(try await Self.messageIndexesAndKeys(raw).isSuperset(of: Self.setAside))
+            // Into a table that has messages, nothing is set aside.
+            try await store.beginImport()
+            #expect(try await Self.messageIndexesAndKeys(raw).isSuperset(of: Self.setAside))
+            try await store.finishImport()
+            #expect(try await Self.messageIndexesAndKeys(raw).isSuperset(of: Self.setAside))
+        }
+    }
+
     @Test func conversationPagesUseTheIndexNotAScan() async throws {
         let url = try await TestPostgres.freshDatabaseURL()
         try await TestPostgres.withAdminClient(url) { client in
