@@ -65,18 +65,22 @@ public final class PostgresStore: ChatStore {
     /// Opened by ``migrate()``: presence and heartbeats need the schema.
     let schemaReady: ReadinessGate
 
-    /// Runs the LISTEN connection and the presence heartbeat; at graceful shutdown, takes this
-    /// instance out of presence, then stops them.
+    /// Runs the LISTEN connection and the presence heartbeat; at graceful shutdown, stops the
+    /// heartbeat (so that it cannot bring this instance back), takes this instance out of
+    /// presence, then stops listening.
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask {
                 await self.schemaReady.wait()
                 await self.eventBus.listen()
             }
-            group.addTask {
-                await self.presenceBackend.maintain { [eventBus = self.eventBus] in eventBus.resynchronize() }
+            await withDiscardingTaskGroup { heartbeat in
+                heartbeat.addTask {
+                    await self.presenceBackend.maintain { [eventBus = self.eventBus] in eventBus.resynchronize() }
+                }
+                try? await gracefulShutdown()
+                heartbeat.cancelAll()
             }
-            try? await gracefulShutdown()
             await presenceBackend.leave()
             group.cancelAll()
         }
