@@ -13,30 +13,37 @@ struct PostgresCopyText {
     mutating func append(_ value: String?) {
         if columnsInRow > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
         columnsInRow += 1
-        guard let value else {
+        guard var text = value else {
             buffer.writeStaticString("\\N")
             return
         }
-        var utf8 = value.utf8
-        // Most values need no escaping: write them in one go.
-        if !utf8.contains(where: Self.needsEscape) {
-            buffer.writeString(value)
-            return
-        }
-        utf8 = value.utf8
-        for byte in utf8 {
-            switch byte {
-            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-            case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
-            case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
-            case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
-            default: buffer.writeInteger(byte)
+        text.withUTF8 { bytes in
+            // Most values need no escaping: write them in one go.
+            guard bytes.contains(where: Self.needsEscape) else {
+                buffer.writeBytes(bytes)
+                return
+            }
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+                case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+                case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+                case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+                default: buffer.writeInteger(byte)
+                }
             }
         }
     }
 
     mutating func append(_ value: Int64?) {
-        append(value.map { String($0) })
+        if columnsInRow > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
+        columnsInRow += 1
+        guard let value else {
+            buffer.writeStaticString("\\N")
+            return
+        }
+        // Digits never need escaping (and a number this short is a small string: no allocation).
+        buffer.writeString(String(value))
     }
 
     mutating func endRow() {
