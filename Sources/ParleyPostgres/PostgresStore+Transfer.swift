@@ -353,13 +353,27 @@ extension PostgresStore: ChatImporter {
         }
     }
 
+    /// Builds the indexes set aside (each on a connection of its own) while the conversation
+    /// summaries are rebuilt, then adds the foreign keys back.
     public func finishImport() async throws {
         try await perform(within: .seconds(3600)) { client in
-            try await Self.restoreMessageIndexes(client, logger: self.logger)
-            try await client.withTransaction(logger: self.logger) { connection in
-                // The rebuild sorts every message: in memory rather than on disk.
-                try await connection.query("SET LOCAL work_mem = '256MB'", logger: self.logger)
-                try await connection.query("SELECT parley_conversations_rebuild()", logger: self.logger)
+            let logger = self.logger
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for statement in MessageIndexes.indexes {
+                    group.addTask { try await Self.restore(statement, client, logger: logger) }
+                }
+                group.addTask {
+                    try await client.withTransaction(logger: logger) { connection in
+                        // The rebuild sorts every message: in memory rather than on disk.
+                        try await connection.query("SET LOCAL work_mem = '256MB'", logger: logger)
+                        try await connection.query("SELECT parley_conversations_rebuild()", logger: logger)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // Adding a foreign key waits for index builds on the table anyway: after them.
+            for statement in MessageIndexes.foreignKeys {
+                try await Self.restore(statement, client, logger: logger)
             }
         }
     }
@@ -367,12 +381,19 @@ extension PostgresStore: ChatImporter {
     /// Creates whichever of the messages table's secondary indexes and foreign keys are missing
     /// (all there: a few catalog lookups).
     static func restoreMessageIndexes(_ client: PostgresClient, logger: Logger) async throws {
+        for statement in MessageIndexes.all {
+            try await restore(statement, client, logger: logger)
+        }
+    }
+
+    /// Runs one restoring statement in its own transaction, under an advisory lock of its own, so
+    /// that two processes (two instances starting after an interrupted copy) never build the
+    /// same thing at once.
+    private static func restore(_ statement: String, _ client: PostgresClient, logger: Logger) async throws {
+        let key = 7_357_230 + (MessageIndexes.all.firstIndex(of: statement) ?? 0)
         try await client.withTransaction(logger: logger) { connection in
-            // One instance at a time (two starting after an interrupted copy).
-            try await connection.query("SELECT pg_advisory_xact_lock(7357230)", logger: logger)
-            for statement in MessageIndexes.restore {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-            }
+            try await connection.query("SELECT pg_advisory_xact_lock(\(key))", logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
         }
     }
 
@@ -395,12 +416,12 @@ enum MessageIndexes {
 
     /// Each looks in the catalog first: a statement that finds everything in place takes no
     /// lock on the table (a server starting next to running ones must not block their inserts).
-    static let restore = [
+    static let indexes = [
         index("messages_conversation", "(user_lo, user_hi, seq)"),
         index("messages_conversation_updated", "(user_lo, user_hi, updated_at, seq)"),
-        foreignKey("sender_id"),
-        foreignKey("receiver_id"),
     ]
+    static let foreignKeys = [foreignKey("sender_id"), foreignKey("receiver_id")]
+    static let all = indexes + foreignKeys
 
     private static func index(_ name: String, _ columns: String) -> String {
         """
