@@ -35,6 +35,13 @@ struct ReferenceCheck {
         var conflicts: [CopyConflict] = []
         for record in batch {
             switch record {
+            case .valid(let message)
+            where [message.text, message.image].contains(where: { $0?.contains("\u{0}") == true }):
+                // Parley never accepts one, and PostgreSQL cannot store one: another application's.
+                conflicts.append(
+                    CopyConflict(
+                        collection: .messages, id: message.id.hexString,
+                        kind: .invalid(reason: "text or image contains a NUL character")))
             case .valid(let message): messages.append(message)
             case .invalid(let id, let reason):
                 conflicts.append(CopyConflict(collection: .messages, id: id, kind: .invalid(reason: reason)))

@@ -36,15 +36,18 @@ struct SessionCookie: Sendable {
 
     /// The token a request carries: `Authorization: Bearer` first, else the `jwt` cookie.
     static func token(in request: Request) -> String? {
-        if let authorization = request.headers[.authorization] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                let token = parts[1].trimmingCharacters(in: " ")
-                return token.isEmpty ? nil : token
-            }
-        }
+        if let token = bearerToken(in: request) { return token }
         guard let cookie = request.cookies[name]?.value, !cookie.isEmpty else { return nil }
         return cookie
+    }
+
+    /// The token of an `Authorization: Bearer …` header (the scheme in any case, as RFC 9110 says).
+    static func bearerToken(in request: Request) -> String? {
+        guard let authorization = request.headers[.authorization] else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].trimmingCharacters(in: " ")
+        return token.isEmpty ? nil : token
     }
 }
 

@@ -22,9 +22,7 @@ struct MetricsController {
     }
 
     @Sendable func metrics(request: Request, context: ParleyRequestContext) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            Self.constantTimeEqual(String(header.dropFirst("Bearer ".count)), token)
-        else {
+        guard let presented = SessionCookie.bearerToken(in: request), Self.constantTimeEqual(presented, token) else {
             throw ParleyError(.unauthorized, code: "unauthorized", message: "A valid metrics token is required")
         }
         let sockets = engine.sessionCounts

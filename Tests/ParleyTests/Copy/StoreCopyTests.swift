@@ -169,6 +169,8 @@ struct StoreCopyTests {
             .valid(Fixture.message(from: good[0].user.id, to: good[1].user.id, text: "kept")),
             .valid(Fixture.message(from: good[0].user.id, to: ghost, text: "to nobody")),
             .invalid(id: ObjectID().hexString, reason: "no text and no image"),
+            // Another application stored a NUL: PostgreSQL could not take it; it is reported.
+            .valid(Fixture.message(from: good[1].user.id, to: good[0].user.id, text: "nul\u{0}inside")),
         ]
         let invalidUser = ObjectID().hexString
         let source = ScriptedExporter(
@@ -178,8 +180,10 @@ struct StoreCopyTests {
         try await withStores(.sqlite) { target in
             let refused = try await copy(from: source, to: target)
             #expect(refused.outcome == .refused)
-            #expect(refused.conflictCount == 3)
+            #expect(refused.conflictCount == 4)
             #expect(refused.conflicts.contains { $0.id == invalidUser && $0.kind == .invalid(reason: "no email") })
+            #expect(
+                refused.conflicts.contains { $0.kind == .invalid(reason: "text or image contains a NUL character") })
             #expect(refused.conflicts.contains { $0.kind == .missingUser(ghost) })
             #expect(try await target.countUsers() == 0)
 
@@ -187,7 +191,7 @@ struct StoreCopyTests {
             #expect(skipped.outcome == .completed)
             #expect(skipped.users.inserted == 2)
             #expect(skipped.messages.inserted == 1)
-            #expect(skipped.conflictCount == 3)
+            #expect(skipped.conflictCount == 4)
         }
     }
 

@@ -25,6 +25,11 @@ struct MetricsAPITests {
             let reply = try await api.request(.get, "/metrics", headers: [.authorization: "Bearer \(Self.token)"])
             #expect(reply.status == .ok)
             #expect(reply.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+            // The scheme is case-insensitive (RFC 9110); a session cookie is no metrics token.
+            let lower = try await api.request(.get, "/metrics", headers: [.authorization: "bearer \(Self.token)"])
+            #expect(lower.status == .ok)
+            let cookie = try await api.request(.get, "/metrics", headers: [.cookie: "jwt=\(Self.token)"])
+            #expect(cookie.status == .unauthorized)
         }
     }
 
