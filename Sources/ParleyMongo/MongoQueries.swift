@@ -29,21 +29,18 @@ enum MongoQueries {
         (MongoPresence.instances, "heartbeatAt_1", ["heartbeatAt": 1], false),
     ]
 
-    /// The collections with indexes, in creation order.
-    static var indexedCollections: [String] {
-        var seen: [String] = []
-        for index in indexes where !seen.contains(index.collection) { seen.append(index.collection) }
-        return seen
-    }
-
-    /// The `createIndexes` command for one collection's indexes.
-    static func createIndexes(on collection: String) -> BSONDocument {
-        let specifications: [BSON] = indexes.filter { $0.collection == collection }.map { index in
+    /// One `createIndexes` command per index, so that one the database cannot build (the Node
+    /// app made an index of that name with other options; existing duplicate emails) does not
+    /// keep the others from being built. Each is named in what it returns, for the log.
+    static var createIndexCommands: [(name: String, command: BSONDocument)] {
+        indexes.map { index in
             var specification: BSONDocument = ["key": .document(index.keys), "name": .string(index.name)]
             if index.unique { specification["unique"] = true }
-            return .document(specification)
+            return (
+                "\(index.collection).\(index.name)",
+                ["createIndexes": .string(index.collection), "indexes": [.document(specification)]]
+            )
         }
-        return ["createIndexes": .string(collection), "indexes": .array(specifications)]
     }
 
     /// Messages between `a` and `b`, either way.

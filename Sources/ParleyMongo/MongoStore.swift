@@ -83,9 +83,18 @@ public final class MongoStore: ChatStore {
     /// Creates the indexes that are missing (Parley needs no other schema) and finds out whether
     /// instances can share events.
     public func migrate() async throws {
+        let logger = self.logger
         let deployment = try await call { connection in
-            for collection in MongoQueries.indexedCollections {
-                _ = try connection.runCommand(MongoQueries.createIndexes(on: collection))
+            for (name, command) in MongoQueries.createIndexCommands {
+                do {
+                    _ = try connection.runCommand(command)
+                } catch let error as MongoError where [85, 86, 11000].contains(error.code) {
+                    // IndexOptionsConflict, IndexKeySpecsConflict, duplicates: data or an index
+                    // another application made. Parley works without it; say so loudly.
+                    logger.error(
+                        "MongoDB index could not be created; fix the data or the index and restart",
+                        metadata: ["index": "\(name)", "error": "\(error)"])
+                }
             }
             return try MongoDeployment.detect(connection)
         }

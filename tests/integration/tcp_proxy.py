@@ -73,3 +73,26 @@ class TcpProxy:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+def proxied_mongodb_uri(uri, port, database, **options):
+    """`uri` pointed at the proxy on `port` (credentials and options kept), for `database`, as a
+    direct connection (a replica set member would otherwise be reached by its advertised name)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (userinfo + "@" if userinfo else "") + f"127.0.0.1:{port}"
+    query = dict(parse_qsl(parts.query))
+    query.pop("replicaSet", None)
+    query.update({"directConnection": "true", **{k: str(v) for k, v in options.items()}})
+    return urlunsplit(("mongodb", netloc, "/" + database, urlencode(query), ""))
+
+
+def mongodb_target(uri):
+    """The first host and port of a `mongodb://` URI."""
+    from urllib.parse import urlsplit
+
+    hosts = urlsplit(uri).netloc.rpartition("@")[2].split(",")[0]
+    host, _, port = hosts.partition(":")
+    return host, int(port or 27017)

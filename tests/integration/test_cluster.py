@@ -2,8 +2,8 @@
 killed instance, and a database restart during traffic.
 
 The first tests run on PostgreSQL (LISTEN/NOTIFY) and, when MONGODB_URI is set, on MongoDB
-(change streams; MONGODB_CLUSTER=on, for test servers that support change streams without
-saying they are a replica set)."""
+(change streams: on a replica set or sharded cluster; forced with MONGODB_CLUSTER=on on a test
+server that has them without saying it is a replica set; skipped on a standalone mongod)."""
 import os
 import signal
 import subprocess
@@ -29,6 +29,26 @@ def fresh_mongo_database():
     return urlunsplit(parts._replace(path="/parley_cluster_" + uuid.uuid4().hex[:8]))
 
 
+def mongo_cluster_mode():
+    """`auto` on a replica set or sharded cluster; `on` for a server that has change streams without
+    saying it is a replica set (test servers); skips the test on a plain standalone mongod."""
+    from pymongo import MongoClient
+    from pymongo.errors import OperationFailure
+
+    client = MongoClient(MONGODB_URI, serverSelectionTimeoutMS=5000)
+    try:
+        handshake = client.admin.command("isMaster")
+        if handshake.get("setName") or handshake.get("msg") == "isdbgrid":
+            return "auto"
+        try:
+            client["parley_probe"].command({"aggregate": "probe", "pipeline": [{"$changeStream": {}}], "cursor": {}})
+        except OperationFailure as error:
+            pytest.skip(f"this MongoDB server has no change streams (a standalone server): {error}")
+        return "on"
+    finally:
+        client.close()
+
+
 @pytest.fixture(params=[
     pytest.param("postgres", marks=needs_postgres),
     pytest.param("mongodb", marks=pytest.mark.skipif(not MONGODB_URI, reason="MONGODB_URI is not set")),
@@ -37,7 +57,7 @@ def cluster(request, parley):
     if request.param == "postgres":
         env = {"DATABASE_URL": fresh_database(), **FAST_PRESENCE}
     else:
-        env = {"MONGODB_URI": fresh_mongo_database(), "MONGODB_CLUSTER": "on", **FAST_PRESENCE}
+        env = {"MONGODB_URI": fresh_mongo_database(), "MONGODB_CLUSTER": mongo_cluster_mode(), **FAST_PRESENCE}
     first = parley(env=env)
     second = parley(env=env)
     return first, second
@@ -119,14 +139,14 @@ def test_users_of_a_killed_instance_go_offline(cluster):
 def test_a_change_stream_resumes_after_losing_the_database(parley):
     """Instance one loses its database connection while instance two goes on: when it is back, its
     change stream resumes after the last event it read, so nothing sent meanwhile is missed."""
-    from tcp_proxy import TcpProxy
+    from tcp_proxy import TcpProxy, mongodb_target, proxied_mongodb_uri
 
     parts = urlsplit(MONGODB_URI)
-    proxy = TcpProxy(parts.hostname, parts.port or 27017)
+    common = {"MONGODB_CLUSTER": mongo_cluster_mode(), **FAST_PRESENCE, "PRESENCE_TTL_MS": "60000"}
+    proxy = TcpProxy(*mongodb_target(MONGODB_URI))
     database = "parley_resume_" + uuid.uuid4().hex[:8]
-    common = {"MONGODB_CLUSTER": "on", **FAST_PRESENCE, "PRESENCE_TTL_MS": "60000"}
-    one = parley(env={"MONGODB_URI": f"mongodb://127.0.0.1:{proxy.port}/{database}?serverSelectionTimeoutMS=1000",
-                      **common})
+    one = parley(env={"MONGODB_URI": proxied_mongodb_uri(MONGODB_URI, proxy.port, database,
+                                                         serverSelectionTimeoutMS=1000), **common})
     two = parley(env={"MONGODB_URI": urlunsplit(parts._replace(path="/" + database)), **common})
     ann, bob = one.signup(name="Ann"), two.signup(name="Bob")
     a, a_events = connect(one, token=ann["token"])

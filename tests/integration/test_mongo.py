@@ -120,12 +120,12 @@ def test_documents_parley_writes_have_the_node_apps_shape(parley, node_database)
 
 def test_a_lost_server_answers_503_and_parley_recovers(parley):
     """The database goes away under a running server, then comes back."""
-    from tcp_proxy import TcpProxy
+    from tcp_proxy import TcpProxy, mongodb_target, proxied_mongodb_uri
 
-    parts = urlsplit(MONGODB_URI)
-    proxy = TcpProxy(parts.hostname, parts.port or 27017)
+    proxy = TcpProxy(*mongodb_target(MONGODB_URI))
     database = "parley_outage_" + uuid.uuid4().hex[:8]
-    server = parley(env={"MONGODB_URI": f"mongodb://127.0.0.1:{proxy.port}/{database}?serverSelectionTimeoutMS=1000"})
+    uri = proxied_mongodb_uri(MONGODB_URI, proxy.port, database, serverSelectionTimeoutMS=1000)
+    server = parley(env={"MONGODB_URI": uri})
     ann = server.signup(name="Ann")
     login = {"email": ann["email"], "password": ann["password"]}
 
@@ -148,6 +148,16 @@ def test_a_lost_server_answers_503_and_parley_recovers(parley):
     else:
         raise AssertionError("parley did not recover after the database came back")
     assert requests.get(server.url + "/readyz").status_code == 200
+
+
+def test_an_index_the_node_app_made_differently_does_not_stop_parley(parley, node_database):
+    # An old deployment made `email_1` without `unique`: Parley says so and serves anyway.
+    node_database["db"].users.drop_indexes()
+    node_database["db"].users.create_index("email", name="email_1")
+    server = parley(env={"MONGODB_URI": node_database["uri"]})
+    reply = requests.post(server.url + "/api/auth/login", json={"email": "ann@example.com", "password": "node-password"})
+    assert reply.status_code == 200, reply.text
+    assert "users.email_1" in server.output() and "could not be created" in server.output()
 
 
 def test_a_bad_uri_stops_startup_naming_it(tmp_path):

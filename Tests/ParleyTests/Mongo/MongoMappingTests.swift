@@ -126,13 +126,13 @@ struct MongoMappingTests {
     }
 
     @Test func indexesAreNamedAsMongooseNamesThem() {
-        let users = MongoQueries.createIndexes(on: "users")
-        let specifications = users["indexes"]?.arrayValue?.compactMap(\.documentValue) ?? []
-        let email = specifications.first { $0["name"] == "email_1" }
-        #expect(email?["key"] == ["email": 1])
-        #expect(email?["unique"] == true)
-        let messages = MongoQueries.createIndexes(on: "messages")["indexes"]?.arrayValue ?? []
-        #expect(messages.count == 3)
+        let commands = MongoQueries.createIndexCommands
+        let email = commands.first { $0.name == "users.email_1" }?.command
+        #expect(email?["createIndexes"] == "users")
+        let specification = email?["indexes"]?.arrayValue?.first?.documentValue
+        #expect(specification?["key"] == ["email": 1])
+        #expect(specification?["unique"] == true)
+        #expect(commands.filter { $0.command["createIndexes"] == "messages" }.count == 3)
     }
 
     @Test func changeStreamsNeedAReplicaSetOrShards() {

@@ -8,6 +8,10 @@ import PostgresNIO
 import ServiceLifecycle
 import Testing
 
+#if MongoDB
+@testable import ParleyMongo
+#endif
+
 /// The stores a test can run against. PostgreSQL joins when `PARLEY_TEST_DATABASE_URL` names a
 /// server where the test user may create databases (the test command starts one); MongoDB when
 /// the build has the MongoDB trait and `MONGODB_URI` names a server.
@@ -167,6 +171,15 @@ func testConfiguration(_ kind: StoreKind, directory: ScratchDirectory, extra: [S
     return try ParleyConfiguration.from(variables: variables)
 }
 
+/// A MongoDB test database is dropped after its test (PostgreSQL's are dropped with the cluster).
+func dropTestDatabase(of store: any ChatStore) async {
+    #if MongoDB
+    if let mongo = store as? MongoStore {
+        _ = try? await mongo.call { try $0.runCommand(["dropDatabase": 1]) }
+    }
+    #endif
+}
+
 enum TestSecrets {
     static let jwt = "a-test-secret-that-is-long-enough-for-hs256"
 }
@@ -188,6 +201,7 @@ func withStore<Result: Sendable>(
         do {
             try await store.migrate()
             let result = try await body(store)
+            await dropTestDatabase(of: store)
             await serviceGroup.triggerGracefulShutdown()
             try await group.waitForAll()
             return result
