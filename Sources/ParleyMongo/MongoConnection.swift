@@ -74,21 +74,25 @@ public struct MongoConnection {
 
     /// Inserts documents; with `ordered: false` the server goes on after a failed one. Large
     /// batches are sent as several commands, and the result adds them up.
+    ///
+    /// Writes use libmongoc's collection helpers, which apply the URI's write concern and retry
+    /// once after a failover on a replica set (retryable writes).
     public func insert(_ collection: String, _ documents: [BSONDocument], ordered: Bool = true) throws
         -> MongoWriteResult
     {
-        var total = try MongoWriteResult(reply: ["n": 0])
-        for chunk in Self.chunks(of: documents.map(\.bytes)) {
-            var result = try MongoWriteResult(
-                reply: runCommand([
-                    "insert": .string(collection),
-                    "documents": .array(chunk.map { .document(documents[$0]) }),
-                    "ordered": .bool(ordered),
-                ])
-            )
+        var total = MongoWriteResult()
+        let encoded = documents.map(\.bytes)
+        for chunk in Self.chunks(of: encoded) {
+            var result = try write(collection) { handle, reply, error in
+                try withDriverDocuments(encoded[chunk]) { pointers in
+                    try withDriverDocument(["ordered": .bool(ordered)]) { options in
+                        mongoc_collection_insert_many(handle, pointers, chunk.count, options, reply, error)
+                    }
+                }
+            }
             if !ordered {
                 // Every document is either inserted or has its write error (some servers that
-                // speak the protocol count the failed ones in `n` too).
+                // speak the protocol count the failed ones too).
                 result.count = chunk.count - result.writeErrors.count
             }
             total.count += result.count
@@ -120,14 +124,36 @@ public struct MongoConnection {
     }
 
     /// Applies `update` to the first (or, with `multi`, every) document matching `filter`.
+    /// - Throws: the first write error (a duplicate key…), or ``MongoError``.
+    @discardableResult
     public func update(
         _ collection: String, filter: BSONDocument, update: BSONDocument, multi: Bool = false, upsert: Bool = false
     ) throws -> MongoWriteResult {
-        let statement: BSONDocument = [
-            "q": .document(filter), "u": .document(update), "multi": .bool(multi), "upsert": .bool(upsert),
-        ]
-        let result = try MongoWriteResult(
-            reply: runCommand(["update": .string(collection), "updates": [.document(statement)]]))
+        let result = try write(collection) { handle, reply, error in
+            try withDriverDocument(filter) { filter in
+                try withDriverDocument(update) { update in
+                    try withDriverDocument(["upsert": .bool(upsert)]) { options in
+                        multi
+                            ? mongoc_collection_update_many(handle, filter, update, options, reply, error)
+                            : mongoc_collection_update_one(handle, filter, update, options, reply, error)
+                    }
+                }
+            }
+        }
+        if let error = result.writeErrors.first { throw error }
+        return result
+    }
+
+    /// Deletes the first (or, with `multi`, every) document matching `filter`.
+    @discardableResult
+    public func delete(_ collection: String, filter: BSONDocument, multi: Bool = false) throws -> MongoWriteResult {
+        let result = try write(collection) { handle, reply, error in
+            try withDriverDocument(filter) { filter in
+                multi
+                    ? mongoc_collection_delete_many(handle, filter, nil, reply, error)
+                    : mongoc_collection_delete_one(handle, filter, nil, reply, error)
+            }
+        }
         if let error = result.writeErrors.first { throw error }
         return result
     }
@@ -137,11 +163,56 @@ public struct MongoConnection {
     public func findAndModify(
         _ collection: String, filter: BSONDocument, update: BSONDocument, returnNew: Bool, upsert: Bool = false
     ) throws -> BSONDocument? {
-        let reply = try runCommand([
-            "findAndModify": .string(collection), "query": .document(filter), "update": .document(update),
-            "new": .bool(returnNew), "upsert": .bool(upsert),
-        ])
+        guard let options = mongoc_find_and_modify_opts_new() else {
+            throw MongoError(domain: MONGOC_ERROR_CLIENT.rawValue, code: 0, message: "out of memory")
+        }
+        defer { mongoc_find_and_modify_opts_destroy(options) }
+        var flags = MONGOC_FIND_AND_MODIFY_NONE.rawValue
+        if returnNew { flags |= MONGOC_FIND_AND_MODIFY_RETURN_NEW.rawValue }
+        if upsert { flags |= MONGOC_FIND_AND_MODIFY_UPSERT.rawValue }
+        _ = mongoc_find_and_modify_opts_set_flags(options, mongoc_find_and_modify_flags_t(rawValue: flags))
+        try withDriverDocument(update) { update in
+            _ = mongoc_find_and_modify_opts_set_update(options, update)
+        }
+        let reply = try withCollection(collection) { handle in
+            try withDriverDocument(filter) { filter in
+                try withReply { reply, error in
+                    mongoc_collection_find_and_modify_with_opts(handle, filter, options, reply, error)
+                }
+            }
+        }
         return reply["value"]?.documentValue
+    }
+
+    /// Runs a write helper and reads its reply: write errors (a duplicate key) are in the result,
+    /// anything else (no server, a write concern error) is thrown.
+    private func write(
+        _ collection: String,
+        _ body: (OpaquePointer, OpaquePointer, UnsafeMutablePointer<bson_error_t>) throws -> Bool
+    ) throws -> MongoWriteResult {
+        try withCollection(collection) { handle in
+            let reply = try withReply(keepingWriteErrors: true) { reply, error in try body(handle, reply, error) }
+            return try MongoWriteResult(reply: reply)
+        }
+    }
+
+    /// Calls a driver function that fills a reply and an error; throws the error when it fails,
+    /// unless `keepingWriteErrors` and the reply lists write errors (the caller reads them).
+    private func withReply(
+        keepingWriteErrors: Bool = false,
+        _ body: (OpaquePointer, UnsafeMutablePointer<bson_error_t>) throws -> Bool
+    ) throws -> BSONDocument {
+        let storage = UnsafeMutableRawPointer.allocate(
+            byteCount: parley_bson_size(), alignment: parley_bson_alignment())
+        defer { storage.deallocate() }
+        let reply = OpaquePointer(storage)
+        bson_init(reply)
+        defer { bson_destroy(reply) }
+        var error = bson_error_t()
+        let ok = try body(reply, &error)
+        let document = try BSONDocument(driverDocument: reply)
+        guard ok || (keepingWriteErrors && document["writeErrors"] != nil) else { throw MongoError(&error) }
+        return document
     }
 
     /// Reads every document of a driver cursor, then destroys it.
@@ -186,5 +257,22 @@ extension BSONDocument {
         let length = Int(parley_bson_length(driverDocument))
         try self.init(bytes: UnsafeBufferPointer(start: bson_get_data(driverDocument), count: length))
     }
+}
+
+/// Runs `body` with driver copies of `documents` (as the `const bson_t **` the insert helpers take).
+func withDriverDocuments<Result>(
+    _ documents: ArraySlice<[UInt8]>,
+    _ body: (UnsafeMutablePointer<OpaquePointer?>) throws -> Result
+) throws -> Result {
+    var pointers: [OpaquePointer?] = []
+    pointers.reserveCapacity(documents.count)
+    defer { for pointer in pointers { bson_destroy(pointer) } }
+    for bytes in documents {
+        guard let document = bytes.withUnsafeBufferPointer({ bson_new_from_data($0.baseAddress, $0.count) }) else {
+            throw MongoError(domain: MONGOC_ERROR_BSON.rawValue, code: 0, message: "could not build a BSON document")
+        }
+        pointers.append(document)
+    }
+    return try pointers.withUnsafeMutableBufferPointer { try body($0.baseAddress!) }
 }
 #endif

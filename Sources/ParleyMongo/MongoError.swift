@@ -71,9 +71,18 @@ public struct MongoWriteResult: Sendable, Hashable {
     public var modified: Int
     public var writeErrors: [MongoWriteError]
 
+    init() {
+        count = 0
+        modified = 0
+        writeErrors = []
+    }
+
+    /// Reads a write command's reply (`n`, `nModified`) or a write helper's (`insertedCount`,
+    /// `matchedCount`, `modifiedCount`, `deletedCount`).
     init(reply: BSONDocument) throws(MongoError) {
-        count = reply["n"]?.intValue ?? 0
-        modified = reply["nModified"]?.intValue ?? 0
+        count =
+            (reply["n"] ?? reply["insertedCount"] ?? reply["matchedCount"] ?? reply["deletedCount"])?.intValue ?? 0
+        modified = (reply["nModified"] ?? reply["modifiedCount"])?.intValue ?? 0
         writeErrors = (reply["writeErrors"]?.arrayValue ?? []).compactMap { value in
             guard let error = value.documentValue else { return nil }
             return MongoWriteError(

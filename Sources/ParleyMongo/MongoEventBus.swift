@@ -186,11 +186,8 @@ final class MongoEventBus: ClusterBus {
     /// Deletes events older than ``retention`` (every instance does it; deleting twice is harmless).
     func clean() async throws {
         let cutoff = Timestamp.now().adding(milliseconds: -Self.retention.milliseconds)
-        try await pool.withConnection { connection in
-            _ = try connection.runCommand([
-                "delete": .string(Self.collection),
-                "deletes": [["q": ["at": ["$lt": .date(cutoff)]], "limit": 0]],
-            ])
+        _ = try await pool.withConnection { connection in
+            try connection.delete(Self.collection, filter: ["at": ["$lt": .date(cutoff)]], multi: true)
         }
     }
 }

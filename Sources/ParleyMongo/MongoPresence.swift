@@ -174,9 +174,7 @@ final class MongoPresence: PresenceBackend {
         try await pool.withConnection { connection in
             var filter: BSONDocument = ["_id": .string(instance)]
             if let cutoff { filter["heartbeatAt"] = ["$lt": .date(cutoff)] }
-            _ = try connection.runCommand([
-                "delete": .string(Self.instances), "deletes": [["q": .document(filter), "limit": 1]],
-            ])
+            try connection.delete(Self.instances, filter: filter)
         }
     }
 
@@ -188,10 +186,7 @@ final class MongoPresence: PresenceBackend {
             returnNew: false)
         let instances = before?["instances"]?.arrayValue ?? []
         guard instances == [.string(instance)] else { return false }
-        _ = try connection.runCommand([
-            "delete": .string(online),
-            "deletes": [["q": ["_id": .objectID(user), "instances": ["$size": 0]], "limit": 1]],
-        ])
+        try connection.delete(online, filter: ["_id": .objectID(user), "instances": ["$size": 0]])
         return true
     }
 }
