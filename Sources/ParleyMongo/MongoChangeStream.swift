@@ -29,8 +29,7 @@ final class MongoChangeStream: @unchecked Sendable {
             throw MongoError(domain: MONGOC_ERROR_CLIENT.rawValue, code: 0, message: "no collection \(name)")
         }
         var options: BSONDocument = [
-            "maxAwaitTimeMS": .int64(
-                maximumWait.components.seconds * 1000 + maximumWait.components.attoseconds / 1_000_000_000_000_000),
+            "maxAwaitTimeMS": .int64(maximumWait.milliseconds),
             "batchSize": 1000,
         ]
         if let resumeToken { options["resumeAfter"] = resumeToken }

@@ -12,8 +12,8 @@ import NIOPosix
 public final class MongoConnectionPool: Sendable {
     private let pool: DriverPool
     private let threads: NIOThreadPool
-    /// For ``withDedicatedConnection(_:)``: calls that wait on the server (a change stream's
-    /// `getMore`) do not hold one of the request threads.
+    /// For ``onDedicatedThread(_:)``: calls that wait on the server (a change stream's reads) do
+    /// not hold one of the request threads.
     private let dedicatedThread: NIOThreadPool
     public let connectionString: MongoConnectionString
 
@@ -38,14 +38,11 @@ public final class MongoConnectionPool: Sendable {
     public func withConnection<Result: Sendable>(
         _ body: @escaping @Sendable (MongoConnection) throws -> Result
     ) async throws -> Result {
-        try await run(on: threads, body)
-    }
-
-    /// Runs `body` on the pool's one thread for long waits, with a client of its own.
-    public func withDedicatedConnection<Result: Sendable>(
-        _ body: @escaping @Sendable (MongoConnection) throws -> Result
-    ) async throws -> Result {
-        try await run(on: dedicatedThread, body)
+        try await threads.runIfActive {
+            let client = try self.popClient()
+            defer { self.pushClient(client) }
+            return try body(MongoConnection(client: client, database: self.connectionString.database))
+        }
     }
 
     /// Runs `body` on the dedicated thread without popping a client, for objects that hold one
@@ -64,17 +61,6 @@ public final class MongoConnectionPool: Sendable {
 
     func pushClient(_ client: OpaquePointer) {
         mongoc_client_pool_push(pool.pointer, client)
-    }
-
-    private func run<Result: Sendable>(
-        on threads: NIOThreadPool,
-        _ body: @escaping @Sendable (MongoConnection) throws -> Result
-    ) async throws -> Result {
-        try await threads.runIfActive {
-            let client = try self.popClient()
-            defer { self.pushClient(client) }
-            return try body(MongoConnection(client: client, database: self.connectionString.database))
-        }
     }
 
     /// Lets calls in progress finish, then closes every connection. Nothing may use the pool after.

@@ -206,7 +206,7 @@ private struct SidebarConversation {
         self.hasImage = document["lastImage"]?.stringValue != nil
         self.deleted = document["lastDeletedAt"].map { !$0.isNull } ?? false
         self.createdAt =
-            document["lastCreatedAt"]?.timestampValue ?? Timestamp(millisecondsSince1970: Int64(lastID.seconds) * 1000)
+            document["lastCreatedAt"]?.timestampValue ?? Timestamp(seconds: lastID.seconds)
         self.unread = document["unread"]?.intValue ?? 0
     }
 

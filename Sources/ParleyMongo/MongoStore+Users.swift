@@ -43,14 +43,7 @@ extension MongoStore {
             })
         else { return nil }
         guard let previous = readable([before], MongoDocuments.userRecord).first else { return nil }
-        var updated = previous
-        if let name = changes.name { updated.user.name = name }
-        if let avatar = changes.avatar {
-            updated.user.avatar = avatar.url
-            updated.avatarMediaID = avatar.mediaID
-        }
-        updated.user.updatedAt = time
-        return UserUpdate(previous: previous, updated: updated)
+        return UserUpdate(previous: previous, updated: previous.applying(changes, at: time))
     }
 
     public func users(excluding id: ObjectID) async throws -> [User] {

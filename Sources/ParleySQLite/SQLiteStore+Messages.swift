@@ -5,25 +5,33 @@ extension SQLiteStore {
     static let messageColumns =
         "id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at, read_at, edited_at, deleted_at"
 
-    public func insertMessage(_ message: Message) async throws {
+    /// The columns a message is stored with (the conversation key `user_lo`/`user_hi` included).
+    static let storedMessageColumns = """
+        id, sender_id, receiver_id, user_lo, user_hi, text, image, image_media_id, created_at, updated_at, \
+        read_at, edited_at, deleted_at
+        """
+
+    /// A message's values for ``storedMessageColumns``.
+    static func storedMessageRow(_ message: Message) -> [SQLiteData] {
         let (low, high) =
             message.senderID < message.receiverID
             ? (message.senderID, message.receiverID) : (message.receiverID, message.senderID)
-        let binds: [SQLiteData] = [
+        func time(_ time: Timestamp?) -> SQLiteData { time.map { .integer(Int($0.millisecondsSince1970)) } ?? .null }
+        return [
             .text(message.id.hexString), .text(message.senderID.hexString), .text(message.receiverID.hexString),
             .text(low.hexString), .text(high.hexString),
             message.text.map { .text($0) } ?? .null, message.image.map { .text($0) } ?? .null,
             message.imageMediaID.map { .text($0) } ?? .null,
-            .integer(Int(message.createdAt.millisecondsSince1970)),
-            .integer(Int(message.updatedAt.millisecondsSince1970)),
+            time(message.createdAt), time(message.updatedAt), time(message.readAt), time(message.editedAt),
+            time(message.deletedAt),
         ]
+    }
+
+    public func insertMessage(_ message: Message) async throws {
+        let binds = Self.storedMessageRow(message)
         try await write { [events] connection in
             _ = try await connection.query(
-                """
-                INSERT INTO messages (id, sender_id, receiver_id, user_lo, user_hi, text, image, image_media_id,
-                                      created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                "INSERT INTO messages (\(Self.storedMessageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 binds
             )
             // Still inside the write queue: events leave in the order messages were stored.

@@ -58,40 +58,12 @@ extension SQLiteStore: ChatImporter {
     }
 
     public func importUsers(_ users: [UserRecord]) async throws -> Int {
-        let rows = users.map { record -> [SQLiteData] in
-            let user = record.user
-            return [
-                .text(user.id.hexString), .text(user.name), .text(user.email), .text(record.passwordHash),
-                .text(user.avatar), record.avatarMediaID.map { .text($0) } ?? .null,
-                .integer(Int(user.createdAt.millisecondsSince1970)),
-                .integer(Int(user.updatedAt.millisecondsSince1970)),
-            ]
-        }
-        return try await insertIgnoringExisting(into: "users (\(Self.userColumns))", rows: rows)
+        try await insertIgnoringExisting(into: "users (\(Self.userColumns))", rows: users.map(Self.userRow))
     }
 
     public func importMessages(_ messages: [Message]) async throws -> Int {
-        let rows = messages.map { message -> [SQLiteData] in
-            let (low, high) =
-                message.senderID < message.receiverID
-                ? (message.senderID, message.receiverID) : (message.receiverID, message.senderID)
-            return [
-                .text(message.id.hexString), .text(message.senderID.hexString), .text(message.receiverID.hexString),
-                .text(low.hexString), .text(high.hexString),
-                message.text.map { .text($0) } ?? .null, message.image.map { .text($0) } ?? .null,
-                message.imageMediaID.map { .text($0) } ?? .null,
-                .integer(Int(message.createdAt.millisecondsSince1970)),
-                .integer(Int(message.updatedAt.millisecondsSince1970)),
-                Self.optional(message.readAt), Self.optional(message.editedAt), Self.optional(message.deletedAt),
-            ]
-        }
-        return try await insertIgnoringExisting(
-            into: """
-                messages (id, sender_id, receiver_id, user_lo, user_hi, text, image, image_media_id, created_at,
-                          updated_at, read_at, edited_at, deleted_at)
-                """,
-            rows: rows
-        )
+        try await insertIgnoringExisting(
+            into: "messages (\(Self.storedMessageColumns))", rows: messages.map(Self.storedMessageRow))
     }
 
     /// Inserts `rows` in order, in one transaction, with multi-row statements (one trip to
@@ -163,10 +135,6 @@ extension SQLiteStore: ChatImporter {
         guard version < 2 else { return Self.messageColumns }
         return "id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at, "
             + "NULL AS read_at, NULL AS edited_at, NULL AS deleted_at"
-    }
-
-    private static func optional(_ time: Timestamp?) -> SQLiteData {
-        time.map { .integer(Int($0.millisecondsSince1970)) } ?? .null
     }
 
     private static func changes(_ connection: SQLiteConnection) async throws -> Int {

@@ -4,13 +4,18 @@ import SQLiteNIO
 extension SQLiteStore {
     static let userColumns = "id, name, email, password, avatar, avatar_media_id, created_at, updated_at"
 
-    public func insertUser(_ record: UserRecord) async throws {
+    /// A user's values for ``userColumns``.
+    static func userRow(_ record: UserRecord) -> [SQLiteData] {
         let user = record.user
-        let binds: [SQLiteData] = [
+        return [
             .text(user.id.hexString), .text(user.name), .text(user.email), .text(record.passwordHash),
             .text(user.avatar), record.avatarMediaID.map { .text($0) } ?? .null,
             .integer(Int(user.createdAt.millisecondsSince1970)), .integer(Int(user.updatedAt.millisecondsSince1970)),
         ]
+    }
+
+    public func insertUser(_ record: UserRecord) async throws {
+        let binds = Self.userRow(record)
         try await write { connection in
             _ = try await connection.query(
                 "INSERT INTO users (\(Self.userColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -36,13 +41,7 @@ extension SQLiteStore {
                 [.text(id.hexString)]
             )
             guard let previous = try before.first.map(Self.userRecord) else { return nil }
-            var updated = previous
-            if let name = changes.name { updated.user.name = name }
-            if let avatar = changes.avatar {
-                updated.user.avatar = avatar.url
-                updated.avatarMediaID = avatar.mediaID
-            }
-            updated.user.updatedAt = time
+            let updated = previous.applying(changes, at: time)
             _ = try await connection.query(
                 "UPDATE users SET name = ?, avatar = ?, avatar_media_id = ?, updated_at = ? WHERE id = ?",
                 [

@@ -56,3 +56,17 @@ public struct UserChanges: Sendable, Hashable {
         self.avatar = avatar
     }
 }
+
+extension UserRecord {
+    /// This record with `changes` applied and `updatedAt` set to `time`: what every store writes.
+    public func applying(_ changes: UserChanges, at time: Timestamp) -> UserRecord {
+        var updated = self
+        if let name = changes.name { updated.user.name = name }
+        if let avatar = changes.avatar {
+            updated.user.avatar = avatar.url
+            updated.avatarMediaID = avatar.mediaID
+        }
+        updated.user.updatedAt = time
+        return updated
+    }
+}
