@@ -46,10 +46,13 @@ final class PostgresMessageWriter: Sendable {
 
     private let client: PostgresClient
     private let logger: Logger
+    /// Longest a batch may take before its senders are told the database is unavailable.
+    private let timeout: Duration
     private let state = Mutex(State())
 
-    init(client: PostgresClient, logger: Logger) {
+    init(client: PostgresClient, timeout: Duration, logger: Logger) {
         self.client = client
+        self.timeout = timeout
         self.logger = logger
     }
 
@@ -117,13 +120,38 @@ final class PostgresMessageWriter: Sendable {
     /// splitting it would only repeat the wait for a connection, holding every sender in it.
     private func store(_ messages: ArraySlice<Message>) async -> [Result<Void, any Error>] {
         do {
-            try await insert(messages)
+            try await insertWithinTimeout(messages)
             return Array(repeating: .success(()), count: messages.count)
         } catch  where messages.count > 1 && !Task.isCancelled && Self.isAboutTheData(error) {
             let middle = messages.startIndex + messages.count / 2
             return await store(messages[..<middle]) + store(messages[middle...])
         } catch {
             return Array(repeating: .failure(error), count: messages.count)
+        }
+    }
+
+    /// Inserts `messages`, giving up after ``timeout`` without waiting for the insert to stop: a
+    /// transaction stuck on a connection the server dropped (seen after a fast PostgreSQL
+    /// restart) must not hold the writer's turn, and so every later sender, for ever.
+    private func insertWithinTimeout(_ messages: ArraySlice<Message>) async throws {
+        let outcome = BatchOutcome()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            outcome.continuation = continuation
+            let work = Task {
+                do {
+                    try await self.insert(messages)
+                    outcome.finish(.success(()))
+                } catch {
+                    outcome.finish(.failure(error))
+                }
+            }
+            outcome.timer = Task { [timeout, logger] in
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                if outcome.finish(.failure(StoreError.unavailable("The database did not answer in time"))) {
+                    logger.warning("A message batch did not finish in time; abandoning it")
+                    work.cancel()
+                }
+            }
         }
     }
 
@@ -180,5 +208,50 @@ final class PostgresMessageWriter: Sendable {
             )
             try await connection.query(insert, logger: logger)
         }
+    }
+}
+
+/// The first result of a batch (its insert, or its timeout) resumes the writer; the other is
+/// ignored.
+private final class BatchOutcome: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Void, any Error>?
+        var finished = false
+        var timer: Task<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    var continuation: CheckedContinuation<Void, any Error>? {
+        get { state.withLock { $0.continuation } }
+        set { state.withLock { $0.continuation = newValue } }
+    }
+
+    /// The timeout's task, cancelled once the batch has finished.
+    var timer: Task<Void, Never>? {
+        get { state.withLock { $0.timer } }
+        set {
+            let late = state.withLock { state -> Bool in
+                state.timer = newValue
+                return state.finished
+            }
+            if late { newValue?.cancel() }
+        }
+    }
+
+    /// - Returns: whether this was the first result.
+    @discardableResult
+    func finish(_ result: Result<Void, any Error>) -> Bool {
+        let (continuation, timer) = state.withLock {
+            state -> (CheckedContinuation<Void, any Error>?, Task<Void, Never>?) in
+            guard !state.finished else { return (nil, nil) }
+            state.finished = true
+            defer { state.continuation = nil }
+            return (state.continuation, state.timer)
+        }
+        guard let continuation else { return false }
+        timer?.cancel()
+        continuation.resume(with: result)
+        return true
     }
 }

@@ -41,7 +41,7 @@ public final class PostgresStore: ChatStore {
         self.displayName = url.displayName
         self.logger = logger
         self.operationTimeout = operationTimeout
-        self.messageWriter = PostgresMessageWriter(client: client, logger: logger)
+        self.messageWriter = PostgresMessageWriter(client: client, timeout: operationTimeout, logger: logger)
         self.eventBus = PostgresEventBus(client: client, timeout: operationTimeout, logger: logger)
         let schemaReady = ReadinessGate()
         self.schemaReady = schemaReady
