@@ -36,13 +36,13 @@ final class PostgresPresence: PresenceBackend {
 
     func register(_ user: ObjectID) async throws {
         try await call { client, logger, instance in
-            try await client.query("SELECT parley_presence_register(\(user.hexString), \(instance))", logger: logger)
+            try await client.run("SELECT parley_presence_register(\(user.hexString), \(instance))", logger: logger)
         }
     }
 
     func unregister(_ user: ObjectID) async throws {
         try await call { client, logger, instance in
-            try await client.query("SELECT parley_presence_unregister(\(user.hexString), \(instance))", logger: logger)
+            try await client.run("SELECT parley_presence_unregister(\(user.hexString), \(instance))", logger: logger)
         }
     }
 
@@ -112,7 +112,7 @@ final class PostgresPresence: PresenceBackend {
     func leave() async {
         do {
             try await call { client, logger, instance in
-                try await client.query("SELECT parley_instance_remove(\(instance))", logger: logger)
+                try await client.run("SELECT parley_instance_remove(\(instance))", logger: logger)
             }
         } catch {
             logger.warning("Could not remove this instance's presence", metadata: ["error": "\(error)"])

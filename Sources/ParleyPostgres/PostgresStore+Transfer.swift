@@ -366,7 +366,7 @@ extension PostgresStore: ChatImporter {
                     try await client.withTransaction(logger: logger) { connection in
                         // The rebuild sorts every message: in memory rather than on disk.
                         try await connection.query("SET LOCAL work_mem = '256MB'", logger: logger)
-                        try await connection.query("SELECT parley_conversations_rebuild()", logger: logger)
+                        try await connection.run("SELECT parley_conversations_rebuild()", logger: logger)
                     }
                 }
                 try await group.waitForAll()
@@ -392,7 +392,7 @@ extension PostgresStore: ChatImporter {
     private static func restore(_ statement: String, _ client: PostgresClient, logger: Logger) async throws {
         let key = 7_357_230 + (MessageIndexes.all.firstIndex(of: statement) ?? 0)
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(key))", logger: logger)
+            try await connection.run("SELECT pg_advisory_xact_lock(\(key))", logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
         }
     }
