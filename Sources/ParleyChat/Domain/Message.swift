@@ -92,3 +92,22 @@ extension Message: Codable {
         try container.encodeIfPresent(deletedAt, forKey: .deletedAt)
     }
 }
+
+extension Message {
+    /// Writes the JSON form: the members ``encode(to:)`` writes, in the same order. Every message
+    /// is encoded for its event and for its answer, so this is written by hand.
+    public func writeJSON(into json: inout JSONWriter) {
+        json.beginObject()
+        json.member("_id", id.hexString)
+        json.member("senderId", senderID.hexString)
+        json.member("receiverId", receiverID.hexString)
+        json.member("text", ifPresent: text)
+        json.member("image", ifPresent: image)
+        json.member("createdAt", createdAt.iso8601)
+        json.member("updatedAt", updatedAt.iso8601)
+        json.member("readAt", orNull: readAt?.iso8601)
+        json.member("editedAt", ifPresent: editedAt?.iso8601)
+        json.member("deletedAt", ifPresent: deletedAt?.iso8601)
+        json.endObject()
+    }
+}

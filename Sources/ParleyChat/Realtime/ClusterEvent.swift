@@ -1,9 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 /// Something every instance must hear about: a stored message, a presence change, typing, a
 /// session that ended.
 ///
@@ -27,69 +21,173 @@ public enum ClusterEvent: Sendable, Hashable {
 
 extension ClusterEvent {
     /// The wire form: compact JSON, `{"type": …, …}`. The PostgreSQL trigger writes message events
-    /// in the same form, so both sides must agree on it.
+    /// in the same form, so both sides must agree on it. Written by hand: every message is
+    /// encoded once for its event.
     public func encoded() -> String {
-        let wire: Wire
+        var json = JSONWriter()
+        json.beginObject()
         switch self {
-        case .messageCreated(let message): wire = Wire(type: "message", message: message)
-        case .messageUpdated(let message): wire = Wire(type: "message-updated", message: message)
-        case .messageDeleted(let message): wire = Wire(type: "message-deleted", message: message)
-        case .messagesRead(let receipt): wire = Wire(type: "messages-read", receipt: receipt)
-        case .userOnline(let user): wire = Wire(type: "online", user: user)
-        case .userOffline(let user): wire = Wire(type: "offline", user: user)
-        case .typing(let from, let to): wire = Wire(type: "typing", from: from, to: to)
-        case .stopTyping(let from, let to): wire = Wire(type: "stop-typing", from: from, to: to)
-        case .sessionEnded(let fingerprint): wire = Wire(type: "session-ended", token: fingerprint)
+        case .messageCreated(let message):
+            json.member("type", "message")
+            json.key("message")
+            message.writeJSON(into: &json)
+        case .messageUpdated(let message):
+            json.member("type", "message-updated")
+            json.key("message")
+            message.writeJSON(into: &json)
+        case .messageDeleted(let message):
+            json.member("type", "message-deleted")
+            json.key("message")
+            message.writeJSON(into: &json)
+        case .messagesRead(let receipt):
+            json.member("type", "messages-read")
+            json.key("receipt")
+            json.beginObject()
+            json.member("by", receipt.by.hexString)
+            json.member("with", receipt.with.hexString)
+            json.member("upTo", receipt.upTo.hexString)
+            json.member("readAt", receipt.readAt.iso8601)
+            json.endObject()
+        case .userOnline(let user):
+            json.member("type", "online")
+            json.member("user", user.hexString)
+        case .userOffline(let user):
+            json.member("type", "offline")
+            json.member("user", user.hexString)
+        case .typing(let from, let to):
+            json.member("type", "typing")
+            json.member("from", from.hexString)
+            json.member("to", to.hexString)
+        case .stopTyping(let from, let to):
+            json.member("type", "stop-typing")
+            json.member("from", from.hexString)
+            json.member("to", to.hexString)
+        case .sessionEnded(let fingerprint):
+            json.member("type", "session-ended")
+            json.member("token", fingerprint)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: (try? encoder.encode(wire)) ?? Data(), as: UTF8.self)
+        json.endObject()
+        return json.text
     }
 
     /// Decodes the wire form; `nil` for anything unknown or malformed (ignored by listeners, so
-    /// a newer instance's events do not break older ones during a rolling upgrade).
+    /// a newer instance's events do not break older ones during a rolling upgrade). Members may
+    /// come in any order, and unknown ones are skipped.
     public init?(encoded text: String) {
-        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(text.utf8)) else { return nil }
-        switch wire.type {
+        var reader = JSONReader(text)
+        var type: String?
+        var message: Message?
+        var receipt: ReadReceipt?
+        var user, from, to: ObjectID?
+        var token: String?
+        do {
+            try reader.readObject { reader, key in
+                switch key {
+                case "type": type = try reader.readString()
+                case "message": message = try Message(reading: &reader)
+                case "receipt": receipt = try ReadReceipt(reading: &reader)
+                case "user": user = try reader.readObjectID()
+                case "from": from = try reader.readObjectID()
+                case "to": to = try reader.readObjectID()
+                case "token": token = try reader.readString()
+                default: try reader.skipValue()
+                }
+            }
+            try reader.finish()
+        } catch {
+            return nil
+        }
+        switch type {
         case "message":
-            guard let message = wire.message else { return nil }
+            guard let message else { return nil }
             self = .messageCreated(message)
         case "message-updated":
-            guard let message = wire.message else { return nil }
+            guard let message else { return nil }
             self = .messageUpdated(message)
         case "message-deleted":
-            guard let message = wire.message else { return nil }
+            guard let message else { return nil }
             self = .messageDeleted(message)
         case "messages-read":
-            guard let receipt = wire.receipt else { return nil }
+            guard let receipt else { return nil }
             self = .messagesRead(receipt)
         case "online":
-            guard let user = wire.user else { return nil }
+            guard let user else { return nil }
             self = .userOnline(user)
         case "offline":
-            guard let user = wire.user else { return nil }
+            guard let user else { return nil }
             self = .userOffline(user)
         case "typing":
-            guard let from = wire.from, let to = wire.to else { return nil }
+            guard let from, let to else { return nil }
             self = .typing(from: from, to: to)
         case "stop-typing":
-            guard let from = wire.from, let to = wire.to else { return nil }
+            guard let from, let to else { return nil }
             self = .stopTyping(from: from, to: to)
         case "session-ended":
-            guard let token = wire.token else { return nil }
+            guard let token else { return nil }
             self = .sessionEnded(tokenFingerprint: token)
         default:
             return nil
         }
     }
+}
 
-    private struct Wire: Codable {
-        var type: String
-        var message: Message?
-        var user: ObjectID?
-        var from: ObjectID?
-        var to: ObjectID?
-        var token: String?
-        var receipt: ReadReceipt?
+extension Message {
+    /// Reads the JSON form (members in any order, unknown ones skipped).
+    init(reading reader: inout JSONReader) throws {
+        var id, sender, receiver: ObjectID?
+        var text, image: String?
+        var createdAt, updatedAt, readAt, editedAt, deletedAt: Timestamp?
+        try reader.readObject { reader, key in
+            switch key {
+            case "_id": id = try reader.readObjectID()
+            case "senderId": sender = try reader.readObjectID()
+            case "receiverId": receiver = try reader.readObjectID()
+            case "text": text = try reader.readStringOrNull()
+            case "image": image = try reader.readStringOrNull()
+            case "createdAt": createdAt = try reader.readTimestampOrNull()
+            case "updatedAt": updatedAt = try reader.readTimestampOrNull()
+            case "readAt": readAt = try reader.readTimestampOrNull()
+            case "editedAt": editedAt = try reader.readTimestampOrNull()
+            case "deletedAt": deletedAt = try reader.readTimestampOrNull()
+            default: try reader.skipValue()
+            }
+        }
+        guard let id, let sender, let receiver, let createdAt, let updatedAt else {
+            throw JSONReader.Malformed(offset: 0)
+        }
+        self.init(
+            id: id, senderID: sender, receiverID: receiver, text: text, image: image, createdAt: createdAt,
+            updatedAt: updatedAt, readAt: readAt, editedAt: editedAt, deletedAt: deletedAt)
+    }
+}
+
+extension ReadReceipt {
+    init(reading reader: inout JSONReader) throws {
+        var by, with, upTo: ObjectID?
+        var readAt: Timestamp?
+        try reader.readObject { reader, key in
+            switch key {
+            case "by": by = try reader.readObjectID()
+            case "with": with = try reader.readObjectID()
+            case "upTo": upTo = try reader.readObjectID()
+            case "readAt": readAt = try reader.readTimestampOrNull()
+            default: try reader.skipValue()
+            }
+        }
+        guard let by, let with, let upTo, let readAt else { throw JSONReader.Malformed(offset: 0) }
+        self.init(by: by, with: with, upTo: upTo, readAt: readAt)
+    }
+}
+
+extension JSONReader {
+    mutating func readObjectID() throws -> ObjectID {
+        guard let id = ObjectID(try readString()) else { throw Malformed(offset: 0) }
+        return id
+    }
+
+    mutating func readTimestampOrNull() throws -> Timestamp? {
+        guard let text = try readStringOrNull() else { return nil }
+        guard let time = Timestamp(iso8601: text) else { throw Malformed(offset: 0) }
+        return time
     }
 }
