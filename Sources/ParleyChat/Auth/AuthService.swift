@@ -11,6 +11,7 @@ public struct AuthService: Sendable {
     let media: any MediaStore
     let images: ImageValidator
     let logger: Logger
+    private let verified = VerifiedSessions()
 
     public init(
         users: any UserRepository,
@@ -87,14 +88,26 @@ public struct AuthService: Sendable {
         return Session(user: record.user, token: try await tokens.issue(for: record.user.id))
     }
 
-    /// The user a token belongs to.
+    /// The session of a token whose user exists. A token used again within a minute is known
+    /// without verifying it or looking its user up again (see ``VerifiedSessions``).
     /// - Throws: ``ParleyError/unauthorized`` for an invalid or expired token, or a deleted user.
-    public func authenticate(token: String) async throws -> (user: User, session: SessionToken) {
+    public func authenticate(token: String) async throws -> SessionToken {
+        if let session = verified.session(for: token) { return session }
         let session = try await tokens.verify(token)
+        guard try await StoreCall.run({ try await users.user(id: session.userID) }) != nil else {
+            throw ParleyError.unauthorized
+        }
+        verified.remember(session)
+        return session
+    }
+
+    /// The signed-in user, as stored now.
+    /// - Throws: ``ParleyError/unauthorized`` if the user no longer exists.
+    public func user(of session: SessionToken) async throws -> User {
         guard let record = try await StoreCall.run({ try await users.user(id: session.userID) }) else {
             throw ParleyError.unauthorized
         }
-        return (record.user, session)
+        return record.user
     }
 
     /// Changes name and/or avatar. An avatar replaced here is deleted from the media store after

@@ -21,6 +21,7 @@ struct AuthController {
     }
 
     struct SignUpBody: FormDecodable {
+        static let fieldNames = ["name", "email", "password", "avatar"]
         var name: String?
         var email: String?
         var password: String?
@@ -41,6 +42,7 @@ struct AuthController {
     }
 
     struct UpdateBody: FormDecodable {
+        static let fieldNames = ["name", "avatar"]
         var name: String?
         /// A data URI (multipart: a file part instead); the empty string removes the avatar.
         var avatar: String?
@@ -89,7 +91,7 @@ struct AuthController {
         let (body, file) = try await JSONBody.decodeForm(UpdateBody.self, from: request, limit: bodyLimit)
         let removeAvatar = file == nil && body.avatar == ""
         let user = try await auth.updateProfile(
-            of: identity.user.id,
+            of: identity.userID,
             name: body.name,
             avatar: file.map(ImageInput.bytes) ?? (removeAvatar ? nil : body.avatar.map(ImageInput.dataURI)),
             removeAvatar: removeAvatar
@@ -98,7 +100,7 @@ struct AuthController {
     }
 
     @Sendable func check(request: Request, context: ParleyRequestContext) async throws -> Response {
-        JSONResponse.make(try context.requireIdentity().user)
+        JSONResponse.make(try await auth.user(of: try context.requireIdentity().session))
     }
 
     private func sessionResponse(_ session: AuthService.Session, status: HTTPResponse.Status) -> Response {

@@ -41,6 +41,7 @@ struct MessageController {
     }
 
     struct SendBody: FormDecodable {
+        static let fieldNames = ["to", "text", "image"]
         var to: String?
         var text: String?
         /// A data URI (multipart: a file part instead).
@@ -57,7 +58,7 @@ struct MessageController {
         let identity = try context.requireIdentity()
         let query = request.uri.queryParameters
         let (contacts, next) = try await messages.contacts(
-            of: identity.user.id,
+            of: identity.userID,
             limit: query.get("limit"),
             cursor: query.get("cursor")
         )
@@ -72,7 +73,7 @@ struct MessageController {
         let identity = try context.requireIdentity()
         let query = request.uri.queryParameters
         let page = try await messages.conversation(
-            of: identity.user.id,
+            of: identity.userID,
             with: context.parameters.get("id") ?? "",
             before: query.get("before"),
             after: query.get("after"),
@@ -86,7 +87,7 @@ struct MessageController {
         let identity = try context.requireIdentity()
         let (body, file) = try await JSONBody.decodeForm(SendBody.self, from: request, limit: bodyLimit)
         let message = try await messages.send(
-            from: identity.user.id,
+            from: identity.userID,
             to: body.to,
             text: body.text,
             image: file.map(ImageInput.bytes) ?? body.image.map(ImageInput.dataURI)
@@ -98,7 +99,7 @@ struct MessageController {
         let identity = try context.requireIdentity()
         let body = try await JSONBody.decode(ReadBody.self, from: request, limit: 64 * 1024)
         let (receipt, marked) = try await messages.markRead(
-            by: identity.user.id,
+            by: identity.userID,
             with: context.parameters.get("id"),
             upTo: body.upTo
         )
@@ -111,7 +112,7 @@ struct MessageController {
         let body = try await JSONBody.decode(EditBody.self, from: request, limit: 64 * 1024)
         let message = try await messages.edit(
             messageID: context.parameters.get("id"),
-            by: identity.user.id,
+            by: identity.userID,
             text: body.text
         )
         return JSONResponse.make(message)
@@ -119,7 +120,7 @@ struct MessageController {
 
     @Sendable func delete(request: Request, context: ParleyRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        let message = try await messages.delete(messageID: context.parameters.get("id"), by: identity.user.id)
+        let message = try await messages.delete(messageID: context.parameters.get("id"), by: identity.userID)
         return JSONResponse.make(message)
     }
 }

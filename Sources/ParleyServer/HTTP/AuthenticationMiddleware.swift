@@ -1,7 +1,7 @@
 import Hummingbird
 import ParleyChat
 
-/// Puts the signed-in user into the context, or answers 401.
+/// Puts the signed-in user's session into the context, or answers 401.
 ///
 /// Accepts the `jwt` cookie and `Authorization: Bearer`. Missing, malformed, expired and wrongly
 /// signed tokens, `alg: none` and tokens of users that no longer exist are all 401.
@@ -15,9 +15,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard let token = SessionCookie.token(in: request) else {
             throw ParleyError(.unauthorized, code: "unauthorized", message: "Unauthorized - no token provided")
         }
-        let (user, session) = try await auth.authenticate(token: token)
         var context = context
-        context.identity = .init(user: user, session: session)
+        context.identity = .init(session: try await auth.authenticate(token: token))
         return try await next(request, context)
     }
 }

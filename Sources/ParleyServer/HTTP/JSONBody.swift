@@ -45,7 +45,7 @@ enum JSONBody {
                     message: "Send JSON (Content-Type: application/json) or multipart/form-data"
                 )
             }
-            return (try decode(type, from: try await collect(request, limit: limit)), nil)
+            return (try decodeFields(type, from: try await collect(request, limit: limit)), nil)
         }
         let form = try await MultipartForm.read(request, limit: limit)
         return (Body(fields: form.fields), form.file)
@@ -76,6 +76,40 @@ enum JSONBody {
         }
     }
 
+    /// Decodes a body whose members are all strings, with the errors ``decode(_:from:)`` gives:
+    /// written by hand because sending a message decodes one on every request.
+    static func decodeFields<Body: FormDecodable>(_ type: Body.Type, from buffer: ByteBuffer) throws -> Body {
+        let bytes = Array(buffer.readableBytesView)
+        var reader = JSONReader(bytes: bytes)
+        var fields: [String: String] = [:]
+        var wrongType: String?
+        do {
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return Body(fields: [:]) }
+            guard try reader.nextKind() == .object else {
+                try reader.skipValue()
+                try reader.finish()
+                throw ParleyError(.badRequest, code: "invalid_body", message: "The body must be a JSON object")
+            }
+            try reader.readObject { reader, key in
+                guard Body.fieldNames.contains(key) else { return try reader.skipValue() }
+                switch try reader.nextKind() {
+                case .string:
+                    fields[key] = try reader.readString()
+                case .null:
+                    fields[key] = try reader.readStringOrNull()
+                default:
+                    try reader.skipValue()
+                    if wrongType == nil { wrongType = key }
+                }
+            }
+            try reader.finish()
+        } catch is JSONReader.Malformed {
+            throw ParleyError(.badRequest, code: "invalid_json", message: "The body is not valid JSON")
+        }
+        if let wrongType { throw ParleyError.invalidField(wrongType, "\(wrongType) must be a string") }
+        return Body(fields: fields)
+    }
+
     static func describe(_ error: DecodingError) -> ParleyError {
         switch error {
         case .typeMismatch(let expected, let context), .valueNotFound(let expected, let context):
@@ -97,8 +131,7 @@ enum JSONBody {
     }
 
     private static func isJSON(_ contentType: String) -> Bool {
-        let mediaType =
-            contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: " ").lowercased() } ?? ""
+        let mediaType = MultipartForm.mediaType(contentType)
         return mediaType == "application/json" || mediaType.hasSuffix("+json")
     }
 
@@ -111,20 +144,17 @@ enum JSONBody {
     }
 }
 
-/// A request body that multipart text fields can also fill.
-protocol FormDecodable: Decodable {
-    /// The body from a form's text fields, by the names its JSON keys have.
+/// A request body of string members, which JSON or multipart text fields fill.
+protocol FormDecodable {
+    /// The names of its members (JSON keys, form field names).
+    static var fieldNames: [String] { get }
+
+    /// The body from its members' values.
     init(fields: [String: String])
 }
 
 extension Data {
     init(buffer: ByteBuffer) {
         self = buffer.withUnsafeReadableBytes { Data($0) }
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        String(self).trimmingCharacters(in: set)
     }
 }

@@ -109,8 +109,15 @@ struct MultipartForm: Sendable {
         ParleyError(.badRequest, code: "invalid_multipart", message: message)
     }
 
-    private static func mediaType(_ contentType: String) -> String {
-        contentType.split(separator: ";").first.map { String($0).trimmingCharacters(in: " \t").lowercased() } ?? ""
+    /// The media type of a `Content-Type` value, lower-cased, without parameters.
+    static func mediaType(_ contentType: String) -> String {
+        let utf8 = contentType.utf8
+        let type = utf8.prefix { $0 != UInt8(ascii: ";") }
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let start = type.firstIndex { !isBlank($0) } ?? type.endIndex
+        let end = type.lastIndex { !isBlank($0) }.map { utf8.index(after: $0) } ?? start
+        guard start < end else { return "" }
+        return String(decoding: utf8[start..<end].map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 
     /// The `boundary` parameter: 1 to 70 characters, as RFC 2046 allows.

@@ -4,7 +4,7 @@ import ParleyChat
 import SocketIO
 
 /// The context every Parley handler gets: the connection's address and, behind
-/// ``AuthenticationMiddleware``, the signed-in user.
+/// ``AuthenticationMiddleware``, the signed-in user's session.
 public struct ParleyRequestContext: RequestContext, EngineIORequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The connection (Socket.IO long-polling notices a client that goes away through it).
@@ -14,10 +14,10 @@ public struct ParleyRequestContext: RequestContext, EngineIORequestContext {
     /// Set by ``AuthenticationMiddleware``; handlers behind it can rely on it.
     public var identity: Identity?
 
-    /// Who made the request and with which token.
+    /// Who made the request, with which token.
     public struct Identity: Sendable {
-        public var user: User
         public var session: SessionToken
+        public var userID: ObjectID { session.userID }
     }
 
     public init(source: ApplicationRequestContextSource) {
@@ -26,7 +26,7 @@ public struct ParleyRequestContext: RequestContext, EngineIORequestContext {
         self.remoteAddress = source.channel.remoteAddress
     }
 
-    /// The signed-in user; only call behind ``AuthenticationMiddleware``.
+    /// The signed-in user's session; only call behind ``AuthenticationMiddleware``.
     func requireIdentity() throws -> Identity {
         guard let identity else { throw ParleyError.unauthorized }
         return identity

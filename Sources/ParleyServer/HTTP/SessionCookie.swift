@@ -44,15 +44,18 @@ struct SessionCookie: Sendable {
     /// The token of an `Authorization: Bearer …` header (the scheme in any case, as RFC 9110 says).
     static func bearerToken(in request: Request) -> String? {
         guard let authorization = request.headers[.authorization] else { return nil }
-        let parts = authorization.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: " ")
-        return token.isEmpty ? nil : token
+        return bearerToken(in: authorization)
     }
-}
 
-extension Substring {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        String(self).trimmingCharacters(in: set)
+    static func bearerToken(in authorization: String) -> String? {
+        let utf8 = authorization.utf8
+        let scheme = "bearer ".utf8
+        guard utf8.count > scheme.count,
+            zip(utf8, scheme).allSatisfy({ $0 == $1 || ($1 != UInt8(ascii: " ") && $0 | 0x20 == $1) })
+        else { return nil }
+        let token = utf8.dropFirst(scheme.count).drop { $0 == UInt8(ascii: " ") }
+        let end = token.lastIndex { $0 != UInt8(ascii: " ") }.map { utf8.index(after: $0) } ?? token.startIndex
+        guard token.startIndex < end else { return nil }
+        return String(Substring(authorization.utf8[token.startIndex..<end]))
     }
 }

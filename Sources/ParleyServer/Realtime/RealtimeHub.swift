@@ -66,7 +66,6 @@ public final class RealtimeHub: Service {
 
     // MARK: Connections
 
-    private static let userKey = "parley.user"
     private static let sessionKey = "parley.session"
 
     /// CONNECT middleware: the token from `auth.token` or the `jwt` cookie; the query string is
@@ -75,22 +74,19 @@ public final class RealtimeHub: Service {
         let token = socket.handshake.auth["token"]?.stringValue ?? cookie(named: "jwt", in: socket.handshake.headers)
         guard let token, !token.isEmpty else { throw ConnectionRefused("unauthorized") }
         do {
-            let (user, session) = try await auth.authenticate(token: token)
-            socket[data: userKey] = user
-            socket[data: sessionKey] = session
+            socket[data: sessionKey] = try await auth.authenticate(token: token)
         } catch {
             throw ConnectionRefused("unauthorized")
         }
     }
 
     private func connected(_ socket: Socket) async {
-        guard let user = socket[data: Self.userKey] as? User,
-            let session = socket[data: Self.sessionKey] as? SessionToken
-        else {
+        guard let session = socket[data: Self.sessionKey] as? SessionToken else {
             socket.disconnect()
             return
         }
-        socket.join(Self.userRoom(user.id), Self.tokenRoom(session.fingerprint))
+        let user = session.userID
+        socket.join(Self.userRoom(user), Self.tokenRoom(session.fingerprint))
         let gate = SocketFloodGate(rate: settings.eventRate, burst: settings.eventBurst)
         socket.setEventGate { _ in gate.decide() }
 
@@ -101,12 +97,12 @@ public final class RealtimeHub: Service {
         }
         socket.onDisconnect { [presence] _ in
             expiry.cancel()
-            presence.deviceDisconnected(user.id)
+            presence.deviceDisconnected(user)
         }
 
-        presence.deviceConnected(user.id)
+        presence.deviceConnected(user)
         var online = await presence.onlineUsers()
-        online.insert(user.id)
+        online.insert(user)
         socket.emit("online-users", .array(online.sorted().map { .string($0.hexString) }))
 
         socket.on("send-message") { [weak self] arguments, ack in
@@ -125,13 +121,22 @@ public final class RealtimeHub: Service {
 
     // MARK: Client events
 
-    struct SendMessageBody: Decodable {
+    struct SendMessageBody: FormDecodable {
+        static let fieldNames = ["to", "text", "image"]
         var to: String?
         var text: String?
         var image: String?
+
+        init(fields: [String: String]) {
+            to = fields["to"]
+            text = fields["text"]
+            image = fields["image"]
+        }
     }
 
-    private func sendMessage(_ arguments: [SocketValue], from user: User, socket: Socket, ack: Acknowledgement?) async {
+    private func sendMessage(_ arguments: [SocketValue], from user: ObjectID, socket: Socket, ack: Acknowledgement?)
+        async
+    {
         let id = ObjectID()
         do {
             let body = try Self.decode(SendMessageBody.self, from: arguments)
@@ -140,13 +145,13 @@ public final class RealtimeHub: Service {
                 Self.prune(&pending)
             }
             let message = try await messages.send(
-                from: user.id,
+                from: user,
                 to: body.to,
                 text: body.text,
                 image: body.image.map(ImageInput.dataURI),
                 id: id
             )
-            ack?.send([RealtimeReply.success([("message", try SocketValue(encoding: message))])])
+            ack?.send([RealtimeReply.success([("message", try SocketValue(message))])])
         } catch let error as ParleyError {
             _ = sentBySocket.withLock { $0.removeValue(forKey: id) }
             ack?.send([RealtimeReply.failure(error)])
@@ -157,15 +162,21 @@ public final class RealtimeHub: Service {
         }
     }
 
-    struct MarkReadBody: Decodable {
+    struct MarkReadBody: FormDecodable {
+        static let fieldNames = ["with", "upTo"]
         var with: String?
         var upTo: String?
+
+        init(fields: [String: String]) {
+            with = fields["with"]
+            upTo = fields["upTo"]
+        }
     }
 
-    private func markRead(_ arguments: [SocketValue], by user: User, ack: Acknowledgement?) async {
+    private func markRead(_ arguments: [SocketValue], by user: ObjectID, ack: Acknowledgement?) async {
         do {
             let body = try Self.decode(MarkReadBody.self, from: arguments)
-            let (receipt, marked) = try await messages.markRead(by: user.id, with: body.with, upTo: body.upTo)
+            let (receipt, marked) = try await messages.markRead(by: user, with: body.with, upTo: body.upTo)
             ack?.send([
                 RealtimeReply.success([
                     ("with", .string(receipt.with.hexString)), ("upTo", .string(receipt.upTo.hexString)),
@@ -180,16 +191,21 @@ public final class RealtimeHub: Service {
         }
     }
 
-    struct TypingBody: Decodable {
+    struct TypingBody: FormDecodable {
+        static let fieldNames = ["to"]
         var to: String?
+
+        init(fields: [String: String]) {
+            to = fields["to"]
+        }
     }
 
-    private func relayTyping(_ arguments: [SocketValue], from user: User, stop: Bool, ack: Acknowledgement?) async {
+    private func relayTyping(_ arguments: [SocketValue], from user: ObjectID, stop: Bool, ack: Acknowledgement?) async {
         do {
             let body = try Self.decode(TypingBody.self, from: arguments)
             let receiver = try Validation.id(body.to, field: "to")
             try await bus.publish(
-                stop ? .stopTyping(from: user.id, to: receiver) : .typing(from: user.id, to: receiver))
+                stop ? .stopTyping(from: user, to: receiver) : .typing(from: user, to: receiver))
             ack?.send([RealtimeReply.success()])
         } catch let error as ParleyError {
             ack?.send([RealtimeReply.failure(error)])
@@ -199,11 +215,19 @@ public final class RealtimeHub: Service {
     }
 
     /// The first argument of an event, decoded with the REST API's rules and messages.
-    private static func decode<Body: Decodable>(_ type: Body.Type, from arguments: [SocketValue]) throws -> Body {
+    private static func decode<Body: FormDecodable>(_ type: Body.Type, from arguments: [SocketValue]) throws -> Body {
         guard let payload = arguments.first, case .object = payload else {
             throw ParleyError(.badRequest, code: "invalid_body", message: "The payload must be an object")
         }
-        return try JSONBody.decode(Body.self, from: ByteBuffer(string: payload.json))
+        var fields: [String: String] = [:]
+        for key in Body.fieldNames {
+            switch payload[key] {
+            case .string(let string)?: fields[key] = string
+            case .null?, nil: continue
+            default: throw ParleyError.invalidField(key, "\(key) must be a string")
+            }
+        }
+        return Body(fields: fields)
     }
 
     /// Drops entries whose event never came back (the bus was down), so the table stays small.
@@ -228,9 +252,14 @@ public final class RealtimeHub: Service {
     /// connection (clients reconnect to another instance) and waits for the sockets' disconnect
     /// handlers, so presence is settled before the services after this one stop.
     public func run() async throws {
-        for await delivery in bus.subscribe().cancelOnGracefulShutdown() {
-            guard case .event(let event) = delivery else { continue }
-            deliver(event)
+        let deliveries = bus.subscribe()
+        // Cancelled as a whole at graceful shutdown: no per-event cost, unlike a sequence
+        // wrapped in cancelOnGracefulShutdown().
+        await cancelWhenGracefulShutdown {
+            for await delivery in deliveries {
+                guard case .event(let event) = delivery else { continue }
+                self.deliver(event)
+            }
         }
         await io.shutdown()
     }
@@ -241,13 +270,13 @@ public final class RealtimeHub: Service {
         case .messageCreated(let message):
             ChatMetrics.busDelivered(
                 afterMilliseconds: Timestamp.now().millisecondsSince1970 - message.createdAt.millisecondsSince1970)
-            guard let payload = try? SocketValue(encoding: message) else { return }
+            guard let payload = try? SocketValue(message) else { return }
             let sender = sentBySocket.withLock { $0.removeValue(forKey: message.id)?.socket }
             var recipients = main.to(Self.userRoom(message.receiverID), Self.userRoom(message.senderID))
             if let sender { recipients = recipients.except(sender) }
             recipients.emit("new-message", payload)
         case .messageUpdated(let message), .messageDeleted(let message):
-            guard let payload = try? SocketValue(encoding: message) else { return }
+            guard let payload = try? SocketValue(message) else { return }
             let name = if case .messageUpdated = event { "message-updated" } else { "message-deleted" }
             main.to(Self.userRoom(message.receiverID), Self.userRoom(message.senderID)).emit(name, payload)
         case .messagesRead(let receipt):
@@ -297,5 +326,14 @@ public final class RealtimeHub: Service {
 extension Substring {
     fileprivate func trimmingCharacters(in set: String) -> String {
         String(self).trimmingCharacters(in: set)
+    }
+}
+
+extension SocketValue {
+    /// A message as clients receive it: its JSON form (``Message/writeJSON(into:)``).
+    init(_ message: Message) throws {
+        var json = JSONWriter()
+        message.writeJSON(into: &json)
+        self = try SocketValue(json: json.text)
     }
 }

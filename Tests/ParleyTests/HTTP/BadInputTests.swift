@@ -67,6 +67,45 @@ struct BadInputTests {
         }
     }
 
+    /// Sending a message reads its body by hand (it is the hottest path): the same answers as
+    /// every other body.
+    @Test(arguments: StoreKind.available)
+    func sendMessageBodies(kind: StoreKind) async throws {
+        try await withApp(kind) { api in
+            let ann = try await api.signUp(name: "Ann")
+            let bob = try await api.signUp(name: "Bob")
+            let raws: [(String, String)] = [
+                ("{", "invalid_json"),
+                ("{\"to\": }", "invalid_json"),
+                ("{\"to\": \"\(bob.id)\", \"text\": \"a\",}", "invalid_json"),
+                ("{\"to\": \"\(bob.id)\", \"text\": \"\\ud800\"}", "invalid_json"),
+                ("[1,2]", "invalid_body"),
+                ("null", "invalid_body"),
+                (String(repeating: "[", count: 10_000), "invalid_json"),
+                ("{\"to\": 5, \"text\": \"a\"}", "invalid_to"),
+                ("{\"to\": \"\(bob.id)\", \"text\": [\"a\"]}", "invalid_text"),
+                ("{\"to\": \"\(bob.id)\", \"text\": \"a\", \"image\": {}}", "invalid_image"),
+                ("{\"to\": \"not-an-id\", \"text\": \"a\"}", "invalid_id"),
+                ("{\"to\": \"\(bob.id)\"}", "empty_message"),
+                ("{\"to\": \"\(bob.id)\", \"text\": null}", "empty_message"),
+                ("", "missing_to"),
+            ]
+            for (raw, code) in raws {
+                let reply = try await api.request(.post, "/api/message", raw: raw, headers: ann.cookie)
+                #expect(reply.status == .badRequest, "\(raw.prefix(40)) → \(reply.text)")
+                #expect(reply.code == code, "\(raw.prefix(40)) → \(reply.text)")
+            }
+            // Unknown members and other whitespace are fine; escapes arrive decoded.
+            let sent = try await api.request(
+                .post, "/api/message",
+                raw:
+                    " {\"extra\": {\"deep\": [1, 2.5e3, true]}, \"to\" : \"\(bob.id)\", \"text\": \"caf\\u00e9 \\\"x\\\"\"}\n",
+                headers: ann.cookie)
+            #expect(sent.status == .created, "\(sent.text)")
+            #expect(sent.object["text"] as? String == "café \"x\"")
+        }
+    }
+
     @Test func bodiesOverTheLimitAre413() async throws {
         try await withApp(.sqlite) { api in
             let huge = "{\"name\": \"" + String(repeating: "a", count: 9 * 1024 * 1024) + "\"}"

@@ -1,0 +1,46 @@
+import Synchronization
+
+/// Session tokens this instance verified lately, so that a client's every request does not
+/// repeat the token's signature check and the lookup of its user in the store.
+///
+/// A token is remembered once its signature, algorithm and claims were verified and its user was
+/// found. Each hit checks the token's expiry again; after ``recheckInterval`` the token is verified
+/// and its user looked up anew. Parley never deletes users; one removed from the database by hand
+/// stops being accepted within ``recheckInterval``. The key is the whole token, signature
+/// included, so only a token that was verified can hit.
+final class VerifiedSessions: Sendable {
+    static let recheckInterval = Duration.seconds(60)
+    /// Most tokens remembered; beyond it, entries older than ``recheckInterval`` go first, then
+    /// everything.
+    static let capacity = 50_000
+
+    private struct Entry {
+        let session: SessionToken
+        let verifiedAt: ContinuousClock.Instant
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    /// The session of `token` if it was verified within ``recheckInterval`` and has not expired.
+    func session(for token: String, now: ContinuousClock.Instant = .now, time: Timestamp = .now()) -> SessionToken? {
+        let entry = entries.withLock { $0[token] }
+        guard let entry, now - entry.verifiedAt < Self.recheckInterval, time < entry.session.expiresAt else {
+            return nil
+        }
+        return entry.session
+    }
+
+    /// Remembers a session whose token was verified and whose user exists.
+    func remember(_ session: SessionToken, now: ContinuousClock.Instant = .now) {
+        entries.withLock { entries in
+            if entries.count >= Self.capacity, entries[session.token] == nil {
+                entries = entries.filter { now - $0.value.verifiedAt < Self.recheckInterval }
+                if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            }
+            entries[session.token] = Entry(session: session, verifiedAt: now)
+        }
+    }
+
+    /// Tokens remembered now.
+    var count: Int { entries.withLock { $0.count } }
+}
