@@ -16,17 +16,19 @@ final class PostgresEventBus: ClusterBus {
     private let logger: Logger
     private let fanOut = BusFanOut()
     private let timeout: Duration
+    private let deadlines: DeadlineWatchdog
 
-    init(client: PostgresClient, timeout: Duration, logger: Logger) {
+    init(client: PostgresClient, timeout: Duration, deadlines: DeadlineWatchdog, logger: Logger) {
         self.client = client
         self.timeout = timeout
+        self.deadlines = deadlines
         self.logger = logger
     }
 
     func publish(_ event: ClusterEvent) async throws {
         let payload = event.encoded()
-        _ = try await Deadline.run(within: timeout) { [client, logger] in
-            try await client.query("SELECT parley_publish(\(payload))", logger: logger)
+        _ = try await deadlines.run(within: timeout) { [client, logger] in
+            try await client.run("SELECT parley_publish(\(payload))", logger: logger)
         }
     }
 
@@ -91,7 +93,7 @@ final class PostgresEventBus: ClusterBus {
 
     private func readSpill(_ id: Int64) async -> String? {
         do {
-            return try await Deadline.run(within: timeout) { [client, logger] in
+            return try await deadlines.run(within: timeout) { [client, logger] in
                 let rows = try await client.query(
                     "SELECT payload FROM parley_event_spill WHERE id = \(id)", logger: logger)
                 for try await payload in rows.decode(String.self) { return payload }

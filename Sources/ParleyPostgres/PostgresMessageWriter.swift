@@ -4,43 +4,51 @@ import ParleyChat
 import PostgresNIO
 import Synchronization
 
-/// Stores messages in batches: the messages that queue up while one transaction commits go into
-/// the next one (group commit).
+/// Stores messages in batches: the messages that queue up while a batch commits go into the next
+/// one (group commit).
 ///
-/// Each stored message is announced by a trigger's NOTIFY inside its transaction, and PostgreSQL
-/// serialises the commits of notifying transactions across their WAL flush: one message per
-/// transaction caps the whole database at roughly one message per flush. Batching commits many
-/// messages per flush with no added wait: an idle writer stores a message at once, alone.
+/// Each stored message is announced by a NOTIFY inside its transaction, and PostgreSQL serialises
+/// the commits of notifying transactions across their WAL flush: one message per transaction caps
+/// the whole database at roughly one message per flush. Batching commits many messages per flush
+/// with no added wait: an idle writer stores a message at once, alone.
 ///
-/// There is no writer task. The sender that finds no batch in progress writes one (its own message
-/// first, with whatever queued behind it), then hands the turn to the oldest message still waiting,
-/// whose sender writes the next batch. Every caller so does at most one batch of work and returns
-/// once its own message is committed, and nothing needs starting or stopping.
+/// There is no writer task. A sender that finds a free writing slot (there are
+/// ``maximumConcurrentBatches``) writes a batch: its own message with whatever queued, in arrival
+/// order. When it is done it hands its slot to the oldest message still waiting, whose sender
+/// writes the next batch. A second batch is sent while the first commits, so the database never
+/// waits for the server to hand the turn over. Every caller so does at most a batch or two of work
+/// and returns once its own message is committed, and nothing needs starting or stopping.
 ///
 /// Order is kept: a batch inserts its messages in arrival order under the advisory locks of their
-/// conversations (taken in hash order, so writers of different instances cannot deadlock), so
-/// within a conversation commit order is `seq` order on every instance.
+/// conversations (taken in hash order, so concurrent batches, of this instance or another, cannot
+/// deadlock), so within a conversation commit order, and so the order of the announcements, is
+/// `seq` order on every instance.
 final class PostgresMessageWriter: Sendable {
-    /// Most messages in one transaction (8 parameters each, well under PostgreSQL's 65,535).
+    /// Most messages in one batch.
     static let maximumBatch = 500
+    /// Batches in flight at once.
+    static let maximumConcurrentBatches = 2
 
     private enum Turn: Sendable {
         /// Another sender's batch stored the message.
         case stored
-        /// The message leads the queue and nobody is writing: the sender writes the next batch.
+        /// The sender holds a writing slot: it writes a batch with its message.
         case write
     }
 
     private struct Waiting: Sendable {
         let id: UInt64
         let message: Message
+        /// When its sender gives up: the batch that takes it must finish by then.
+        let deadline: ContinuousClock.Instant
         let turn: CheckedContinuation<Turn, any Error>
     }
 
     private struct State: Sendable {
+        /// Messages waiting for a batch, in arrival order (writers' own messages are not here).
         var queue: Deque<Waiting> = []
-        /// The message whose sender is writing a batch; it stays first in `queue` until taken.
-        var writer: UInt64?
+        /// The messages whose senders hold a writing slot.
+        var writers: Set<UInt64> = []
         var nextID: UInt64 = 0
     }
 
@@ -48,93 +56,121 @@ final class PostgresMessageWriter: Sendable {
     private let logger: Logger
     /// Longest a batch may take before its senders are told the database is unavailable.
     private let timeout: Duration
+    private let deadlines: DeadlineWatchdog
     private let state = Mutex(State())
 
-    init(client: PostgresClient, timeout: Duration, logger: Logger) {
+    init(client: PostgresClient, timeout: Duration, deadlines: DeadlineWatchdog, logger: Logger) {
         self.client = client
         self.timeout = timeout
+        self.deadlines = deadlines
         self.logger = logger
     }
 
-    /// Returns once `message` is committed; throws if it was not stored.
+    /// Returns once `message` is committed; throws if it was not stored, or
+    /// ``StoreError/unavailable(_:)`` if that is not known within the writer's timeout.
     ///
     /// Cancelling a message that is still waiting withdraws it; one already in a batch is
     /// stored or not with its batch.
     func insert(_ message: Message) async throws {
+        let deadline = ContinuousClock.now + timeout
         let id = state.withLock { state in
             defer { state.nextID &+= 1 }
             return state.nextID
         }
+        // A message still waiting at its deadline fails; one in a batch fails with its batch,
+        // whose deadline is its earliest message's.
+        let watch = deadlines.watch(until: deadline) { [self] in
+            withdraw(id, error: StoreError.unavailable("The database did not answer in time"))
+        }
+        defer { deadlines.end(watch) }
         let turn = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (turn: CheckedContinuation<Turn, any Error>) in
                 let writes = state.withLock { state -> Bool in
-                    state.queue.append(Waiting(id: id, message: message, turn: turn))
-                    guard state.writer == nil else { return false }
-                    state.writer = id
+                    guard state.writers.count < Self.maximumConcurrentBatches else {
+                        state.queue.append(Waiting(id: id, message: message, deadline: deadline, turn: turn))
+                        return false
+                    }
+                    state.writers.insert(id)
                     return true
                 }
                 if writes { turn.resume(returning: .write) }
             }
         } onCancel: {
-            let withdrawn = state.withLock { state -> Waiting? in
-                guard state.writer != id, let index = state.queue.firstIndex(where: { $0.id == id }) else {
-                    return nil
-                }
-                return state.queue.remove(at: index)
-            }
-            withdrawn?.turn.resume(throwing: CancellationError())
+            withdraw(id, error: CancellationError())
         }
         guard case .write = turn else { return }
-        try await writeBatch(leadBy: id)
+        try await writeBatch(with: message, id: id, deadline: deadline)
     }
 
-    /// Writes the batch that `id` leads, answers the other senders in it, passes the turn on and
-    /// returns the result for `id`'s own message.
-    private func writeBatch(leadBy id: UInt64) async throws {
+    /// Takes a message out of the queue, if it is still there, and fails it.
+    private func withdraw(_ id: UInt64, error: any Error) {
+        let withdrawn = state.withLock { state -> Waiting? in
+            guard let index = state.queue.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.queue.remove(at: index)
+        }
+        withdrawn?.turn.resume(throwing: error)
+    }
+
+    /// Writes a batch with `id`'s message and the oldest waiting ones, answers the other senders
+    /// in it, passes the slot on and returns the result for `id`'s own message.
+    private func writeBatch(with own: Message, id: UInt64, deadline: ContinuousClock.Instant) async throws {
         // A writer whose caller gave up stores only its own message, which then fails alone.
         let alone = Task.isCancelled
-        let batch = state.withLock { state -> [Waiting] in
-            let count = alone ? 1 : min(state.queue.count, Self.maximumBatch)
+        let others = state.withLock { state -> [Waiting] in
+            let count = alone ? 0 : min(state.queue.count, Self.maximumBatch - 1)
             defer { state.queue.removeFirst(count) }
             return Array(state.queue.prefix(count))
         }
-        assert(batch.first?.id == id, "the writer leads its batch")
-        let results = await store(batch.map(\.message)[...])
-        for (waiting, result) in zip(batch, results).dropFirst() {
+        // Arrival order: the writer's message came after every message still queued, unless it
+        // was handed the slot while waiting.
+        let position = others.firstIndex { $0.id > id } ?? others.count
+        var messages = others.map(\.message)
+        messages.insert(own, at: position)
+        let batchDeadline = others.reduce(deadline) { min($0, $1.deadline) }
+        var results = await store(messages[...], until: batchDeadline)
+        let result = results.remove(at: position)
+        for (waiting, result) in zip(others, results) {
             switch result {
             case .success: waiting.turn.resume(returning: .stored)
             case .failure(let error): waiting.turn.resume(throwing: error)
             }
         }
         let next = state.withLock { state -> Waiting? in
-            state.writer = state.queue.first?.id
-            return state.queue.first
+            state.writers.remove(id)
+            guard let next = state.queue.popFirst() else { return nil }
+            state.writers.insert(next.id)
+            return next
         }
         next?.turn.resume(returning: .write)
-        try results[0].get()
+        try result.get()
     }
 
     /// Stores `messages` in one transaction; if the database refused one of them, each half on
     /// its own, so that one bad message fails alone at the cost of a few more transactions, not
     /// one per message. Any other failure (the database is down) fails the batch at once:
     /// splitting it would only repeat the wait for a connection, holding every sender in it.
-    private func store(_ messages: ArraySlice<Message>) async -> [Result<Void, any Error>] {
+    private func store(_ messages: ArraySlice<Message>, until deadline: ContinuousClock.Instant) async
+        -> [Result<Void, any Error>]
+    {
         do {
-            try await insertWithinTimeout(messages)
+            try await insertWithinTimeout(messages, until: deadline)
             return Array(repeating: .success(()), count: messages.count)
         } catch  where messages.count > 1 && !Task.isCancelled && Self.isAboutTheData(error) {
             let middle = messages.startIndex + messages.count / 2
-            return await store(messages[..<middle]) + store(messages[middle...])
+            return await store(messages[..<middle], until: deadline) + store(messages[middle...], until: deadline)
         } catch {
             return Array(repeating: .failure(error), count: messages.count)
         }
     }
 
-    /// Inserts `messages`, giving up after ``timeout`` without waiting for the insert to stop: a
+    /// Inserts `messages`, giving up at `deadline` without waiting for the insert to stop: a
     /// transaction stuck on a connection the server dropped (seen after a fast PostgreSQL
     /// restart) must not hold the writer's turn, and so every later sender, for ever.
-    private func insertWithinTimeout(_ messages: ArraySlice<Message>) async throws {
+    private func insertWithinTimeout(_ messages: ArraySlice<Message>, until deadline: ContinuousClock.Instant)
+        async throws
+    {
         let outcome = BatchOutcome()
+        defer { outcome.watch.map { deadlines.end($0) } }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             outcome.continuation = continuation
             let work = Task {
@@ -145,8 +181,7 @@ final class PostgresMessageWriter: Sendable {
                     outcome.finish(.failure(error))
                 }
             }
-            outcome.timer = Task { [timeout, logger] in
-                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            outcome.watch = deadlines.watch(until: deadline) { [logger] in
                 if outcome.finish(.failure(StoreError.unavailable("The database did not answer in time"))) {
                     logger.warning("A message batch did not finish in time; abandoning it")
                     work.cancel()
@@ -168,46 +203,26 @@ final class PostgresMessageWriter: Sendable {
         return state.hasPrefix("22") || state.hasPrefix("23")
     }
 
+    /// One statement, one round trip: `parley_store_messages` locks the conversations, inserts
+    /// the rows and publishes their events (see migration 0005). Rows go as one array per column.
     private func insert(_ messages: ArraySlice<Message>) async throws {
-        var conversations = Set<String>()
-        var bindings = PostgresBindings(capacity: messages.count * 8)
-        var rows: [String] = []
-        for message in messages {
-            let (low, high) =
-                message.senderID < message.receiverID
-                ? (message.senderID, message.receiverID) : (message.receiverID, message.senderID)
-            conversations.insert("parley.conversation.\(low.hexString).\(high.hexString)")
-            let first = bindings.count + 1
-            bindings.append(message.id.hexString)
-            bindings.append(message.senderID.hexString)
-            bindings.append(message.receiverID.hexString)
-            bindings.append(message.text)
-            bindings.append(message.image)
-            bindings.append(message.imageMediaID)
-            bindings.append(message.createdAt.date)
-            bindings.append(message.updatedAt.date)
-            rows.append("(" + (first..<first + 8).map { "$\($0)" }.joined(separator: ", ") + ")")
-        }
-        let insert = PostgresQuery(
-            unsafeSQL: """
-                INSERT INTO messages (id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at)
-                VALUES \(rows.joined(separator: ", "))
-                """,
-            binds: bindings
-        )
-        let keys = Array(conversations)
-        try await client.withTransaction(logger: logger) { connection in
-            // Locks in hash order, whoever takes them: no two writers wait on each other in a cycle.
-            try await connection.query(
-                """
-                SELECT pg_advisory_xact_lock(h) FROM (
-                    SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(\(keys)::text[]) AS k ORDER BY h
-                ) AS ordered
-                """,
-                logger: logger
+        let ids = messages.map(\.id.hexString)
+        let senders = messages.map(\.senderID.hexString)
+        let receivers = messages.map(\.receiverID.hexString)
+        let texts = NullableTextArray(messages.map(\.text))
+        let images = NullableTextArray(messages.map(\.image))
+        let mediaIDs = NullableTextArray(messages.map(\.imageMediaID))
+        let created = messages.map(\.createdAt.millisecondsSince1970)
+        let updated = messages.map(\.updatedAt.millisecondsSince1970)
+        let events = messages.map { ClusterEvent.messageCreated($0).encoded() }
+        try await client.run(
+            """
+            SELECT parley_store_messages(
+                \(ids), \(senders), \(receivers), \(texts), \(images), \(mediaIDs), \(created), \(updated), \(events)
             )
-            try await connection.query(insert, logger: logger)
-        }
+            """,
+            logger: logger
+        )
     }
 }
 
@@ -217,7 +232,7 @@ private final class BatchOutcome: Sendable {
     private struct State {
         var continuation: CheckedContinuation<Void, any Error>?
         var finished = false
-        var timer: Task<Void, Never>?
+        var watch: DeadlineWatchdog.Watch?
     }
 
     private let state = Mutex(State())
@@ -227,30 +242,22 @@ private final class BatchOutcome: Sendable {
         set { state.withLock { $0.continuation = newValue } }
     }
 
-    /// The timeout's task, cancelled once the batch has finished.
-    var timer: Task<Void, Never>? {
-        get { state.withLock { $0.timer } }
-        set {
-            let late = state.withLock { state -> Bool in
-                state.timer = newValue
-                return state.finished
-            }
-            if late { newValue?.cancel() }
-        }
+    /// The batch's deadline, ended once the writer has its result.
+    var watch: DeadlineWatchdog.Watch? {
+        get { state.withLock { $0.watch } }
+        set { state.withLock { $0.watch = newValue } }
     }
 
     /// - Returns: whether this was the first result.
     @discardableResult
     func finish(_ result: Result<Void, any Error>) -> Bool {
-        let (continuation, timer) = state.withLock {
-            state -> (CheckedContinuation<Void, any Error>?, Task<Void, Never>?) in
-            guard !state.finished else { return (nil, nil) }
+        let continuation = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            guard !state.finished else { return nil }
             state.finished = true
             defer { state.continuation = nil }
-            return (state.continuation, state.timer)
+            return state.continuation
         }
         guard let continuation else { return false }
-        timer?.cancel()
         continuation.resume(with: result)
         return true
     }

@@ -15,6 +15,7 @@ enum PostgresSchema {
         migration("0002_realtime.sql", PackageResources._002_realtime_sql),
         migration("0003_read_edit_delete.sql", PackageResources._003_read_edit_delete_sql),
         migration("0004_conversation_summaries.sql", PackageResources._004_conversation_summaries_sql),
+        migration("0005_batched_message_writes.sql", PackageResources._005_batched_message_writes_sql),
     ]
 
     private static func migration(_ name: String, _ bytes: [UInt8]) -> Migration {

@@ -16,8 +16,13 @@ extension PostgresStore {
     /// Inserts through ``PostgresMessageWriter``: batched with concurrent sends, in `seq` order
     /// within each conversation, so the order clients hear messages in (commit order, through the
     /// trigger's NOTIFY) is the order pages list them in.
+    /// The writer keeps ``operationTimeout`` itself, per message, without a task of its own.
     public func insertMessage(_ message: Message) async throws {
-        try await perform { _ in try await self.messageWriter.insert(message) }
+        do {
+            try await messageWriter.insert(message)
+        } catch {
+            throw Self.storeError(from: error)
+        }
     }
 
     public func conversation(_ query: ConversationQuery) async throws -> [Message] {

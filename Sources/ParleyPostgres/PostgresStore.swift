@@ -13,6 +13,8 @@ public final class PostgresStore: ChatStore {
     let logger: Logger
     /// Longest a single store operation may take, waiting for a connection included.
     public let operationTimeout: Duration
+    /// Enforces ``operationTimeout`` on every operation, with one timer for all.
+    let deadlines = DeadlineWatchdog()
     let eventBus: PostgresEventBus
     let presenceBackend: PostgresPresence
     let messageWriter: PostgresMessageWriter
@@ -41,8 +43,10 @@ public final class PostgresStore: ChatStore {
         self.displayName = url.displayName
         self.logger = logger
         self.operationTimeout = operationTimeout
-        self.messageWriter = PostgresMessageWriter(client: client, timeout: operationTimeout, logger: logger)
-        self.eventBus = PostgresEventBus(client: client, timeout: operationTimeout, logger: logger)
+        self.messageWriter = PostgresMessageWriter(
+            client: client, timeout: operationTimeout, deadlines: deadlines, logger: logger)
+        self.eventBus = PostgresEventBus(
+            client: client, timeout: operationTimeout, deadlines: deadlines, logger: logger)
         let schemaReady = ReadinessGate()
         self.schemaReady = schemaReady
         self.presenceBackend = PostgresPresence(
@@ -95,7 +99,7 @@ public final class PostgresStore: ChatStore {
 
     public func checkReadiness() async throws {
         try await perform { client in
-            try await client.query("SELECT 1", logger: self.logger)
+            try await client.run("SELECT 1", logger: self.logger)
         }
     }
 
@@ -107,15 +111,25 @@ public final class PostgresStore: ChatStore {
         _ operation: @escaping @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
         do {
-            return try await Deadline.run(within: timeout ?? operationTimeout) { try await operation(self.client) }
-        } catch let error as PSQLError {
-            throw Self.storeError(error) ?? error
-        } catch let error as PostgresTransactionError {
+            return try await deadlines.run(within: timeout ?? operationTimeout) { try await operation(self.client) }
+        } catch {
+            throw Self.storeError(from: error)
+        }
+    }
+
+    /// A driver error as the ``StoreError`` it means, or as it is.
+    static func storeError(from error: any Error) -> any Error {
+        switch error {
+        case let error as PSQLError:
+            return storeError(error) ?? error
+        case let error as PostgresTransactionError:
             // A lost connection inside a transaction surfaces here, wrapping the driver's error.
             let cause = error.beginError ?? error.closureError ?? error.commitError
-            throw (cause as? PSQLError).flatMap(Self.storeError) ?? cause ?? error
-        } catch is Deadline.Exceeded {
-            throw StoreError.unavailable("The database did not answer in time")
+            return (cause as? PSQLError).flatMap(storeError) ?? cause ?? error
+        case is Deadline.Exceeded:
+            return StoreError.unavailable("The database did not answer in time")
+        default:
+            return error
         }
     }
 

@@ -242,6 +242,67 @@ struct PostgresStoreTests {
             await #expect(throws: StoreError.self) { try await store.user(id: ObjectID()) }
             #expect(start.duration(to: clock.now) < .seconds(3))
             await #expect(throws: (any Error).self) { try await store.checkReadiness() }
+            // Messages keep the same bound in the writer: the ones writing a batch and the ones
+            // queued behind them.
+            let sendStart = clock.now
+            let failures = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<10 {
+                    group.addTask {
+                        do {
+                            try await store.insertMessage(Fixture.message(from: ObjectID(), to: ObjectID()))
+                            return false
+                        } catch let error as StoreError {
+                            return error == .unavailable("The database did not answer in time")
+                                || error == .unavailable("The database is unavailable")
+                        }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(failures == 10)
+            #expect(sendStart.duration(to: clock.now) < .seconds(3))
+        }
+    }
+
+    /// The server's batches announce their messages themselves; a row inserted any other way
+    /// (psql, another tool) is announced by the statement trigger, in `seq` order, once.
+    @Test func messagesInsertedOutsideTheServerAreAnnouncedOnce() async throws {
+        let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
+        let store = PostgresStore(url: url, maximumConnections: 4, logger: .quiet)
+        try await Self.withRunning([store]) {
+            let (ann, bob) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"))
+            for user in [ann, bob] { try await store.insertUser(user) }
+            let byServer = Fixture.message(
+                from: ann.user.id, to: bob.user.id, text: nil, image: "https://x.example/a.png")
+            let first = Fixture.message(from: bob.user.id, to: ann.user.id, text: "first \"quoted\"")
+            let second = Fixture.message(from: ann.user.id, to: bob.user.id, text: "second")
+            let received = try await store.client.withConnection { connection in
+                try await connection.listen(on: PostgresEventBus.channel) { notifications in
+                    try await store.insertMessage(byServer)
+                    try await store.client.query(
+                        """
+                        INSERT INTO messages (id, sender_id, receiver_id, text, created_at, updated_at)
+                        VALUES (\(first.id.hexString), \(first.senderID.hexString), \(first.receiverID.hexString),
+                                \(first.text), \(first.createdAt.iso8601)::timestamptz, \(first.updatedAt.iso8601)::timestamptz),
+                               (\(second.id.hexString), \(second.senderID.hexString), \(second.receiverID.hexString),
+                                \(second.text), \(second.createdAt.iso8601)::timestamptz, \(second.updatedAt.iso8601)::timestamptz)
+                        """,
+                        logger: .quiet
+                    )
+                    var events: [ClusterEvent] = []
+                    for try await notification in notifications {
+                        events.append(try #require(ClusterEvent(encoded: notification.payload)))
+                        if events.count == 3 { break }
+                    }
+                    return events
+                }
+            }
+            // The media id is the server's own: events do not carry it.
+            var announced = byServer
+            announced.imageMediaID = nil
+            #expect(received == [.messageCreated(announced), .messageCreated(first), .messageCreated(second)])
+            let stored = try #require(await store.message(id: byServer.id))
+            #expect(stored.image == byServer.image && stored.text == nil)
         }
     }
 }
