@@ -150,6 +150,10 @@ struct RealtimeLatency: AsyncParsableCommand {
 }
 
 /// Closed-loop REST senders as fast as the server takes them, counting deliveries.
+///
+/// Senders and receivers are plain sockets (``RawHTTPSenders``, ``RawSocketIOReceivers``): the
+/// machine's two cores are shared with the server and PostgreSQL, and what the load generator
+/// spends is not available to them, as it would be with clients on other machines.
 struct RealtimeThroughput: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "realtime-throughput",
@@ -157,52 +161,70 @@ struct RealtimeThroughput: AsyncParsableCommand {
     )
 
     @Option var url = "http://127.0.0.1:5001"
-    @Option var concurrency = 32
+    @Option(help: "Connections sending, each with one request in flight.") var concurrency = 32
     @Option var duration = 20
-    @Option var pairs = 32
+    @Option(help: "Conversations (sender/receiver pairs) the messages are spread over.") var pairs = 32
 
-    func run() async throws {
-        try await withBenchmarkClient(connections: concurrency) { http in
-            try await measure(http: http)
+    func validate() throws {
+        guard concurrency > 0, duration > 0, pairs > 0 else {
+            throw ValidationError("--concurrency, --duration and --pairs must be positive")
         }
     }
 
-    private func measure(http: HTTPClient) async throws {
-        let client = ParleyClient(http: http, baseURL: url)
-        let components = URLComponents(string: url)!
-        let log = DeliveryLog()
-        let participants = try await RealtimeParticipants.make(
-            count: pairs,
-            client: client,
-            receiveHost: components.host ?? "127.0.0.1",
-            receivePort: components.port ?? 80,
-            onMessage: { _ in log.delivered.add(1, ordering: .relaxed) }
-        )
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(duration)
-        let start = clock.now
-        let sent = try await withThrowingTaskGroup(of: Int.self) { group in
-            for worker in 0..<concurrency {
-                let pair = participants.pairs[worker % participants.pairs.count]
-                group.addTask {
-                    var count = 0
-                    while clock.now < deadline {
-                        try await client.send(as: pair.sender, to: pair.receiver.id, text: "#\(count)#")
-                        count += 1
-                    }
-                    return count
-                }
+    func run() async throws {
+        guard let components = URLComponents(string: url), let host = components.host, let port = components.port
+        else { throw ValidationError("--url must look like http://127.0.0.1:5001") }
+        let accounts = try await withBenchmarkClient(connections: 4) { http in
+            let client = ParleyClient(http: http, baseURL: url)
+            let run = UUID().uuidString.prefix(8)
+            var accounts: [(sender: ParleyClient.Session, receiver: ParleyClient.Session)] = []
+            for index in 0..<pairs {
+                accounts.append(
+                    (
+                        try await client.signUp(email: "s\(index)-\(run)@bench.example", password: "secret1"),
+                        try await client.signUp(email: "r\(index)-\(run)@bench.example", password: "secret1")
+                    ))
             }
-            return try await group.reduce(0, +)
+            return accounts
         }
+        let receivers = try RawSocketIOReceivers(
+            host: host, port: port, count: pairs, threads: 1, coalescing: .zero,
+            auth: { "{\"token\":\"\(accounts[$0].receiver.token)\"}" }
+        )
+        defer { receivers.close() }
+        receivers.expect(Int.max, eventsStartingWith: "42[\"new-message\"")
+        // Each connection's request head up to its body, made once; the body varies.
+        let heads = (0..<concurrency).map { connection in
+            let pair = accounts[connection % accounts.count]
+            return (
+                head: Array(
+                    ("POST /api/message HTTP/1.1\r\nHost: \(host):\(port)\r\n"
+                        + "Authorization: Bearer \(pair.sender.token)\r\nContent-Type: application/json\r\n").utf8),
+                to: pair.receiver.id
+            )
+        }
+        let senders = try RawHTTPSenders(host: host, port: port, count: concurrency, expectedStatus: 201) {
+            connection, sequence in
+            let body = Array(
+                "{\"to\":\"\(heads[connection].to)\",\"text\":\"#\(sequence)# from sender \(connection)\"}".utf8)
+            return heads[connection].head + Array("Content-Length: \(body.count)\r\n\r\n".utf8) + body
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let outcome = try senders.run(for: .seconds(duration))
         let elapsed = start.duration(to: clock.now).seconds
         let settle = clock.now + .seconds(5)
-        while log.delivered.load(ordering: .relaxed) < sent, clock.now < settle {
+        while receivers.receivedCount < outcome.completed, clock.now < settle {
             try await Task.sleep(for: .milliseconds(10))
         }
         print(
-            "sustained send with delivery: \(sent) messages in \(String(format2: elapsed)) s = \(String(format2: Double(sent) / elapsed)) messages/s (\(concurrency) senders); delivered \(log.delivered.load(ordering: .relaxed))"
+            "sustained send with delivery: \(outcome.completed) messages in \(String(format2: elapsed)) s = \(String(format2: Double(outcome.completed) / elapsed)) messages/s (\(concurrency) senders); delivered \(receivers.receivedCount)"
         )
-        for pair in participants.pairs { try? await pair.socket.channel?.close() }
+        if outcome.failed > 0 {
+            print("  failed sends: \(outcome.failed) (first: \(outcome.firstFailure ?? "?"))")
+        }
+        guard receivers.closedCount == 0 else {
+            throw BenchError("\(receivers.closedCount) receivers were disconnected")
+        }
     }
 }

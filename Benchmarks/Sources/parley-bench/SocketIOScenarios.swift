@@ -17,43 +17,28 @@ struct SocketIOFanOut: AsyncParsableCommand {
     @Option var connections = 10_000
     @Option(help: "Seconds of idle measurement.") var idle = 60
     @Option(help: "Broadcasts to time.") var broadcasts = 10
-    @Option(help: "Event loop threads for the clients.") var clientThreads = 1
+    @Option(help: "Threads (epoll loops) receiving for the clients.") var clientThreads = 1
+    @Option(help: "Microseconds a receiving loop lets events accumulate after a busy read (0: none).")
+    var coalesceMicroseconds = 500
+
+    func validate() throws {
+        guard connections > 0, idle > 0, broadcasts > 0, clientThreads > 0 else {
+            throw ValidationError("--connections, --idle, --broadcasts and --client-threads must be positive")
+        }
+    }
 
     func run() async throws {
         let server = ProcessStats(pid: serverPid)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: clientThreads)
         let baseline = server.residentBytes
-        let counters = ArrivalCounters()
         let clock = ContinuousClock()
 
         let start = clock.now
-        var clients: [SocketIOBenchClient] = []
-        clients.reserveCapacity(connections)
-        let batch = 200
-        for first in stride(from: 0, to: connections, by: batch) {
-            let count = min(batch, connections - first)
-            try await withThrowingTaskGroup(of: SocketIOBenchClient.self) { tasks in
-                for _ in 0..<count {
-                    tasks.addTask {
-                        try await SocketIOBenchClient.connect(host: host, port: port, group: group) { promise in
-                            SocketIOBenchClient(
-                                connected: promise,
-                                onEvent: { text in
-                                    guard text.readableBytesView.starts(with: broadcastPrefix) else { return }
-                                    let now = clock.now
-                                    counters.lastArrival.withLock { $0 = max($0, now) }
-                                    if counters.received.add(1, ordering: .relaxed).newValue == 1 {
-                                        counters.firstArrival.withLock { $0 = now }
-                                    }
-                                })
-                        }
-                    }
-                }
-                for try await client in tasks { clients.append(client) }
-            }
-        }
+        let clients = try RawSocketIOReceivers(
+            host: host, port: port, count: connections, threads: clientThreads,
+            coalescing: .microseconds(coalesceMicroseconds))
+        defer { clients.close() }
         print(
-            "connected \(clients.count) WebSocket clients (\(SocketIOBenchClient.retries.load(ordering: .relaxed)) retried) in \(String(format2: start.duration(to: clock.now).seconds)) s"
+            "connected \(clients.count) WebSocket clients in \(String(format2: start.duration(to: clock.now).seconds)) s"
         )
         try await Task.sleep(for: .seconds(5))
         let loaded = server.residentBytes
@@ -68,38 +53,31 @@ struct SocketIOFanOut: AsyncParsableCommand {
         print(
             "server CPU while idle (heartbeats only) over \(idle) s: \(String(format2: cpu)) CPU-s = \(String(format2: cpu / Double(idle) * 100))% of one core"
         )
+        guard clients.closedCount == 0 else { throw BenchError("\(clients.closedCount) clients were disconnected") }
 
         // Broadcasts: one client asks, every client (sender included) gets the event.
-        var times: [Duration] = []
+        var lasts = LatencyRecorder()
         var firsts = LatencyRecorder()
-        let sender = clients[0]
         let serverCPUBefore = server.cpuSeconds
         let ownCPUBefore = ProcessStats(pid: getpid()).cpuSeconds
         for round in 0..<broadcasts {
-            counters.received.store(0, ordering: .relaxed)
+            clients.expect(clients.count, eventsStartingWith: "42[\"broadcast\",\(round)]")
             let sent = clock.now
-            counters.lastArrival.withLock { $0 = sent }
-            sender.emit("2[\"broadcast\",\(round)]")
-            while counters.received.load(ordering: .relaxed) < clients.count {
-                try await Task.sleep(for: .milliseconds(1))
-                guard sent.duration(to: clock.now) < .seconds(30) else {
-                    throw BenchError("broadcast \(round) incomplete")
-                }
+            try clients.send("42[\"broadcast\",\(round)]")
+            guard let (first, last) = await clients.waitForArrivals(timeout: .seconds(30)) else {
+                throw BenchError("broadcast \(round) incomplete")
             }
-            times.append(sent.duration(to: counters.lastArrival.withLock { $0 }))
-            firsts.record(sent.duration(to: counters.firstArrival.withLock { $0 }))
+            lasts.record(sent.duration(to: last))
+            firsts.record(sent.duration(to: first))
             try await Task.sleep(for: .milliseconds(500))
         }
-        var recorder = LatencyRecorder()
-        for time in times { recorder.record(time) }
-        print("broadcast to \(clients.count) sockets, time until the last client has it: \(recorder.summary)")
+        print("broadcast to \(clients.count) sockets, time until the last client has it: \(lasts.summary)")
         print("  time until the first client has it: \(firsts.summary)")
         let serverCPU = (server.cpuSeconds - serverCPUBefore) / Double(broadcasts)
         let ownCPU = (ProcessStats(pid: getpid()).cpuSeconds - ownCPUBefore) / Double(broadcasts)
         print(
             "  CPU per broadcast (incl. 0.5 s pauses): server \(String(format2: serverCPU * 1000)) ms, load generator \(String(format2: ownCPU * 1000)) ms"
         )
-        for client in clients { try? await client.channel?.close() }
     }
 }
 
@@ -161,14 +139,6 @@ struct SocketIOEcho: AsyncParsableCommand {
         for client in clients { try? await client.channel?.close() }
     }
 }
-
-final class ArrivalCounters: Sendable {
-    let received = Atomic<Int>(0)
-    let firstArrival = Mutex<ContinuousClock.Instant>(.now)
-    let lastArrival = Mutex<ContinuousClock.Instant>(.now)
-}
-
-private let broadcastPrefix = Array("2[\"broadcast\"".utf8)
 
 final class EchoCounters: Sendable {
     let acked = Atomic<Int>(0)
