@@ -353,4 +353,21 @@ struct EncodedBroadcast: Sendable {
         self.frames = WebSocketFrameEncoding.frames(for: packets, allocator: allocator)
         self.hasBinary = packets.contains { if case .message(.binary) = $0 { true } else { false } }
     }
+
+    private init(packets: [EnginePacket], frames: [ByteBuffer], hasBinary: Bool) {
+        self.packets = packets
+        self.frames = frames
+        self.hasBinary = hasBinary
+    }
+
+    /// The same broadcast with frames in buffers of its own (packets stay shared: only
+    /// long-polling clients use them).
+    func copied(allocator: ByteBufferAllocator) -> EncodedBroadcast {
+        let frames = self.frames.map { frame in
+            var copy = allocator.buffer(capacity: frame.readableBytes)
+            copy.writeImmutableBuffer(frame)
+            return copy
+        }
+        return EncodedBroadcast(packets: packets, frames: frames, hasBinary: hasBinary)
+    }
 }

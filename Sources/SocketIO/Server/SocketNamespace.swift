@@ -13,12 +13,11 @@ public final class SocketNamespace: Sendable {
     private struct State {
         var middleware: [Middleware] = []
         var connectionHandler: ConnectionHandler?
-        var sockets: [String: Socket] = [:]
-        var rooms: [String: Set<String>] = [:]
-        var socketRooms: [String: Set<String>] = [:]
     }
 
     private let state = NIOLockedValueBox(State())
+    /// This server's sockets and rooms, one shard per event loop their connections live on.
+    private let shards = NIOLockedValueBox<[ObjectIdentifier: NamespaceShard]>([:])
 
     init(name: String, adapter: any SocketIOAdapter) {
         self.name = name
@@ -49,72 +48,63 @@ public final class SocketNamespace: Sendable {
     }
 
     /// Sockets connected to this server.
-    public var socketCount: Int { state.withLockedValue { $0.sockets.count } }
+    public var socketCount: Int {
+        allShards.reduce(0) { $0 + $1.withMembership { $0.sockets.count } }
+    }
 
-    public func socket(id: String) -> Socket? { state.withLockedValue { $0.sockets[id] } }
+    public func socket(id: String) -> Socket? {
+        for shard in allShards {
+            if let socket = shard.withMembership({ $0.sockets[id] }) { return socket }
+        }
+        return nil
+    }
+
+    private var allShards: [NamespaceShard] { shards.withLockedValue { Array($0.values) } }
+
+    /// The shard of the sockets living on `eventLoop`, made on first use.
+    private func shard(for eventLoop: any EventLoop) -> NamespaceShard {
+        shards.withLockedValue { shards in
+            if let shard = shards[ObjectIdentifier(eventLoop)] { return shard }
+            let shard = NamespaceShard(eventLoop: eventLoop)
+            shards[ObjectIdentifier(eventLoop)] = shard
+            return shard
+        }
+    }
+
+    private func shard(of socket: Socket) -> NamespaceShard { shard(for: socket.eventLoop) }
 
     // MARK: Rooms (this server's sockets)
 
     func join(_ socket: Socket, rooms: some Sequence<String>) {
-        state.withLockedValue { state in
-            guard state.sockets[socket.id] != nil else { return }
-            for room in rooms {
-                state.rooms[room, default: []].insert(socket.id)
-                state.socketRooms[socket.id, default: []].insert(room)
-            }
-        }
+        shard(of: socket).withMembership { $0.join(socket, rooms: rooms) }
     }
 
     func leave(_ socket: Socket, room: String) {
-        state.withLockedValue { state in
-            state.rooms[room]?.remove(socket.id)
-            if state.rooms[room]?.isEmpty == true { state.rooms[room] = nil }
-            state.socketRooms[socket.id]?.remove(room)
-        }
+        shard(of: socket).withMembership { $0.leave(socket, room: room) }
     }
 
     func rooms(of socket: Socket) -> Set<String> {
-        state.withLockedValue { $0.socketRooms[socket.id] ?? [] }
+        shard(of: socket).withMembership { $0.rooms(of: socket) }
     }
 
     func localSockets(rooms: Set<String>, except: Set<String>) -> [Socket] {
-        state.withLockedValue { state in
-            if rooms.isEmpty, except.isEmpty { return Array(state.sockets.values) }
-            var ids: Set<String>
-            if rooms.isEmpty {
-                ids = Set(state.sockets.keys)
-            } else {
-                ids = []
-                for room in rooms { ids.formUnion(state.rooms[room] ?? []) }
-            }
-            for room in except { ids.subtract(state.rooms[room] ?? []) }
-            return ids.compactMap { state.sockets[$0] }
-        }
+        allShards.flatMap { shard in shard.withMembership { $0.targets(rooms: rooms, except: except) } }
     }
 
     // MARK: Delivery
 
     /// Sends a broadcast to the addressed sockets of this server. The packet is encoded once;
-    /// each event loop gets one task for all of its sockets.
+    /// each event loop's shard sends to its own sockets (see ``NamespaceShard``).
     public func deliverLocally(_ broadcast: SocketBroadcast) {
-        let targets = localSockets(rooms: broadcast.rooms, except: broadcast.exceptRooms)
-        guard !targets.isEmpty else { return }
+        let shards = allShards
+        guard !shards.isEmpty else { return }
         let packet = SocketPacket(
             kind: .event,
             namespace: name,
             data: .array([.string(broadcast.event)] + broadcast.arguments)
         )
         let encoded = EncodedBroadcast(packet.encode().map(EnginePacket.message))
-        var byLoop: [ObjectIdentifier: (any EventLoop, [EngineSession])] = [:]
-        for socket in targets {
-            let session = socket.client.session
-            byLoop[ObjectIdentifier(session.eventLoop), default: (session.eventLoop, [])].1.append(session)
-        }
-        for (loop, sessions) in byLoop.values {
-            loop.execute {
-                for session in sessions { session.sendOnLoop(encoded) }
-            }
-        }
+        for shard in shards { shard.deliver(broadcast, encoded: encoded) }
     }
 
     // MARK: Membership
@@ -123,20 +113,10 @@ public final class SocketNamespace: Sendable {
     var connectionHandler: ConnectionHandler? { state.withLockedValue { $0.connectionHandler } }
 
     func add(_ socket: Socket) {
-        state.withLockedValue { state in
-            state.sockets[socket.id] = socket
-            state.rooms[socket.id, default: []].insert(socket.id)
-            state.socketRooms[socket.id] = [socket.id]
-        }
+        shard(of: socket).withMembership { $0.add(socket) }
     }
 
     func remove(_ socket: Socket) {
-        state.withLockedValue { state in
-            state.sockets[socket.id] = nil
-            for room in state.socketRooms.removeValue(forKey: socket.id) ?? [] {
-                state.rooms[room]?.remove(socket.id)
-                if state.rooms[room]?.isEmpty == true { state.rooms[room] = nil }
-            }
-        }
+        shard(of: socket).withMembership { $0.remove(socket) }
     }
 }
