@@ -56,6 +56,10 @@ final class MongoEventBus: ClusterBus {
         fanOut.subscribe()
     }
 
+    func subscribe(_ handler: @escaping @Sendable (BusDelivery) -> Void) -> BusSubscription {
+        fanOut.subscribe(handler)
+    }
+
     func resynchronize() {
         fanOut.deliver(.resynchronized)
     }

@@ -36,6 +36,10 @@ final class PostgresEventBus: ClusterBus {
         fanOut.subscribe()
     }
 
+    func subscribe(_ handler: @escaping @Sendable (BusDelivery) -> Void) -> BusSubscription {
+        fanOut.subscribe(handler)
+    }
+
     /// Tells subscribers to reload what they derive from events (presence was rebuilt).
     func resynchronize() {
         fanOut.deliver(.resynchronized)

@@ -7,6 +7,11 @@ public protocol ClusterBus: Sendable {
 
     /// What arrives from the bus, in order, for as long as the caller iterates.
     func subscribe() -> AsyncStream<BusDelivery>
+
+    /// Calls `handler` with what arrives from the bus, in order, on the bus's own thread, until
+    /// the subscription is cancelled: no task switch per event, for subscribers that only hand
+    /// events on. `handler` must be quick and must not use the bus.
+    func subscribe(_ handler: @escaping @Sendable (BusDelivery) -> Void) -> BusSubscription
 }
 
 /// One delivery from the bus.

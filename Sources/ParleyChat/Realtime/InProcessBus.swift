@@ -19,6 +19,10 @@ public final class InProcessBus: ClusterBus {
     public func subscribe() -> AsyncStream<BusDelivery> {
         fanOut.subscribe()
     }
+
+    public func subscribe(_ handler: @escaping @Sendable (BusDelivery) -> Void) -> BusSubscription {
+        fanOut.subscribe(handler)
+    }
 }
 
 /// Presence for a single instance: the users registered here are everyone online.

@@ -97,31 +97,30 @@ public final class PresenceService: PresenceReader, Service {
     // MARK: Service
 
     public func run() async throws {
-        let deliveries = bus.subscribe()
+        // Handled on the bus's own thread: every message event passes here too, to be ignored.
+        let subscription = bus.subscribe { [weak self] delivery in
+            self?.handle(delivery)
+        }
+        defer { subscription.cancel() }
         commandInput.yield(.reload)
-        await withDiscardingTaskGroup { group in
-            group.addTask {
-                for await delivery in deliveries.cancelOnGracefulShutdown() {
-                    switch delivery {
-                    case .event(.userOnline(let user)):
-                        _ = self.state.withLock { $0.online.insert(user) }
-                    case .event(.userOffline(let user)):
-                        self.state.withLock { state in
-                            // A device here means the user is online whatever another instance says.
-                            if state.devices[user] == nil, state.leaving[user] == nil { state.online.remove(user) }
-                        }
-                    case .resynchronized:
-                        self.commandInput.yield(.reload)
-                    case .event:
-                        break
-                    }
-                }
+        for await command in commands.cancelOnGracefulShutdown() {
+            await perform(command)
+        }
+    }
+
+    private func handle(_ delivery: BusDelivery) {
+        switch delivery {
+        case .event(.userOnline(let user)):
+            _ = state.withLock { $0.online.insert(user) }
+        case .event(.userOffline(let user)):
+            state.withLock { state in
+                // A device here means the user is online whatever another instance says.
+                if state.devices[user] == nil, state.leaving[user] == nil { state.online.remove(user) }
             }
-            group.addTask {
-                for await command in self.commands.cancelOnGracefulShutdown() {
-                    await self.perform(command)
-                }
-            }
+        case .resynchronized:
+            commandInput.yield(.reload)
+        case .event:
+            break
         }
     }
 

@@ -252,15 +252,13 @@ public final class RealtimeHub: Service {
     /// connection (clients reconnect to another instance) and waits for the sockets' disconnect
     /// handlers, so presence is settled before the services after this one stop.
     public func run() async throws {
-        let deliveries = bus.subscribe()
-        // Cancelled as a whole at graceful shutdown: no per-event cost, unlike a sequence
-        // wrapped in cancelOnGracefulShutdown().
-        await cancelWhenGracefulShutdown {
-            for await delivery in deliveries {
-                guard case .event(let event) = delivery else { continue }
-                self.deliver(event)
-            }
+        // Events are handed on from the bus's own thread: no task switch per event.
+        let subscription = bus.subscribe { [weak self] delivery in
+            guard case .event(let event) = delivery else { return }
+            self?.deliver(event)
         }
+        try? await gracefulShutdown()
+        subscription.cancel()
         await io.shutdown()
     }
 
