@@ -26,21 +26,12 @@ extension ClusterEvent {
     public func encoded() -> String {
         var json = JSONWriter()
         json.beginObject()
+        json.member("type", wireType)
         switch self {
-        case .messageCreated(let message):
-            json.member("type", "message")
-            json.key("message")
-            message.writeJSON(into: &json)
-        case .messageUpdated(let message):
-            json.member("type", "message-updated")
-            json.key("message")
-            message.writeJSON(into: &json)
-        case .messageDeleted(let message):
-            json.member("type", "message-deleted")
+        case .messageCreated(let message), .messageUpdated(let message), .messageDeleted(let message):
             json.key("message")
             message.writeJSON(into: &json)
         case .messagesRead(let receipt):
-            json.member("type", "messages-read")
             json.key("receipt")
             json.beginObject()
             json.member("by", receipt.by.hexString)
@@ -48,26 +39,31 @@ extension ClusterEvent {
             json.member("upTo", receipt.upTo.hexString)
             json.member("readAt", receipt.readAt.iso8601)
             json.endObject()
-        case .userOnline(let user):
-            json.member("type", "online")
+        case .userOnline(let user), .userOffline(let user):
             json.member("user", user.hexString)
-        case .userOffline(let user):
-            json.member("type", "offline")
-            json.member("user", user.hexString)
-        case .typing(let from, let to):
-            json.member("type", "typing")
-            json.member("from", from.hexString)
-            json.member("to", to.hexString)
-        case .stopTyping(let from, let to):
-            json.member("type", "stop-typing")
+        case .typing(let from, let to), .stopTyping(let from, let to):
             json.member("from", from.hexString)
             json.member("to", to.hexString)
         case .sessionEnded(let fingerprint):
-            json.member("type", "session-ended")
             json.member("token", fingerprint)
         }
         json.endObject()
         return json.text
+    }
+
+    /// The `type` member of the wire form.
+    private var wireType: String {
+        switch self {
+        case .messageCreated: "message"
+        case .messageUpdated: "message-updated"
+        case .messageDeleted: "message-deleted"
+        case .messagesRead: "messages-read"
+        case .userOnline: "online"
+        case .userOffline: "offline"
+        case .typing: "typing"
+        case .stopTyping: "stop-typing"
+        case .sessionEnded: "session-ended"
+        }
     }
 
     /// Decodes the wire form; `nil` for anything unknown or malformed (ignored by listeners, so
