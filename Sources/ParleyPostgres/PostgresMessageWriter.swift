@@ -113,22 +113,33 @@ final class PostgresMessageWriter: Sendable {
 
     /// Writes a batch with `id`'s message and the oldest waiting ones, answers the other senders
     /// in it, passes the slot on and returns the result for `id`'s own message.
+    ///
+    /// A batch has at least a quarter of the timeout: a message with less time left fails at once
+    /// rather than shorten its batch. A batch given up on by the server's side might still commit
+    /// after its senders were told it failed; so the statement's lock waits end (and roll it back)
+    /// at half of the batch's time, and the batch's time is never cut short by one old message.
     private func writeBatch(with own: Message, id: UInt64, deadline: ContinuousClock.Instant) async throws {
         // A writer whose caller gave up stores only its own message, which then fails alone.
         let alone = Task.isCancelled
-        let others = state.withLock { state -> [Waiting] in
+        let taken = state.withLock { state -> [Waiting] in
             let count = alone ? 0 : min(state.queue.count, Self.maximumBatch - 1)
             defer { state.queue.removeFirst(count) }
             return Array(state.queue.prefix(count))
         }
+        let now = ContinuousClock.now
+        let shortest = now + timeout / 4
+        let late = taken.filter { $0.deadline < shortest }
+        let others = taken.filter { $0.deadline >= shortest }
+        for waiting in late { waiting.turn.resume(throwing: Self.timedOut) }
+        let ownLate = deadline < shortest
         // Arrival order: the writer's message came after every message still queued, unless it
         // was handed the slot while waiting.
-        let position = others.firstIndex { $0.id > id } ?? others.count
+        let position = ownLate ? nil : others.firstIndex { $0.id > id } ?? others.count
         var messages = others.map(\.message)
-        messages.insert(own, at: position)
-        let batchDeadline = others.reduce(deadline) { min($0, $1.deadline) }
-        var results = await store(messages[...], until: batchDeadline)
-        let result = results.remove(at: position)
+        if let position { messages.insert(own, at: position) }
+        let batchDeadline = others.reduce(ownLate ? now + timeout : deadline) { min($0, $1.deadline) }
+        var results = messages.isEmpty ? [] : await store(messages[...], until: batchDeadline)
+        let result = position.map { results.remove(at: $0) } ?? .failure(Self.timedOut)
         for (waiting, result) in zip(others, results) {
             switch result {
             case .success: waiting.turn.resume(returning: .stored)
@@ -145,6 +156,8 @@ final class PostgresMessageWriter: Sendable {
         try result.get()
     }
 
+    private static let timedOut = StoreError.unavailable("The database did not answer in time")
+
     /// Stores `messages` in one transaction; if the database refused one of them, each half on
     /// its own, so that one bad message fails alone at the cost of a few more transactions, not
     /// one per message. Any other failure (the database is down) fails the batch at once:
@@ -155,7 +168,7 @@ final class PostgresMessageWriter: Sendable {
         do {
             try await insertWithinTimeout(messages, until: deadline)
             return Array(repeating: .success(()), count: messages.count)
-        } catch  where messages.count > 1 && !Task.isCancelled && Self.isAboutTheData(error) {
+        } catch  where messages.count > 1 && Self.isAboutTheData(error) {
             let middle = messages.startIndex + messages.count / 2
             return await store(messages[..<middle], until: deadline) + store(messages[middle...], until: deadline)
         } catch {
@@ -175,14 +188,14 @@ final class PostgresMessageWriter: Sendable {
             outcome.continuation = continuation
             let work = Task {
                 do {
-                    try await self.insert(messages)
+                    try await self.insert(messages, lockWait: (deadline - .now) / 2)
                     outcome.finish(.success(()))
                 } catch {
                     outcome.finish(.failure(error))
                 }
             }
             outcome.watch = deadlines.watch(until: deadline) { [logger] in
-                if outcome.finish(.failure(StoreError.unavailable("The database did not answer in time"))) {
+                if outcome.finish(.failure(Self.timedOut)) {
                     logger.warning("A message batch did not finish in time; abandoning it")
                     work.cancel()
                 }
@@ -203,9 +216,11 @@ final class PostgresMessageWriter: Sendable {
         return state.hasPrefix("22") || state.hasPrefix("23")
     }
 
-    /// One statement, one round trip: `parley_store_messages` locks the conversations, inserts
-    /// the rows and publishes their events (see migration 0005). Rows go as one array per column.
-    private func insert(_ messages: ArraySlice<Message>) async throws {
+    /// One statement does the work: `parley_store_messages` locks the conversations, inserts the
+    /// rows and publishes their events (see migration 0005), waiting at most `lockWait` for locks.
+    /// Rows go as one array per column. The explicit transaction is for the commit: an error there
+    /// (PostgreSQL refuses to commit notifications when its queue is full) reaches the senders.
+    private func insert(_ messages: ArraySlice<Message>, lockWait: Duration) async throws {
         let ids = messages.map(\.id.hexString)
         let senders = messages.map(\.senderID.hexString)
         let receivers = messages.map(\.receiverID.hexString)
@@ -215,14 +230,19 @@ final class PostgresMessageWriter: Sendable {
         let created = messages.map(\.createdAt.millisecondsSince1970)
         let updated = messages.map(\.updatedAt.millisecondsSince1970)
         let events = messages.map { ClusterEvent.messageCreated($0).encoded() }
-        try await client.run(
-            """
-            SELECT parley_store_messages(
-                \(ids), \(senders), \(receivers), \(texts), \(images), \(mediaIDs), \(created), \(updated), \(events)
+        let (seconds, attoseconds) = lockWait.components
+        let lockWaitMilliseconds = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.run(
+                """
+                SELECT parley_store_messages(
+                    \(ids), \(senders), \(receivers), \(texts), \(images), \(mediaIDs), \(created), \(updated), \(events),
+                    \(lockWaitMilliseconds)
+                )
+                """,
+                logger: logger
             )
-            """,
-            logger: logger
-        )
+        }
     }
 }
 

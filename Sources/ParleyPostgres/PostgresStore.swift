@@ -143,8 +143,9 @@ public final class PostgresStore: ChatStore {
             if state == "23503" {
                 return .unknownUser
             }
-            // Class 08 (connection exception), 57P (operator intervention: shutdown), 53 (resources).
-            if let state, state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") {
+            // Class 08 (connection exception), 57P (operator intervention: shutdown), 53 (resources),
+            // 55P03 (a lock not granted within lock_timeout: the message writer's bound).
+            if let state, state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") || state == "55P03" {
                 return .unavailable("The database is unavailable")
             }
             return nil

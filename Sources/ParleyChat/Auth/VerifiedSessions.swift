@@ -11,7 +11,7 @@ import Synchronization
 final class VerifiedSessions: Sendable {
     static let recheckInterval = Duration.seconds(60)
     /// Most tokens remembered; beyond it, entries older than ``recheckInterval`` go first, then
-    /// everything.
+    /// everything if that leaves less than a quarter free.
     static let capacity = 50_000
 
     private struct Entry {
@@ -35,7 +35,9 @@ final class VerifiedSessions: Sendable {
         entries.withLock { entries in
             if entries.count >= Self.capacity, entries[session.token] == nil {
                 entries = entries.filter { now - $0.value.verifiedAt < Self.recheckInterval }
-                if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+                // Room for a quarter of the capacity at least, so that the scan is not repeated
+                // for every new token.
+                if entries.count >= Self.capacity * 3 / 4 { entries.removeAll(keepingCapacity: true) }
             }
             entries[session.token] = Entry(session: session, verifiedAt: now)
         }

@@ -39,16 +39,22 @@ CREATE TRIGGER messages_announce AFTER INSERT ON messages
 
 -- One message per array element: ids, senders, receivers, texts, images, media ids (NULL when
 -- absent), creation and update times in milliseconds since 1970; events: each message's event, in
--- the same order. The conversation locks (keys as the server wrote them before this migration)
--- are taken in hash order, so writers on different instances never wait on each other in a
--- cycle, and within a conversation the commit order is the `seq` order on every instance.
+-- the same order. The conversation locks (keys as the server wrote them before this migration,
+-- the lower id first in byte order) are taken in hash order, so writers on different instances
+-- never wait on each other in a cycle, and within a conversation the commit order is the `seq`
+-- order on every instance. Waiting for locks longer than lock_wait_ms fails the call (55P03), so
+-- a batch its server gave up on does not commit later.
 CREATE FUNCTION parley_store_messages(
     ids text[], senders text[], receivers text[], texts text[], images text[], media_ids text[],
-    created_ms bigint[], updated_ms bigint[], events text[]
+    created_ms bigint[], updated_ms bigint[], events text[], lock_wait_ms bigint
 ) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM set_config('lock_timeout', lock_wait_ms || 'ms', true);
     PERFORM pg_advisory_xact_lock(h) FROM (
-        SELECT DISTINCT hashtextextended('parley.conversation.' || LEAST(s, r) || '.' || GREATEST(s, r), 0) AS h
+        SELECT DISTINCT hashtextextended(
+            'parley.conversation.' || LEAST(s COLLATE "C", r COLLATE "C") || '.' || GREATEST(s COLLATE "C", r COLLATE "C"),
+            0
+        ) AS h
         FROM unnest(senders, receivers) AS m(s, r)
         ORDER BY h
     ) AS ordered;

@@ -264,6 +264,44 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A batch that cannot get its conversation's lock in time is rolled back by the database,
+    /// not left to commit after its senders were told it failed.
+    @Test func aMessageThatCannotGetItsLockInTimeFailsAndIsNotStored() async throws {
+        let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
+        let store = PostgresStore(url: url, maximumConnections: 4, operationTimeout: .seconds(1), logger: .quiet)
+        try await Self.withRunning([store]) {
+            let (ann, bob) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"))
+            for user in [ann, bob] { try await store.insertUser(user) }
+            let message = Fixture.message(from: ann.user.id, to: bob.user.id)
+            let (low, high) = ann.user.id < bob.user.id ? (ann.user.id, bob.user.id) : (bob.user.id, ann.user.id)
+            let key = "parley.conversation.\(low.hexString).\(high.hexString)"
+            let (held, hold) = AsyncStream.makeStream(of: Void.self)
+            let (released, release) = AsyncStream.makeStream(of: Void.self)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await store.client.withTransaction(logger: .quiet) { connection in
+                        try await connection.run(
+                            "SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: .quiet)
+                        hold.yield()
+                        for await _ in released { break }
+                    }
+                }
+                for await _ in held { break }
+                let clock = ContinuousClock()
+                let start = clock.now
+                await #expect(throws: StoreError.unavailable("The database is unavailable")) {
+                    try await store.insertMessage(message)
+                }
+                #expect(start.duration(to: clock.now) < .seconds(2))
+                release.yield()
+                try await group.waitForAll()
+            }
+            #expect(try await store.message(id: message.id) == nil)
+            try await store.insertMessage(message)
+            #expect(try await store.message(id: message.id) != nil)
+        }
+    }
+
     /// The server's batches announce their messages themselves; a row inserted any other way
     /// (psql, another tool) is announced by the statement trigger, in `seq` order, once.
     @Test func messagesInsertedOutsideTheServerAreAnnouncedOnce() async throws {

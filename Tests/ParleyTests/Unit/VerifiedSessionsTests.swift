@@ -35,6 +35,7 @@ struct VerifiedSessionsTests {
     @Test func staysWithinItsCapacity() {
         let sessions = VerifiedSessions()
         let start = ContinuousClock.now
+        let now = Timestamp(millisecondsSince1970: 1_800_000_000_000)
         for index in 0..<VerifiedSessions.capacity {
             sessions.remember(Self.session("old\(index)"), now: start)
         }
@@ -42,13 +43,21 @@ struct VerifiedSessionsTests {
         // Full of fresh entries: everything goes, then the new one is remembered.
         sessions.remember(Self.session("new"), now: start)
         #expect(sessions.count == 1)
-        // Full again, partly stale: only the stale entries go.
-        for index in 0..<(VerifiedSessions.capacity - 1) {
+        // Full again, half of it stale by the time the next one comes: only the stale half goes.
+        let half = VerifiedSessions.capacity / 2
+        for index in 0..<half {
+            sessions.remember(Self.session("stale\(index)"), now: start)
+        }
+        for index in 0..<(VerifiedSessions.capacity - half - 1) {
             sessions.remember(Self.session("later\(index)"), now: start + VerifiedSessions.recheckInterval)
         }
-        sessions.remember(Self.session("newest"), now: start + VerifiedSessions.recheckInterval + .seconds(1))
         #expect(sessions.count == VerifiedSessions.capacity)
-        #expect(sessions.session(for: "new", now: start, time: .now()) == nil)
+        let then = start + VerifiedSessions.recheckInterval + .seconds(1)
+        sessions.remember(Self.session("newest"), now: then)
+        #expect(sessions.count == VerifiedSessions.capacity - half)
+        #expect(sessions.session(for: "later0", now: then, time: now) != nil)
+        #expect(sessions.session(for: "newest", now: then, time: now) != nil)
+        #expect(sessions.session(for: "stale0", now: start, time: now) == nil)
     }
 }
 
