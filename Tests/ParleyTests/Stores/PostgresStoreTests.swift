@@ -260,7 +260,8 @@ struct PostgresStoreTests {
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
             #expect(failures == 10)
-            #expect(sendStart.duration(to: clock.now) < .seconds(3))
+            // About the 1 s timeout; the bound leaves room for the whole suite running on two cores.
+            #expect(sendStart.duration(to: clock.now) < .seconds(5))
         }
     }
 
