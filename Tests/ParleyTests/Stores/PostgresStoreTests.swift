@@ -267,7 +267,7 @@ struct PostgresStoreTests {
 
     /// A batch that cannot get its conversation's lock in time is rolled back by the database,
     /// not left to commit after its senders were told it failed.
-    @Test func aMessageThatCannotGetItsLockInTimeFailsAndIsNotStored() async throws {
+    @Test(.timeLimit(.minutes(1))) func aMessageThatCannotGetItsLockInTimeFailsAndIsNotStored() async throws {
         let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
         let store = PostgresStore(url: url, maximumConnections: 4, operationTimeout: .seconds(1), logger: .quiet)
         try await Self.withRunning([store]) {
@@ -290,10 +290,13 @@ struct PostgresStoreTests {
                 for await _ in held { break }
                 let clock = ContinuousClock()
                 let start = clock.now
-                await #expect(throws: StoreError.unavailable("The database is unavailable")) {
+                // Refused by the database's lock_timeout, or given up on by the server first when the
+                // machine is slow: either way unavailable, and (below) not stored.
+                let error = await #expect(throws: StoreError.self) {
                     try await store.insertMessage(message)
                 }
-                #expect(start.duration(to: clock.now) < .seconds(2))
+                if case .unavailable? = error {} else { Issue.record("\(String(describing: error))") }
+                #expect(start.duration(to: clock.now) < .seconds(5))
                 release.yield()
                 try await group.waitForAll()
             }
@@ -305,7 +308,7 @@ struct PostgresStoreTests {
 
     /// The server's batches announce their messages themselves; a row inserted any other way
     /// (psql, another tool) is announced by the statement trigger, in `seq` order, once.
-    @Test func messagesInsertedOutsideTheServerAreAnnouncedOnce() async throws {
+    @Test(.timeLimit(.minutes(1))) func messagesInsertedOutsideTheServerAreAnnouncedOnce() async throws {
         let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
         let store = PostgresStore(url: url, maximumConnections: 4, logger: .quiet)
         try await Self.withRunning([store]) {
