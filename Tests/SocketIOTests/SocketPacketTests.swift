@@ -30,6 +30,15 @@ struct SocketPacketTests {
                 == #"4/random,{"message":"Invalid namespace"}"#)
     }
 
+    @Test func encodedJSONIsWrittenAsItIs() throws {
+        let message = try EncodedJSON(validating: #"{"_id":"a","text":"caf\u00e9 / \"x\""}"#)
+        let packet = SocketPacket(kind: .event, data: ["new-message", .encoded(message), ["n": 1]])
+        #expect(text(packet.encode()) == #"2["new-message",{"_id":"a","text":"caf\u00e9 / \"x\""},{"n":1}]"#)
+        #expect(SocketValue.encoded(message).json == message.text)
+        #expect(throws: (any Error).self) { try EncodedJSON(validating: #"{"a":1} {"b":2}"#) }
+        #expect(throws: (any Error).self) { try EncodedJSON(validating: #"{"a":}"#) }
+    }
+
     @Test func binaryBecomesAttachmentsWithPlaceholders() {
         let packet = SocketPacket(
             kind: .event,

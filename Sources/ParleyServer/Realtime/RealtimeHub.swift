@@ -151,7 +151,7 @@ public final class RealtimeHub: Service {
                 image: body.image.map(ImageInput.dataURI),
                 id: id
             )
-            ack?.send([RealtimeReply.success([("message", try SocketValue(message))])])
+            ack?.send([RealtimeReply.success([("message", SocketValue(message))])])
         } catch let error as ParleyError {
             _ = sentBySocket.withLock { $0.removeValue(forKey: id) }
             ack?.send([RealtimeReply.failure(error)])
@@ -268,13 +268,13 @@ public final class RealtimeHub: Service {
         case .messageCreated(let message):
             ChatMetrics.busDelivered(
                 afterMilliseconds: Timestamp.now().millisecondsSince1970 - message.createdAt.millisecondsSince1970)
-            guard let payload = try? SocketValue(message) else { return }
+            let payload = SocketValue(message)
             let sender = sentBySocket.withLock { $0.removeValue(forKey: message.id)?.socket }
             var recipients = main.to(Self.userRoom(message.receiverID), Self.userRoom(message.senderID))
             if let sender { recipients = recipients.except(sender) }
             recipients.emit("new-message", payload)
         case .messageUpdated(let message), .messageDeleted(let message):
-            guard let payload = try? SocketValue(message) else { return }
+            let payload = SocketValue(message)
             let name = if case .messageUpdated = event { "message-updated" } else { "message-deleted" }
             main.to(Self.userRoom(message.receiverID), Self.userRoom(message.senderID)).emit(name, payload)
         case .messagesRead(let receipt):
@@ -328,10 +328,11 @@ extension Substring {
 }
 
 extension SocketValue {
-    /// A message as clients receive it: its JSON form (``Message/writeJSON(into:)``).
-    init(_ message: Message) throws {
+    /// A message as clients receive it: its JSON form (``Message/writeJSON(into:)``), written
+    /// into packets as it is.
+    init(_ message: Message) {
         var json = JSONWriter()
         message.writeJSON(into: &json)
-        self = try SocketValue(json: json.text)
+        self = .encoded(EncodedJSON(unchecked: json.text))
     }
 }

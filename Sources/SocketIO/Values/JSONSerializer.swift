@@ -46,6 +46,8 @@ struct JSONSerializer {
             bytes.append(UInt8(ascii: "}"))
         case .binary(let buffer):
             write(binary(buffer), binary: { _ in .null })
+        case .encoded(let json):
+            append(json.text)
         }
     }
 

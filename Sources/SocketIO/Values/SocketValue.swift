@@ -15,6 +15,9 @@ public enum SocketValue: Sendable, Hashable {
     case array([SocketValue])
     case object(OrderedDictionary<String, SocketValue>)
     case binary(ByteBuffer)
+    /// JSON text written into packets as it is (see ``EncodedJSON``). Its members cannot be read
+    /// through the accessors below, and it equals only the same text.
+    case encoded(EncodedJSON)
 
     /// The member `key` of an object, or `nil`.
     public subscript(key: String) -> SocketValue? {
