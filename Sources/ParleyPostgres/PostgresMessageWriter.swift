@@ -183,7 +183,7 @@ final class PostgresMessageWriter: Sendable {
         async throws
     {
         let outcome = BatchOutcome()
-        defer { outcome.watch.map { deadlines.end($0) } }
+        defer { if let watch = outcome.watch { deadlines.end(watch) } }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             outcome.continuation = continuation
             let work = Task {
