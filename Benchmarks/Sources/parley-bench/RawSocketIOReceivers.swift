@@ -208,7 +208,7 @@ final class RawSocketIOReceivers: @unchecked Sendable {
     // MARK: Frames
 
     /// The server frame (unmasked) starting at `offset`, if complete.
-    private static func frame(in bytes: UnsafeRawBufferPointer, at offset: Int)
+    static func frame(in bytes: UnsafeRawBufferPointer, at offset: Int)
         -> (opcode: UInt8, payload: Range<Int>, end: Int)?
     {
         guard bytes.count - offset >= 2 else { return nil }
@@ -230,7 +230,7 @@ final class RawSocketIOReceivers: @unchecked Sendable {
     }
 
     /// A client text frame; the mask key is zero, so the payload is sent as is.
-    private static func maskedTextFrame(_ text: String) -> [UInt8] {
+    static func maskedTextFrame(_ text: String) -> [UInt8] {
         let payload = Array(text.utf8)
         var frame: [UInt8] = [0x81]
         if payload.count < 126 {
@@ -246,7 +246,7 @@ final class RawSocketIOReceivers: @unchecked Sendable {
 
     /// A connected, blocking socket whose client has joined `/` (with `auth` as its CONNECT
     /// payload).
-    private static func connect(host: String, port: Int, auth: String?) throws -> Int32 {
+    static func connect(host: String, port: Int, auth: String?) throws -> Int32 {
         let socket = try RawSocket.connect(host: host, port: port)
         do {
             try join(socket, host: host, port: port, auth: auth)

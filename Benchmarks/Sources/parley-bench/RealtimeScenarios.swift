@@ -157,10 +157,19 @@ struct RealtimeLatency: AsyncParsableCommand {
 struct RealtimeThroughput: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "realtime-throughput",
-        abstract: "Maximum sustained POST /api/message rate with every message delivered over Socket.IO."
+        abstract: "Maximum sustained send rate (REST or send-message) with every message delivered over Socket.IO."
     )
 
+    /// How the senders send.
+    enum Via: String, ExpressibleByArgument, CaseIterable {
+        /// `POST /api/message`, one request in flight per keep-alive connection.
+        case rest
+        /// `send-message` with an acknowledgement, one in flight per Socket.IO client.
+        case socketio
+    }
+
     @Option var url = "http://127.0.0.1:5001"
+    @Option(help: "rest (POST /api/message) or socketio (send-message with an acknowledgement).") var via = Via.rest
     @Option(help: "Connections sending, each with one request in flight.") var concurrency = 32
     @Option var duration = 20
     @Option(help: "Conversations (sender/receiver pairs) the messages are spread over.") var pairs = 32
@@ -203,22 +212,40 @@ struct RealtimeThroughput: AsyncParsableCommand {
                 to: pair.receiver.id
             )
         }
-        let senders = try RawHTTPSenders(host: host, port: port, count: concurrency, expectedStatus: 201) {
-            connection, sequence in
-            let body = Array(
-                "{\"to\":\"\(heads[connection].to)\",\"text\":\"#\(sequence)# from sender \(connection)\"}".utf8)
-            return heads[connection].head + Array("Content-Length: \(body.count)\r\n\r\n".utf8) + body
-        }
         let clock = ContinuousClock()
-        let start = clock.now
-        let outcome = try senders.run(for: .seconds(duration))
+        let start: ContinuousClock.Instant
+        let completed: Int
+        let failed: (count: Int, first: String?)
+        switch via {
+        case .rest:
+            let senders = try RawHTTPSenders(host: host, port: port, count: concurrency, expectedStatus: 201) {
+                connection, sequence in
+                let body = Array(
+                    "{\"to\":\"\(heads[connection].to)\",\"text\":\"#\(sequence)# from sender \(connection)\"}".utf8)
+                return heads[connection].head + Array("Content-Length: \(body.count)\r\n\r\n".utf8) + body
+            }
+            start = clock.now
+            let outcome = try senders.run(for: .seconds(duration))
+            (completed, failed) = (outcome.completed, (outcome.failed, outcome.firstFailure))
+        case .socketio:
+            let senders = try RawSocketIOSenders(
+                host: host, port: port, count: concurrency,
+                auth: { "{\"token\":\"\(accounts[$0 % accounts.count].sender.token)\"}" }
+            ) { connection, sequence in
+                "[\"send-message\",{\"to\":\"\(heads[connection].to)\",\"text\":\"#\(sequence)# from sender \(connection)\"}]"
+            }
+            start = clock.now
+            let outcome = try senders.run(for: .seconds(duration))
+            (completed, failed) = (outcome.completed, (outcome.failed, outcome.firstFailure))
+        }
+        let outcome = (completed: completed, failed: failed.count, firstFailure: failed.first)
         let elapsed = start.duration(to: clock.now).seconds
         let settle = clock.now + .seconds(5)
         while receivers.receivedCount < outcome.completed, clock.now < settle {
             try await Task.sleep(for: .milliseconds(10))
         }
         print(
-            "sustained send with delivery: \(outcome.completed) messages in \(String(format2: elapsed)) s = \(String(format2: Double(outcome.completed) / elapsed)) messages/s (\(concurrency) senders); delivered \(receivers.receivedCount)"
+            "sustained send with delivery: \(outcome.completed) messages in \(String(format2: elapsed)) s = \(String(format2: Double(outcome.completed) / elapsed)) messages/s (\(concurrency) senders, \(via == .rest ? "POST /api/message" : "send-message")); delivered \(receivers.receivedCount)"
         )
         if outcome.failed > 0 {
             print("  failed sends: \(outcome.failed) (first: \(outcome.firstFailure ?? "?"))")
