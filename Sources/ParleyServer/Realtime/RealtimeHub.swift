@@ -121,25 +121,13 @@ public final class RealtimeHub: Service {
 
     // MARK: Client events
 
-    struct SendMessageBody: FormDecodable {
-        static let fieldNames = ["to", "text", "image"]
-        var to: String?
-        var text: String?
-        var image: String?
-
-        init(fields: [String: String]) {
-            to = fields["to"]
-            text = fields["text"]
-            image = fields["image"]
-        }
-    }
-
     private func sendMessage(_ arguments: [SocketValue], from user: ObjectID, socket: Socket, ack: Acknowledgement?)
         async
     {
         let id = ObjectID()
         do {
-            let body = try Self.decode(SendMessageBody.self, from: arguments)
+            // The REST body's fields and rules: `send-message` takes what `POST /api/message` takes.
+            let body = try Self.decode(MessageController.SendBody.self, from: arguments)
             sentBySocket.withLock { pending in
                 pending[id] = (socket.id, .now)
                 Self.prune(&pending)
