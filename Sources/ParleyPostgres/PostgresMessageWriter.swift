@@ -206,11 +206,7 @@ final class PostgresMessageWriter: Sendable {
     /// Whether the database rejected the data (a constraint, a bad value: SQLSTATE classes 22
     /// and 23) rather than failed to run the statement.
     static func isAboutTheData(_ error: any Error) -> Bool {
-        var underlying: (any Error)? = error
-        if let transaction = error as? PostgresTransactionError {
-            underlying = transaction.closureError ?? transaction.commitError ?? transaction.beginError
-        }
-        guard let psql = underlying as? PSQLError, psql.code == .server,
+        guard let psql = PostgresStore.cause(of: error) as? PSQLError, psql.code == .server,
             let state = psql.serverInfo?[.sqlState]
         else { return false }
         return state.hasPrefix("22") || state.hasPrefix("23")

@@ -117,15 +117,22 @@ public final class PostgresStore: ChatStore {
         }
     }
 
+    /// The error beneath `error`: the one a failed transaction wraps (of its begin, body or
+    /// commit), or `error` itself.
+    static func cause(of error: any Error) -> any Error {
+        guard let transaction = error as? PostgresTransactionError else { return error }
+        return transaction.beginError ?? transaction.closureError ?? transaction.commitError ?? error
+    }
+
     /// A driver error as the ``StoreError`` it means, or as it is.
     static func storeError(from error: any Error) -> any Error {
         switch error {
         case let error as PSQLError:
             return storeError(error) ?? error
-        case let error as PostgresTransactionError:
+        case is PostgresTransactionError:
             // A lost connection inside a transaction surfaces here, wrapping the driver's error.
-            let cause = error.beginError ?? error.closureError ?? error.commitError
-            return (cause as? PSQLError).flatMap(storeError) ?? cause ?? error
+            let cause = cause(of: error)
+            return (cause as? PSQLError).flatMap(storeError) ?? cause
         case is Deadline.Exceeded:
             return StoreError.unavailable("The database did not answer in time")
         default:
