@@ -1,4 +1,3 @@
-import CEpoll
 import Foundation
 
 #if canImport(Glibc)
@@ -23,14 +22,8 @@ final class RawHTTPSenders {
         var firstFailure: String?
     }
 
-    private struct Connection {
-        let socket: Int32
-        var sequence = 0
-        var response: [UInt8] = []
-    }
-
-    private var connections: [Connection] = []
-    private let loop: Int32
+    private let connections: ClosedLoopSockets
+    private var sequences: [Int]
     private let expectedStatus: Int
     private let makeRequest: RequestMaker
 
@@ -38,68 +31,32 @@ final class RawHTTPSenders {
     init(host: String, port: Int, count: Int, expectedStatus: Int, makeRequest: @escaping RequestMaker) throws {
         self.expectedStatus = expectedStatus
         self.makeRequest = makeRequest
-        loop = epoll_create1(0)
-        guard loop >= 0 else { throw BenchError("epoll_create1: \(errno)") }
-        for index in 0..<count {
-            let socket = try RawSocket.connect(host: host, port: port)
-            guard fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK) == 0 else {
-                throw BenchError("fcntl: \(errno)")
-            }
-            var event = epoll_event()
-            event.events = EPOLLIN.rawValue
-            event.data.u64 = UInt64(index)
-            guard epoll_ctl(loop, EPOLL_CTL_ADD, socket, &event) == 0 else { throw BenchError("epoll_ctl: \(errno)") }
-            connections.append(Connection(socket: socket))
-        }
-    }
-
-    deinit {
-        for connection in connections { _ = Glibc.close(connection.socket) }
-        _ = Glibc.close(loop)
+        connections = try ClosedLoopSockets((0..<count).map { _ in try RawSocket.connect(host: host, port: port) })
+        sequences = Array(repeating: 0, count: count)
     }
 
     /// Sends requests on every connection, each as soon as the previous answer is complete, until
     /// `duration` has passed; then waits for the answers in flight.
     func run(for duration: Duration) throws -> Outcome {
-        let clock = ContinuousClock()
-        let deadline = clock.now + duration
         var outcome = Outcome()
-        for index in connections.indices { try send(on: index) }
-        var inFlight = connections.count
-        var events = [epoll_event](repeating: epoll_event(), count: 256)
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while inFlight > 0 {
-            let ready = epoll_wait(loop, &events, Int32(events.count), 1000)
-            if ready < 0, errno == EINTR { continue }
-            guard ready >= 0 else { throw BenchError("epoll_wait: \(errno)") }
-            let sending = clock.now < deadline
-            for event in events[..<Int(ready)] {
-                let index = Int(event.data.u64)
-                let count = buffer.withUnsafeMutableBytes { read(connections[index].socket, $0.baseAddress, $0.count) }
-                if count < 0, errno == EAGAIN || errno == EINTR { continue }
-                guard count > 0 else { throw BenchError("the server closed a connection") }
-                connections[index].response += buffer[..<count]
-                guard let status = try Self.completeResponse(&connections[index].response) else { continue }
+        try connections.run(for: duration) { index in
+            let request = makeRequest(index, sequences[index])
+            sequences[index] += 1
+            try RawSocket.writeAll(request, to: connections.socket(index))
+        } answers: { _, received in
+            var answers = 0
+            while let status = try Self.completeResponse(&received) {
+                answers += 1
                 if status == expectedStatus {
                     outcome.completed += 1
                 } else {
                     outcome.failed += 1
                     if outcome.firstFailure == nil { outcome.firstFailure = "HTTP \(status)" }
                 }
-                if sending {
-                    try send(on: index)
-                } else {
-                    inFlight -= 1
-                }
             }
+            return answers
         }
         return outcome
-    }
-
-    private func send(on index: Int) throws {
-        let request = makeRequest(index, connections[index].sequence)
-        connections[index].sequence += 1
-        try RawSocket.writeAll(request, to: connections[index].socket)
     }
 
     /// The status of the response at the start of `bytes` once it is complete (and removes it),
