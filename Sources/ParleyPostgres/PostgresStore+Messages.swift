@@ -77,7 +77,7 @@ extension PostgresStore {
                     SELECT seq FROM messages
                     WHERE id = \(upTo.hexString) AND user_lo = \(low.hexString) AND user_hi = \(high.hexString)
                 ), marked AS (
-                    UPDATE messages SET read_at = \(time.date), updated_at = \(time.date)
+                    UPDATE messages SET read_at = \(time.postgres), updated_at = \(time.postgres)
                     WHERE user_lo = \(low.hexString) AND user_hi = \(high.hexString)
                       AND seq <= (SELECT seq FROM bound) AND sender_id = \(sender.hexString) AND read_at IS NULL
                     RETURNING 1
@@ -98,7 +98,7 @@ extension PostgresStore {
         try await perform { client in
             let rows = try await client.query(
                 """
-                UPDATE messages SET text = \(text), edited_at = \(time.date), updated_at = \(time.date)
+                UPDATE messages SET text = \(text), edited_at = \(time.postgres), updated_at = \(time.postgres)
                 WHERE id = \(id.hexString) AND deleted_at IS NULL
                 RETURNING \(unescaped: Self.messageColumns)
                 """,
@@ -114,7 +114,7 @@ extension PostgresStore {
             let rows = try await client.query(
                 """
                 UPDATE messages AS m SET text = NULL, image = NULL, image_media_id = NULL,
-                                         deleted_at = \(time.date), updated_at = \(time.date)
+                                         deleted_at = \(time.postgres), updated_at = \(time.postgres)
                 FROM (SELECT \(unescaped: Self.messageColumns) FROM messages
                       WHERE id = \(id.hexString) AND deleted_at IS NULL FOR UPDATE) AS old
                 WHERE m.id = old.id
@@ -135,7 +135,7 @@ extension PostgresStore {
                 """
                 WITH page AS (
                     SELECT \(unescaped: Self.messageColumns), seq FROM messages
-                    WHERE user_lo = \(low.hexString) AND user_hi = \(high.hexString) AND updated_at > \(time.date)
+                    WHERE user_lo = \(low.hexString) AND user_hi = \(high.hexString) AND updated_at > \(time.postgres)
                     ORDER BY updated_at, seq LIMIT \(limit)
                 ), last AS (
                     SELECT updated_at AS last_updated, seq AS last_seq FROM page

@@ -17,7 +17,7 @@ extension PostgresStore {
                 """
                 INSERT INTO users (id, name, email, password, avatar, avatar_media_id, created_at, updated_at)
                 VALUES (\(user.id.hexString), \(user.name), \(user.email), \(record.passwordHash), \(user.avatar),
-                        \(record.avatarMediaID), \(user.createdAt.date), \(user.updatedAt.date))
+                        \(record.avatarMediaID), \(user.createdAt.postgres), \(user.updatedAt.postgres))
                 """,
                 logger: self.logger
             )
@@ -54,7 +54,7 @@ extension PostgresStore {
                     name = COALESCE(\(changes.name), u.name),
                     avatar = CASE WHEN \(setsAvatar) THEN \(changes.avatar?.url) ELSE u.avatar END,
                     avatar_media_id = CASE WHEN \(setsAvatar) THEN \(changes.avatar?.mediaID) ELSE u.avatar_media_id END,
-                    updated_at = \(time.date)
+                    updated_at = \(time.postgres)
                 FROM (SELECT id, name, avatar, avatar_media_id, updated_at FROM users WHERE id = \(id.hexString) FOR UPDATE) AS old
                 WHERE u.id = old.id
                 RETURNING u.id, u.name, u.email, u.password, u.avatar, u.avatar_media_id, u.created_at, u.updated_at,

@@ -1,6 +1,12 @@
 import ParleyChat
 import Testing
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// The contract every store implementation must meet. Runs against SQLite always and against
 /// PostgreSQL when the test command provides one.
 @Suite("Store contract")
@@ -180,6 +186,34 @@ struct StoreContractTests {
             #expect(page == [textOnly, imageOnly])
             #expect(page[1].text == nil)
             #expect(page[1].imageMediaID == imageOnly.imageMediaID)
+        }
+    }
+
+    /// Milliseconds whose `Date`, sent as postgres-nio sends one (floating-point seconds truncated
+    /// to microseconds), arrives a microsecond early.
+    static let awkwardMilliseconds: [Int64] = Array(
+        (Int64(1_700_000_000_000)...).lazy.filter { milliseconds in
+            let date = Timestamp(millisecondsSince1970: milliseconds).date
+            let sent = Int64(date.timeIntervalSince(Date(timeIntervalSince1970: 946_684_800)) * 1_000_000)
+            return sent != (milliseconds - 946_684_800_000) * 1000
+        }
+        .prefix(3))
+
+    @Test(arguments: StoreKind.available)
+    func changesAfterATimeLeaveOutThatVeryMillisecond(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            for milliseconds in Self.awkwardMilliseconds {
+                let (ann, bob) = (Fixture.user(), Fixture.user())
+                for record in [ann, bob] { try await store.insertUser(record) }
+                let time = Timestamp(millisecondsSince1970: milliseconds)
+                let message = Fixture.message(from: ann.user.id, to: bob.user.id, at: time)
+                try await store.insertMessage(message)
+                var query = ConversationQuery(user: bob.user.id, peer: ann.user.id)
+                query.updatedAfter = time
+                #expect(try await store.conversation(query).isEmpty)
+                query.updatedAfter = time.adding(milliseconds: -1)
+                #expect(try await store.conversation(query) == [message])
+            }
         }
     }
 
