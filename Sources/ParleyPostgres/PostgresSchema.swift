@@ -16,6 +16,7 @@ enum PostgresSchema {
         migration("0003_read_edit_delete.sql", PackageResources._003_read_edit_delete_sql),
         migration("0004_conversation_summaries.sql", PackageResources._004_conversation_summaries_sql),
         migration("0005_batched_message_writes.sql", PackageResources._005_batched_message_writes_sql),
+        migration("0006_summary_updates_in_place.sql", PackageResources._006_summary_updates_in_place_sql),
     ]
 
     private static func migration(_ name: String, _ bytes: [UInt8]) -> Migration {

@@ -142,6 +142,68 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A stored message updates its conversation's summary in place (a HOT update, no new index
+    /// entries: migration 0006), and the sidebar still finds a user's conversations by index.
+    @Test func summaryUpdatesAreInPlaceAndTheSidebarFindsConversationsByIndex() async throws {
+        let url = try await TestPostgres.freshDatabaseURL()
+        try await TestPostgres.withAdminClient(url) { client in
+            // 10,000 conversations: each user with the next two.
+            try await client.query(
+                """
+                INSERT INTO users (id, name, email, password, created_at, updated_at)
+                SELECT lpad(to_hex(i), 24, '0'), 'u' || i, 'u' || i || '@example.com', 'x', now(), now()
+                FROM generate_series(1, 5002) AS i
+                """
+            )
+            let conversations = """
+                SELECT lpad(to_hex(i), 24, '0') AS sender, lpad(to_hex(i + step), 24, '0') AS receiver
+                FROM generate_series(1, 5000) AS i, generate_series(1, 2) AS step
+                """
+            try await client.query(
+                """
+                INSERT INTO messages (id, sender_id, receiver_id, text, created_at, updated_at)
+                SELECT substr(md5(sender || receiver), 1, 24), sender, receiver, 'first', now(), now()
+                FROM (\(unescaped: conversations)) AS c
+                """
+            )
+            try await client.query("ANALYZE parley_conversations")
+            let (updated, inPlace) = try await client.withTransaction(logger: .quiet) { connection in
+                try await connection.query(
+                    """
+                    INSERT INTO messages (id, sender_id, receiver_id, text, created_at, updated_at)
+                    SELECT substr(md5(receiver || sender), 1, 24), receiver, sender, 'second', now(), now()
+                    FROM (\(unescaped: conversations)) AS c
+                    """,
+                    logger: .quiet
+                )
+                let rows = try await connection.query(
+                    """
+                    SELECT pg_stat_get_xact_tuples_updated('parley_conversations'::regclass),
+                           pg_stat_get_xact_tuples_hot_updated('parley_conversations'::regclass)
+                    """,
+                    logger: .quiet
+                )
+                for try await counts in rows.decode((Int, Int).self) { return counts }
+                return (0, 0)
+            }
+            #expect(updated == 10_000)
+            #expect(inPlace == updated, "\(inPlace) of \(updated) summary updates were in place")
+            var plan: [String] = []
+            let me = "'\(String(repeating: "0", count: 21))9c4'"
+            let rows = try await client.query(
+                """
+                EXPLAIN SELECT c.last_seq FROM parley_conversations c
+                WHERE (c.user_lo = \(unescaped: me) OR c.user_hi = \(unescaped: me)) AND c.last_seq < 9223372036854775807
+                ORDER BY c.last_seq DESC LIMIT 50
+                """
+            )
+            for try await line in rows.decode(String.self) { plan.append(line) }
+            let text = plan.joined(separator: "\n")
+            #expect(text.contains("parley_conversations_pkey") && text.contains("parley_conversations_hi"), "\(text)")
+            #expect(!text.contains("Seq Scan"), "\(text)")
+        }
+    }
+
     @Test func concurrentSendsShareTransactionsAndABadOneFailsAlone() async throws {
         let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
         let store = PostgresStore(url: url, maximumConnections: 4, logger: .quiet)
