@@ -17,6 +17,10 @@ enum PostgresSchema {
         migration("0004_conversation_summaries.sql", PackageResources._004_conversation_summaries_sql),
         migration("0005_batched_message_writes.sql", PackageResources._005_batched_message_writes_sql),
         migration("0006_summary_updates_in_place.sql", PackageResources._006_summary_updates_in_place_sql),
+        migration(
+            "0007_message_users_checked_per_statement.sql",
+            PackageResources._007_message_users_checked_per_statement_sql
+        ),
     ]
 
     private static func migration(_ name: String, _ bytes: [UInt8]) -> Migration {

@@ -333,12 +333,11 @@ extension PostgresStore: ChatImporter {
 
     /// Rebuilds the conversation summaries if an import deferred them (a run that copied nothing
     /// leaves them alone). The rebuild reads every message: no per-operation deadline.
-    /// Into an empty messages table, the two conversation indexes and the two foreign keys are
-    /// dropped for the import and built once at the end (``finishImport()``; also by
-    /// ``migrate()``, should a copy have been interrupted): maintaining them row by row costs
-    /// three quarters of the insert time. The primary key and `seq`'s unique index stay, for
-    /// duplicates and resuming. References are checked by the copy itself meanwhile, and again
-    /// when the foreign keys come back.
+    /// Into an empty messages table, the two conversation indexes are dropped for the import and
+    /// built once at the end (``finishImport()``; also by ``migrate()``, should a copy have been
+    /// interrupted): maintaining them row by row is much of the insert time. The primary key
+    /// and `seq`'s unique index stay, for duplicates and resuming. References are checked by the
+    /// copy itself and by each insert's statement-level check (migration 0007).
     public func beginImport() async throws {
         try await perform { client in
             try await client.withTransaction(logger: self.logger) { connection in
@@ -354,7 +353,7 @@ extension PostgresStore: ChatImporter {
     }
 
     /// Builds the indexes set aside (each on a connection of its own) while the conversation
-    /// summaries are rebuilt, then adds the foreign keys back.
+    /// summaries are rebuilt.
     public func finishImport() async throws {
         try await perform(within: .seconds(3600)) { client in
             let logger = self.logger
@@ -371,17 +370,13 @@ extension PostgresStore: ChatImporter {
                 }
                 try await group.waitForAll()
             }
-            // Adding a foreign key waits for index builds on the table anyway: after them.
-            for statement in MessageIndexes.foreignKeys {
-                try await Self.restore(statement, client, logger: logger)
-            }
         }
     }
 
-    /// Creates whichever of the messages table's secondary indexes and foreign keys are missing
-    /// (all there: a few catalog lookups).
+    /// Creates whichever of the messages table's secondary indexes are missing (all there: a few
+    /// catalog lookups).
     static func restoreMessageIndexes(_ client: PostgresClient, logger: Logger) async throws {
-        for statement in MessageIndexes.all {
+        for statement in MessageIndexes.indexes {
             try await restore(statement, client, logger: logger)
         }
     }
@@ -390,7 +385,7 @@ extension PostgresStore: ChatImporter {
     /// that two processes (two instances starting after an interrupted copy) never build the
     /// same thing at once.
     private static func restore(_ statement: String, _ client: PostgresClient, logger: Logger) async throws {
-        let key = 7_357_230 + (MessageIndexes.all.firstIndex(of: statement) ?? 0)
+        let key = 7_357_230 + (MessageIndexes.indexes.firstIndex(of: statement) ?? 0)
         try await client.withTransaction(logger: logger) { connection in
             try await connection.run("SELECT pg_advisory_xact_lock(\(key))", logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
@@ -405,13 +400,13 @@ extension PostgresStore: ChatImporter {
     }
 }
 
-/// The messages table's secondary indexes and foreign keys, as the migrations create them.
+/// The messages table's secondary indexes, as the migrations create them. (Its foreign keys,
+/// which imports also set aside before migration 0007 replaced them, are dropped by that
+/// migration.)
 enum MessageIndexes {
     static let drop = [
         "DROP INDEX IF EXISTS messages_conversation",
         "DROP INDEX IF EXISTS messages_conversation_updated",
-        "ALTER TABLE messages DROP CONSTRAINT IF EXISTS messages_sender_id_fkey",
-        "ALTER TABLE messages DROP CONSTRAINT IF EXISTS messages_receiver_id_fkey",
     ]
 
     /// Each looks in the catalog first: a statement that finds everything in place takes no
@@ -420,25 +415,12 @@ enum MessageIndexes {
         index("messages_conversation", "(user_lo, user_hi, seq)"),
         index("messages_conversation_updated", "(user_lo, user_hi, updated_at, seq)"),
     ]
-    static let foreignKeys = [foreignKey("sender_id"), foreignKey("receiver_id")]
-    static let all = indexes + foreignKeys
 
     private static func index(_ name: String, _ columns: String) -> String {
         """
         DO $$ BEGIN
             IF to_regclass('\(name)') IS NULL THEN
                 CREATE INDEX \(name) ON messages \(columns);
-            END IF;
-        END $$
-        """
-    }
-
-    private static func foreignKey(_ column: String) -> String {
-        """
-        DO $$ BEGIN
-            IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'messages_\(column)_fkey'
-                           AND conrelid = 'messages'::regclass) THEN
-                ALTER TABLE messages ADD CONSTRAINT messages_\(column)_fkey FOREIGN KEY (\(column)) REFERENCES users (id);
             END IF;
         END $$
         """

@@ -64,7 +64,8 @@ struct PostgresStoreTests {
         #expect(count == PostgresSchema.migrations.count, "each migration applied exactly once")
     }
 
-    /// The messages table's secondary indexes and foreign keys that exist now.
+    /// The messages table's secondary indexes and foreign keys (none since migration 0007) that
+    /// exist now.
     static func messageIndexesAndKeys(_ url: String) async throws -> Set<String> {
         try await TestPostgres.withAdminClient(url) { client in
             let rows = try await client.query(
@@ -79,10 +80,7 @@ struct PostgresStoreTests {
         }
     }
 
-    static let setAside: Set<String> = [
-        "messages_conversation", "messages_conversation_updated", "messages_sender_id_fkey",
-        "messages_receiver_id_fkey",
-    ]
+    static let setAside: Set<String> = ["messages_conversation", "messages_conversation_updated"]
 
     @Test func aBulkImportSetsIndexesAsideAndAnInterruptedOneGetsThemBack() async throws {
         let raw = try await TestPostgres.freshDatabaseURL()
@@ -204,6 +202,79 @@ struct PostgresStoreTests {
         }
     }
 
+    /// What the foreign keys from messages to users did, done per statement (migration 0007):
+    /// whoever writes the rows, a message needs existing users, and a user with messages stays.
+    @Test func messagesNeedTheirUsersAndUsersWithMessagesStay() async throws {
+        let url = try await TestPostgres.freshDatabaseURL()
+        try await TestPostgres.withAdminClient(url) { client in
+            let (ann, bob, cyd, nobody) = (ObjectID(), ObjectID(), ObjectID(), ObjectID())
+            for user in [ann, bob, cyd] {
+                try await client.query(
+                    """
+                    INSERT INTO users (id, name, email, password, created_at, updated_at)
+                    VALUES (\(user.hexString), 'u', \(user.hexString + "@example.com"), 'x', now(), now())
+                    """
+                )
+            }
+            func refused(_ sql: String) async -> String? {
+                do {
+                    try await client.query(PostgresQuery(unsafeSQL: sql))
+                    return nil
+                } catch let error as PSQLError {
+                    return error.serverInfo?[.sqlState]
+                } catch {
+                    return "\(error)"
+                }
+            }
+            func message(from sender: ObjectID, to receiver: ObjectID) -> String {
+                """
+                INSERT INTO messages (id, sender_id, receiver_id, text, created_at, updated_at)
+                VALUES ('\(ObjectID().hexString)', '\(sender.hexString)', '\(receiver.hexString)', 'hi', now(), now())
+                """
+            }
+            #expect(await refused(message(from: ann, to: bob)) == nil)
+            #expect(await refused(message(from: nobody, to: bob)) == "23503")
+            #expect(await refused(message(from: ann, to: nobody)) == "23503")
+            #expect(await refused("UPDATE messages SET receiver_id = '\(nobody.hexString)'") == "23503")
+            #expect(await refused("UPDATE messages SET receiver_id = '\(cyd.hexString)'") == nil)
+            #expect(await refused("DELETE FROM users WHERE id = '\(ann.hexString)'") == "23503")
+            let rekey = "UPDATE users SET id = '\(nobody.hexString)' WHERE id = '\(cyd.hexString)'"
+            #expect(await refused(rekey) == "23503")
+            #expect(await refused("TRUNCATE users") == "23503")
+            #expect(await refused("UPDATE users SET name = 'Bob' WHERE id = '\(bob.hexString)'") == nil)
+            #expect(await refused("DELETE FROM users WHERE id = '\(bob.hexString)'") == nil, "Bob has no messages now")
+
+            // A user deleted while a message to them is being stored: the delete waits for the
+            // insert's lock, then sees its message.
+            let dan = ObjectID()
+            try await client.query(
+                """
+                INSERT INTO users (id, name, email, password, created_at, updated_at)
+                VALUES (\(dan.hexString), 'u', \(dan.hexString + "@example.com"), 'x', now(), now())
+                """
+            )
+            try await client.withConnection { inserting in
+                try await inserting.query("BEGIN", logger: .quiet)
+                try await inserting.query(PostgresQuery(unsafeSQL: message(from: ann, to: dan)), logger: .quiet)
+                async let deletion = refused("DELETE FROM users WHERE id = '\(dan.hexString)'")
+                var waiting = false
+                for _ in 0..<500 where !waiting {
+                    let rows = try await client.query(
+                        """
+                        SELECT count(*) FROM pg_stat_activity
+                        WHERE query LIKE 'DELETE FROM users%' AND wait_event_type = 'Lock'
+                        """
+                    )
+                    waiting = try await rows.decode(Int.self).first(where: { _ in true }) == 1
+                    if !waiting { try await Task.sleep(for: .milliseconds(10)) }
+                }
+                #expect(waiting, "the delete waits for the insert")
+                try await inserting.query("COMMIT", logger: .quiet)
+                #expect(await deletion == "23503")
+            }
+        }
+    }
+
     @Test func concurrentSendsShareTransactionsAndABadOneFailsAlone() async throws {
         let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
         let store = PostgresStore(url: url, maximumConnections: 4, logger: .quiet)
@@ -213,7 +284,7 @@ struct PostgresStoreTests {
             let sent = (0..<300).map { index in
                 Fixture.message(from: ann.user.id, to: index.isMultiple(of: 2) ? bob.user.id : cyd.user.id)
             }
-            // Its sender does not exist: the foreign key rejects it, and only it.
+            // Its sender does not exist: the users check rejects it, and only it.
             let orphan = Fixture.message(from: ObjectID(), to: bob.user.id)
             let failures = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for message in sent + [orphan] {
