@@ -19,7 +19,7 @@ public final class Socket: Sendable, Identifiable {
     public let namespace: SocketNamespace
     public let handshake: SocketHandshake
     let client: SocketIOClient
-    let events = SocketEventQueue()
+    let events: SocketEventQueue
 
     private struct State {
         var connected = false
@@ -44,6 +44,7 @@ public final class Socket: Sendable, Identifiable {
         self.namespace = namespace
         self.handshake = handshake
         self.client = client
+        self.events = SocketEventQueue(executor: EventLoopTaskExecutor(client.session.eventLoop))
     }
 
     /// Whether the socket is in its namespace (connected and not yet disconnected).

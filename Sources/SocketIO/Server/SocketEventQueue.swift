@@ -5,7 +5,8 @@ import NIOConcurrencyHelpers
 /// disconnect handlers) one after another.
 ///
 /// No task exists while the queue is empty: the first job starts one, which drains the queue and
-/// ends. An idle connection therefore costs no task at all. Client events are bounded in count and
+/// ends. An idle connection therefore costs no task at all. The task prefers the connection's
+/// event loop (``EventLoopTaskExecutor``). Client events are bounded in count and
 /// bytes (``enqueue(weight:limit:_:)``); internal jobs are not.
 final class SocketEventQueue: Sendable {
     typealias Job = @Sendable () async -> Void
@@ -23,6 +24,12 @@ final class SocketEventQueue: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    /// Where the jobs run.
+    private let executor: EventLoopTaskExecutor
+
+    init(executor: EventLoopTaskExecutor) {
+        self.executor = executor
+    }
 
     /// Queues an internal job (connection and disconnect handlers), without limits.
     func enqueue(_ job: @escaping Job) {
@@ -43,7 +50,7 @@ final class SocketEventQueue: Sendable {
             return (true, true)
         }
         if start {
-            Task { await self.drain() }
+            Task(executorPreference: executor) { await self.drain() }
         }
         return accepted
     }
