@@ -5,7 +5,7 @@
 -- * Inserting messages: one statement-level check of the statement's distinct users. It locks
 --   them FOR KEY SHARE, as the foreign keys did, so that a user cannot be deleted between the
 --   check and the commit, and fails with foreign_key_violation (23503), as they did. (An import
---   checks without the locks, see below.)
+--   checks its users itself, see below.)
 -- * Changing a message's sender or receiver: the same, for that row.
 -- * Deleting a user, or changing a user's id, while messages refer to them, and truncating users
 --   while there are messages: refused with foreign_key_violation.
@@ -17,18 +17,13 @@ ALTER TABLE messages DROP CONSTRAINT IF EXISTS messages_sender_id_fkey;
 
 ALTER TABLE messages DROP CONSTRAINT IF EXISTS messages_receiver_id_fkey;
 
--- Fails if one of the users `wanted` (distinct ids) names does not exist; locks them unless told
--- not to.
-CREATE FUNCTION parley_require_users(wanted text[], lock boolean) RETURNS void LANGUAGE plpgsql AS $$
+-- Locks the users `wanted` (distinct ids) names and fails if one of them does not exist.
+CREATE FUNCTION parley_require_users(wanted text[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     found bigint;
     missing text;
 BEGIN
-    IF lock THEN
-        PERFORM 1 FROM users WHERE id = ANY (wanted) FOR KEY SHARE;
-    ELSE
-        PERFORM 1 FROM users WHERE id = ANY (wanted);
-    END IF;
+    PERFORM 1 FROM users WHERE id = ANY (wanted) FOR KEY SHARE;
     GET DIAGNOSTICS found = ROW_COUNT;
     IF found < cardinality(wanted) THEN
         SELECT w INTO missing FROM unnest(wanted) AS w WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = w) LIMIT 1;
@@ -39,14 +34,14 @@ BEGIN
 END
 $$;
 
--- An import (parley copy, which sets parley.deferred_summaries) checks without locking thousands
--- of users per batch: nothing deletes users while it runs, and it checks references itself too.
+-- An import (parley copy, which sets parley.deferred_summaries) is not checked here: it checks
+-- every batch's users itself, against the target and the source, before inserting it.
 CREATE FUNCTION parley_messages_inserted_check_users() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM parley_require_users(
-        ARRAY(SELECT sender_id FROM checked_rows UNION SELECT receiver_id FROM checked_rows),
-        current_setting('parley.deferred_summaries', true) IS DISTINCT FROM 'on'
-    );
+    IF current_setting('parley.deferred_summaries', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    PERFORM parley_require_users(ARRAY(SELECT sender_id FROM checked_rows UNION SELECT receiver_id FROM checked_rows));
     RETURN NULL;
 END
 $$;
@@ -57,7 +52,7 @@ CREATE TRIGGER messages_check_users AFTER INSERT ON messages
 
 CREATE FUNCTION parley_message_users_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM parley_require_users(ARRAY(SELECT DISTINCT u FROM unnest(ARRAY[NEW.sender_id, NEW.receiver_id]) AS u), true);
+    PERFORM parley_require_users(ARRAY(SELECT DISTINCT u FROM unnest(ARRAY[NEW.sender_id, NEW.receiver_id]) AS u));
     RETURN NEW;
 END
 $$;
