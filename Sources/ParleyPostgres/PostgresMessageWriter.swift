@@ -15,8 +15,10 @@ import Synchronization
 /// There is no writer task. A sender that finds a free writing slot (there are
 /// ``maximumConcurrentBatches``) writes a batch: its own message with whatever queued, in arrival
 /// order. When it is done it hands its slot to the oldest message still waiting, whose sender
-/// writes the next batch. A second batch is sent while the first commits, so the database never
-/// waits for the server to hand the turn over. Every caller so does at most a batch or two of work
+/// writes the next batch. Other batches are sent while one commits, so the database never waits
+/// for the server to hand the turn over; with three rather than two, the server and the database
+/// are busy at once more of the time (send-message at 512 senders: 17–24% more messages per
+/// second, run for run; a fourth adds nothing). Every caller so does at most a batch or two of work
 /// and returns once its own message is committed, and nothing needs starting or stopping.
 ///
 /// Order is kept: a batch inserts its messages in arrival order under the advisory locks of their
@@ -27,7 +29,7 @@ final class PostgresMessageWriter: Sendable {
     /// Most messages in one batch.
     static let maximumBatch = 500
     /// Batches in flight at once.
-    static let maximumConcurrentBatches = 2
+    static let maximumConcurrentBatches = 3
 
     private enum Turn: Sendable {
         /// Another sender's batch stored the message.
