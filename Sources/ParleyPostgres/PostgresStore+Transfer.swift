@@ -337,7 +337,7 @@ extension PostgresStore: ChatImporter {
     /// built once at the end (``finishImport()``; also by ``migrate()``, should a copy have been
     /// interrupted): maintaining them row by row is much of the insert time. The primary key
     /// and `seq`'s unique index stay, for duplicates and resuming. References are checked by the
-    /// copy itself and by each insert's statement-level check (migration 0007).
+    /// copy itself; the database's users check stands aside for imports (migration 0007).
     public func beginImport() async throws {
         try await perform { client in
             try await client.withTransaction(logger: self.logger) { connection in

@@ -8,6 +8,15 @@ import Glibc
 /// senders (``RawHTTPSenders``, ``RawSocketIOSenders``) share. A sender says how to send on a
 /// connection and how many answers the bytes received on it complete.
 final class ClosedLoopSockets {
+    /// What the sends of a run came to.
+    struct Outcome {
+        var completed = 0
+        /// Answers that say the send failed (another status, an acknowledgement without
+        /// `"ok":true`).
+        var failed = 0
+        var firstFailure: String?
+    }
+
     private let sockets: [Int32]
     private var received: [[UInt8]]
     private let loop: Int32

@@ -15,12 +15,7 @@ final class RawHTTPSenders {
     /// Makes connection `connection`'s request number `sequence`, complete with head and body.
     typealias RequestMaker = (_ connection: Int, _ sequence: Int) -> [UInt8]
 
-    struct Outcome {
-        var completed = 0
-        /// Answers with another status than the expected one.
-        var failed = 0
-        var firstFailure: String?
-    }
+    typealias Outcome = ClosedLoopSockets.Outcome
 
     private let connections: ClosedLoopSockets
     private var sequences: [Int]

@@ -14,12 +14,7 @@ final class RawSocketIOSenders {
     /// e.g. `["send-message",{…}]`.
     typealias EventMaker = (_ connection: Int, _ sequence: Int) -> String
 
-    struct Outcome {
-        var completed = 0
-        /// Acknowledgements that did not say `"ok":true`.
-        var failed = 0
-        var firstFailure: String?
-    }
+    typealias Outcome = ClosedLoopSockets.Outcome
 
     private let connections: ClosedLoopSockets
     private var sequences: [Int]

@@ -104,17 +104,23 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Users 1 to `count`, their ids the number in hex (`000…001`), for tests that fill tables
+    /// with SQL.
+    static func insertNumberedUsers(_ count: Int, with client: PostgresClient) async throws {
+        try await client.query(
+            """
+            INSERT INTO users (id, name, email, password, created_at, updated_at)
+            SELECT lpad(to_hex(i), 24, '0'), 'u' || i, 'u' || i || '@example.com', 'x', now(), now()
+            FROM generate_series(1, \(count)) AS i
+            """
+        )
+    }
+
     @Test func conversationPagesUseTheIndexNotAScan() async throws {
         let url = try await TestPostgres.freshDatabaseURL()
         try await TestPostgres.withAdminClient(url) { client in
             // 20,000 messages over 100 conversations.
-            try await client.query(
-                """
-                INSERT INTO users (id, name, email, password, created_at, updated_at)
-                SELECT lpad(to_hex(i), 24, '0'), 'u' || i, 'u' || i || '@example.com', 'x', now(), now()
-                FROM generate_series(1, 101) AS i
-                """
-            )
+            try await Self.insertNumberedUsers(101, with: client)
             try await client.query(
                 """
                 INSERT INTO messages (id, sender_id, receiver_id, text, created_at, updated_at)
@@ -146,13 +152,7 @@ struct PostgresStoreTests {
         let url = try await TestPostgres.freshDatabaseURL()
         try await TestPostgres.withAdminClient(url) { client in
             // 10,000 conversations: each user with the next two.
-            try await client.query(
-                """
-                INSERT INTO users (id, name, email, password, created_at, updated_at)
-                SELECT lpad(to_hex(i), 24, '0'), 'u' || i, 'u' || i || '@example.com', 'x', now(), now()
-                FROM generate_series(1, 5002) AS i
-                """
-            )
+            try await Self.insertNumberedUsers(5002, with: client)
             let conversations = """
                 SELECT lpad(to_hex(i), 24, '0') AS sender, lpad(to_hex(i + step), 24, '0') AS receiver
                 FROM generate_series(1, 5000) AS i, generate_series(1, 2) AS step
