@@ -62,13 +62,13 @@ public struct TokenService: Sendable {
         } catch {
             throw ParleyError.unauthorized
         }
-        guard let userID = ObjectID(claims.userId) else { throw ParleyError.unauthorized }
-        return SessionToken(
-            token: token,
-            userID: userID,
-            issuedAt: Timestamp(claims.iat.value),
-            expiresAt: Timestamp(claims.exp.value)
-        )
+        // Any number is a valid claim to jwt-kit; one beyond a JavaScript date (a token minted
+        // elsewhere with the shared secret) is refused, never converted with a trap.
+        guard let userID = ObjectID(claims.userId),
+            let issuedAt = Timestamp(exactly: claims.iat.value),
+            let expiresAt = Timestamp(exactly: claims.exp.value)
+        else { throw ParleyError.unauthorized }
+        return SessionToken(token: token, userID: userID, issuedAt: issuedAt, expiresAt: expiresAt)
     }
 
     /// The `alg` of the token's header, without trusting anything else in it.

@@ -15,9 +15,22 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         self.millisecondsSince1970 = millisecondsSince1970
     }
 
-    /// The nearest millisecond to `date`.
+    /// The nearest millisecond to `date`, for dates Parley makes itself (a clock reading).
     public init(_ date: Date) {
         self.millisecondsSince1970 = Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    /// The latest (and, negated, earliest) time JavaScript's `Date` can hold: ±100,000,000 days.
+    public static let javaScriptLimitMilliseconds: Int64 = 8_640_000_000_000_000
+
+    /// The nearest millisecond to `date`, or `nil` when it lies beyond what JavaScript's `Date`
+    /// holds. Use it for dates read from outside (a token's claims): converting an arbitrary
+    /// `Double` to `Int64` traps when it is out of range.
+    public init?(exactly date: Date) {
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
+        let limit = Double(Self.javaScriptLimitMilliseconds)
+        guard milliseconds.isFinite, (-limit...limit).contains(milliseconds) else { return nil }
+        self.millisecondsSince1970 = Int64(milliseconds)
     }
 
     public static func now() -> Timestamp { Timestamp(Date()) }

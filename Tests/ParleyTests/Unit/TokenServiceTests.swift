@@ -64,6 +64,24 @@ struct TokenServiceTests {
         }
     }
 
+    /// Signed with the right secret but with times no date can hold: 401, never a trap
+    /// (converting such a `Double` to milliseconds used to crash the server).
+    @Test(arguments: [9.3e15, 1e19, 1e300, -1e19, -9.3e15])
+    func refusesClaimsBeyondAnyDate(time: Double) async throws {
+        let tokens = try await TokenService(secret: secret)
+        let user = ObjectID().hexString
+        let now = Int(Date().timeIntervalSince1970)
+        let claims: [[String: Any]] = [
+            ["userId": user, "iat": time, "exp": now + 3600],
+            ["userId": user, "iat": now, "exp": time],
+            ["userId": user, "iat": time, "exp": time],
+        ]
+        for claim in claims {
+            let token = Self.sign(["alg": "HS256", "typ": "JWT"], claim, secret: secret)
+            await #expect(throws: ParleyError.unauthorized, "\(claim)") { try await tokens.verify(token) }
+        }
+    }
+
     @Test func refusesAShortSecret() async {
         await #expect(throws: ParleyError.self) { try await TokenService(secret: "too-short") }
     }
