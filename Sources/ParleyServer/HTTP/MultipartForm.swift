@@ -28,6 +28,7 @@ struct MultipartForm: Sendable {
             throw JSONBody.tooLarge(limit)
         }
         let reader = Reader()
+        var guardian = MultipartGuard(boundary: boundary)
         let parser = MultipartParser(boundary: boundary)
         parser.onHeader = { name, value in reader.header(name, value) }
         parser.onBody = { chunk in reader.body(&chunk) }
@@ -36,6 +37,17 @@ struct MultipartForm: Sendable {
         for try await chunk in request.body {
             received += chunk.readableBytes
             guard received <= limit else { throw JSONBody.tooLarge(limit) }
+            do {
+                try guardian.check(chunk)
+            } catch .headerNameByte {
+                throw malformed("A part header's name may hold only ASCII letters, digits and punctuation")
+            } catch .tooLarge {
+                throw malformed(
+                    "A multipart body may have at most \(MultipartGuard.maximumParts) parts, "
+                        + "\(MultipartGuard.maximumHeadersPerPart) header lines per part "
+                        + "and \(MultipartGuard.maximumHeaderLineBytes) bytes per header line"
+                )
+            }
             do {
                 try parser.execute(chunk)
             } catch {
@@ -120,12 +132,25 @@ struct MultipartForm: Sendable {
         return String(decoding: utf8[start..<end].map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 
-    /// The `boundary` parameter: 1 to 70 characters, as RFC 2046 allows.
+    /// The `boundary` parameter: 1 to 70 of the characters RFC 2046 allows (`bchars`: letters,
+    /// digits, `'()+_,-./:=?` and space, not last).
     static func boundary(in contentType: String) -> String? {
         guard let value = ParameterizedHeaderValue(contentType).parameters["boundary"],
-            (1...70).contains(value.utf8.count)
+            (1...70).contains(value.utf8.count),
+            value.utf8.allSatisfy(isBoundaryCharacter),
+            value.utf8.last != UInt8(ascii: " ")
         else { return nil }
         return value
+    }
+
+    private static func isBoundaryCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "A")...UInt8(ascii: "Z"):
+            true
+        default:
+            "'()+_,-./:=? ".utf8.contains(byte)
+        }
     }
 }
 

@@ -126,6 +126,79 @@ struct MultipartAPITests {
         }
     }
 
+    /// MultipartKit traps on a byte of 0x80 or more in a part-header name: one such request used
+    /// to take the whole process down, before any authentication.
+    @Test func nonASCIIPartHeaderNamesAreRefusedNotCrashed() async throws {
+        try await withApp(.sqlite) { api in
+            let ann = try await api.signUp(name: "Ann")
+            let bodies: [[UInt8]] = [
+                Array("--X\r\n".utf8) + [0xFF] + Array(": a\r\n\r\nv\r\n--X--\r\n".utf8),
+                Array("--X\r\nContent-Type".utf8) + [0x80] + Array(": a\r\n\r\nv\r\n--X--\r\n".utf8),
+                Array("--X\r\nContent-Disposition: form-data; name=\"text\"\r\n".utf8) + [0xC3, 0xA9]
+                    + Array(": a\r\n\r\nv\r\n--X--\r\n".utf8),
+                // The second part's headers, after a whole first part.
+                Array("--X\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nhi\r\n--X\r\n".utf8) + [0xFE]
+                    + Array(": a\r\n\r\nv\r\n--X--\r\n".utf8),
+            ]
+            let targets: [(HTTPRequest.Method, String, HTTPFields)] = [
+                (.post, "/api/auth/signup", [:]),
+                (.post, "/api/message", ann.cookie),
+                (.put, "/api/auth/update", ann.cookie),
+            ]
+            for (method, path, headers) in targets {
+                for body in bodies {
+                    let response = try await api.client.execute(
+                        uri: path, method: method,
+                        headers: headers.merging([.contentType: "multipart/form-data; boundary=X"]),
+                        body: ByteBuffer(bytes: body))
+                    let reply = TestAPI.Reply(status: response.status, headers: response.headers, body: response.body)
+                    #expect(reply.status == .badRequest, "\(path): \(reply.text)")
+                    #expect(reply.code == "invalid_multipart", "\(path): \(reply.text)")
+                }
+            }
+            // Bytes over 0x7F stay fine where the parser reads them as data: a header value, a body.
+            let bob = try await api.signUp(name: "Bob")
+            var body = Array("--X\r\nContent-Disposition: form-data; name=\"to\"\r\nX-Note: ".utf8) + [0xC3, 0xA9]
+            body += Array("\r\n\r\n\(bob.id)\r\n--X\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\n".utf8)
+            body += Array("h\u{e9}llo\r\n--X--\r\n".utf8)
+            let response = try await api.client.execute(
+                uri: "/api/message", method: .post,
+                headers: ann.cookie.merging([.contentType: "multipart/form-data; boundary=X"]),
+                body: ByteBuffer(bytes: body))
+            #expect(response.status == .created)
+        }
+    }
+
+    @Test func partsHeadersAndHeaderLinesAreBounded() async throws {
+        try await withApp(.sqlite) { api in
+            let longLine =
+                "--X\r\nContent-Disposition: form-data; name=\"text\"; x=\""
+                + String(repeating: "a", count: 9000) + "\"\r\n\r\nhi\r\n--X--\r\n"
+            let manyHeaders =
+                "--X\r\n" + String(repeating: "X-A: b\r\n", count: 20)
+                + "Content-Disposition: form-data; name=\"text\"\r\n\r\nhi\r\n--X--\r\n"
+            let manyParts =
+                (0..<20).map { "--X\r\nContent-Disposition: form-data; name=\"n\($0)\"\r\n\r\nv\r\n" }.joined()
+                + "--X--\r\n"
+            for body in [longLine, manyHeaders, manyParts] {
+                let response = try await api.client.execute(
+                    uri: "/api/auth/signup", method: .post,
+                    headers: [.contentType: "multipart/form-data; boundary=X"], body: ByteBuffer(string: body))
+                let reply = TestAPI.Reply(status: response.status, headers: response.headers, body: response.body)
+                #expect(reply.status == .badRequest, "\(reply.text)")
+                #expect(reply.code == "invalid_multipart", "\(reply.text)")
+            }
+        }
+    }
+
+    @Test func boundariesAreRFC2046Characters() {
+        #expect(MultipartForm.boundary(in: "multipart/form-data; boundary=\"a\u{e9}\"") == nil)
+        #expect(MultipartForm.boundary(in: "multipart/form-data; boundary=\"a\rb\"") == nil)
+        #expect(MultipartForm.boundary(in: "multipart/form-data; boundary=\"ab \"") == nil)
+        #expect(MultipartForm.boundary(in: "multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxk") != nil)
+        #expect(MultipartForm.boundary(in: "multipart/form-data; boundary=\"a'()+_,-./:=? b\"") != nil)
+    }
+
     @Test func headerParametersAreParsedAsRFC7578Writes() {
         let value = ParameterizedHeaderValue(#"form-data; name="file"; filename="a \"b\"; c.png""#)
         #expect(value.type == "form-data")
