@@ -59,6 +59,9 @@ struct Serve: AsyncParsableCommand {
         }
         if let host { configuration.host = host }
         let logger = Logging.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
+        if let files = FileDescriptorLimit.raiseToHardLimit() {
+            logger.debug("Open files allowed", metadata: ["limit": "\(files)"])
+        }
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         do {

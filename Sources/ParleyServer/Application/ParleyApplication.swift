@@ -139,7 +139,7 @@ public enum ParleyApplication {
 
         var application = Application(
             router: router,
-            server: .http1WithEngineIO([realtime.io.engine]),
+            server: .http1WithEngineIO([realtime.io.engine], limits: configuration.httpLimits),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "Parley"

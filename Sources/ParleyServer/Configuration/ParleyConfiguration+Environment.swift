@@ -1,8 +1,10 @@
 import Cloudinary
 import Configuration
 import Logging
+import NIOCore
 import ParleyChat
 import ParleyPostgres
+import SocketIO
 import SystemPackage
 
 #if MongoDB
@@ -124,6 +126,15 @@ extension ParleyConfiguration {
         }
         if let timeout = try values.integer("SOCKETIO_PING_TIMEOUT_MS", in: 100...3_600_000) {
             realtime.pingTimeout = .milliseconds(timeout)
+        }
+        if let timeout = try values.integer("HTTP_HEADER_TIMEOUT_MS", in: 100...3_600_000) {
+            httpLimits.requestHead = .milliseconds(Int64(timeout))
+        }
+        if let timeout = try values.integer("HTTP_BODY_TIMEOUT_MS", in: 100...3_600_000) {
+            httpLimits.requestBody = .milliseconds(Int64(timeout))
+        }
+        if let timeout = try values.integer("HTTP_IDLE_TIMEOUT_MS", in: 100...3_600_000) {
+            httpLimits.idle = .milliseconds(Int64(timeout))
         }
     }
 

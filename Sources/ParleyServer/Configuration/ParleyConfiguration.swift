@@ -2,6 +2,7 @@ import Cloudinary
 import Logging
 import ParleyChat
 import ParleyPostgres
+import SocketIO
 
 #if MongoDB
 import ParleyMongo
@@ -72,6 +73,10 @@ public struct ParleyConfiguration: Sendable {
     /// How long after sending a sender may edit a message (`MESSAGE_EDIT_WINDOW_SECONDS`; 0: never).
     public var messageEditWindow: Duration = .seconds(15 * 60)
     public var realtime = RealtimeSettings()
+    /// How long a connection may take to send a request's head (`HTTP_HEADER_TIMEOUT_MS`) and
+    /// body (`HTTP_BODY_TIMEOUT_MS`, between two reads) and may stay idle between requests
+    /// (`HTTP_IDLE_TIMEOUT_MS`). WebSockets and long-polls are not affected.
+    public var httpLimits = HTTPConnectionGuardStateMachine.Limits()
 
     public init(store: StoreChoice) {
         self.store = store

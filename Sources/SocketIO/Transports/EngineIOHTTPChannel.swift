@@ -37,20 +37,26 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     public let responder: HTTPChannelHandler.Responder
     let servers: [EngineIOServer]
     let configuration: HTTP1Channel.Configuration
+    let limits: HTTPConnectionGuardStateMachine.Limits
 
+    /// - Parameter limits: how long a connection may take to send a request and may stay idle
+    ///   (``HTTPConnectionGuard``); WebSocket connections leave them behind at the upgrade.
     public init(
         responder: @escaping HTTPChannelHandler.Responder,
         servers: [EngineIOServer],
-        configuration: HTTP1Channel.Configuration = .init()
+        configuration: HTTP1Channel.Configuration = .init(),
+        limits: HTTPConnectionGuardStateMachine.Limits = .init()
     ) {
         self.responder = responder
         self.servers = servers
         self.configuration = configuration
+        self.limits = limits
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let checked = NIOLoopBoundBox<Checked?>(nil, eventLoop: channel.eventLoop)
+            let connectionGuard = NIOLoopBound(HTTPConnectionGuard(limits: limits), eventLoop: channel.eventLoop)
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let maxFrameSize = servers.map(\.configuration.maxPayload).max() ?? 1_000_000
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
@@ -69,6 +75,8 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                         guard let checked = checked.value, case .success(let target) = checked.result else {
                             throw ChannelError.inappropriateOperationForState
                         }
+                        // A WebSocket has its own liveness (Engine.IO pings), not HTTP's limits.
+                        channel.pipeline.syncOperations.removeHandler(connectionGuard.value, promise: nil)
                         try Self.attachWebSocket(to: channel, checked: checked, target: target)
                         return UpgradeResult.webSocket
                     }
@@ -106,6 +114,10 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
             pipeline.decoderConfiguration.maxHeaderFieldCount = configuration.httpDecoder.maxHeaderFieldCount
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: pipeline)
+            // Right after the decoder, so that it sees its parse errors first.
+            let upgradeHandler = try channel.pipeline.syncOperations.handler(
+                type: NIOTypedHTTPServerUpgradeHandler<UpgradeResult>.self)
+            try channel.pipeline.syncOperations.addHandler(connectionGuard.value, position: .before(upgradeHandler))
             return Value(upgradeResult: result, channel: channel)
         }
     }
@@ -218,10 +230,11 @@ extension HTTPServerBuilder {
     /// HTTP/1.1 with WebSocket upgrades for the given Engine.IO (and so Socket.IO) servers.
     public static func http1WithEngineIO(
         _ servers: [EngineIOServer],
-        configuration: HTTP1Channel.Configuration = .init()
+        configuration: HTTP1Channel.Configuration = .init(),
+        limits: HTTPConnectionGuardStateMachine.Limits = .init()
     ) -> HTTPServerBuilder {
         .init { responder in
-            EngineIOHTTPChannel(responder: responder, servers: servers, configuration: configuration)
+            EngineIOHTTPChannel(responder: responder, servers: servers, configuration: configuration, limits: limits)
         }
     }
 }

@@ -1,0 +1,173 @@
+"""Requests a hostile client sends, against a running server: each is answered (or the connection
+closed) in bounded time, and the server keeps serving everyone else."""
+import socket
+import ssl
+import threading
+import time
+
+import requests
+import socketio
+
+
+def raw_exchange(server, payload, timeout=5.0):
+    """Sends `payload` on a fresh connection; returns (bytes received, seconds until the server
+    closed the connection). Fails if the server keeps it open past `timeout`."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as conn:
+        try:
+            conn.sendall(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        received = b""
+        while True:
+            try:
+                chunk = conn.recv(65536)
+            except ConnectionResetError:
+                break
+            except socket.timeout:
+                raise AssertionError(f"still open after {timeout}s; got {received[:80]!r}")
+            if not chunk:
+                break
+            received += chunk
+    return received, time.monotonic() - started
+
+
+def assert_alive(server):
+    assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+    assert server.process.poll() is None, server.output()
+
+
+def multipart(name_bytes):
+    return b"--X\r\n" + name_bytes + b": a\r\n\r\nv\r\n--X--\r\n"
+
+
+def test_a_non_ascii_multipart_header_name_is_a_400_not_a_crash(parley):
+    server = parley()
+    user = server.signup()
+    cookie = {"jwt": user["token"]}
+    headers = {"Content-Type": "multipart/form-data; boundary=X"}
+    for path, method, cookies in [
+        ("/api/auth/signup", "POST", None),
+        ("/api/message", "POST", cookie),
+        ("/api/auth/update", "PUT", cookie),
+    ]:
+        for body in (multipart(b"\xff"), multipart(b"Content-Type\x80")):
+            reply = requests.request(method, server.url + path, data=body, headers=headers, cookies=cookies)
+            assert reply.status_code == 400, (path, reply.text)
+            assert reply.json()["code"] == "invalid_multipart"
+    assert_alive(server)
+
+
+def tls_client_hello():
+    """The first bytes a TLS client sends, made by Python's own TLS stack."""
+    context = ssl.create_default_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def test_malformed_requests_are_answered_and_closed(parley):
+    server = parley()
+    cases = {
+        "an 80 KB header block": b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 90_000 + b"\r\n\r\n",
+        "a negative Content-Length": b"POST /api/auth/login HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n",
+        "a NUL in a header": b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-A: b\x00c\r\n\r\n",
+        "a TLS ClientHello": tls_client_hello(),
+        "10,000 headers": b"GET /healthz HTTP/1.1\r\nHost: a\r\n" + b"X-A: b\r\n" * 10_000 + b"\r\n",
+        "a 1 MB URL": b"GET /" + b"a" * 1_000_000 + b" HTTP/1.1\r\nHost: a\r\n\r\n",
+        "a header name with a trailing space": b"GET /healthz HTTP/1.1\r\nHost : a\r\n\r\n",
+        "a WebSocket upgrade with a broken header": b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+        b"Host: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-\x01: b\r\n\r\n",
+    }
+    for name, payload in cases.items():
+        received, seconds = raw_exchange(server, payload)
+        status = received.split(b" ", 2)[1] if received.startswith(b"HTTP/1.1 ") else b""
+        assert status in (b"400", b"431"), (name, received[:200])
+        assert seconds < 3, (name, seconds)
+    assert_alive(server)
+
+
+def test_a_request_head_must_arrive_in_time(parley):
+    server = parley(env={"HTTP_HEADER_TIMEOUT_MS": "1000"})
+    # Nothing at all, then a head trickled byte by byte: both closed at the limit.
+    received, seconds = raw_exchange(server, b"")
+    assert received == b"" and 0.8 < seconds < 3, seconds
+
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+        closed = False
+        for byte in b"GET /healthz HTTP/1.1\r\nHost: a\r\n":
+            try:
+                conn.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            time.sleep(0.1)
+        if not closed:
+            conn.settimeout(3)
+            assert conn.recv(100) == b""
+    assert time.monotonic() - started < 4
+    assert_alive(server)
+
+
+def test_idle_keep_alive_connections_are_closed(parley):
+    server = parley(env={"HTTP_IDLE_TIMEOUT_MS": "1000"})
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        reply = b""
+        while not reply.endswith(b"}"):
+            reply += conn.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert conn.recv(100) == b""
+        assert 0.8 < time.monotonic() - started < 3
+
+
+def test_a_stalled_body_gets_a_408(parley):
+    server = parley(env={"HTTP_BODY_TIMEOUT_MS": "1000"})
+    received, seconds = raw_exchange(
+        server, b"POST /api/auth/login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100\r\n\r\n{\"email\":")
+    assert received.startswith(b"HTTP/1.1 408"), received[:200]
+    assert 0.8 < seconds < 3
+
+
+def test_thousands_of_idle_connections_are_closed_and_the_server_keeps_answering(parley):
+    server = parley(env={"HTTP_HEADER_TIMEOUT_MS": "2000"})
+    idle = []
+    try:
+        for _ in range(3000):
+            idle.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+        assert_alive(server)
+        time.sleep(2.5)
+        # Closed by the server: each reads end-of-stream at once.
+        for conn in idle[::100]:
+            conn.settimeout(2)
+            assert conn.recv(10) == b""
+    finally:
+        for conn in idle:
+            conn.close()
+    assert_alive(server)
+
+
+def test_long_polls_and_websockets_outlive_the_http_limits(parley):
+    server = parley(env={
+        "HTTP_HEADER_TIMEOUT_MS": "500", "HTTP_IDLE_TIMEOUT_MS": "500", "HTTP_BODY_TIMEOUT_MS": "500",
+        "SOCKETIO_PING_INTERVAL_MS": "3000", "SOCKETIO_PING_TIMEOUT_MS": "3000",
+    })
+    user = server.signup()
+    for transports in (["polling"], ["websocket"]):
+        client = socketio.Client(reconnection=False)
+        got = threading.Event()
+        client.on("online-users", lambda *_: got.set())
+        client.connect(server.url, transports=transports, auth={"token": user["token"]}, wait_timeout=5)
+        assert got.wait(5)
+        # Several HTTP limits pass: a long-poll waits for the next ping, a WebSocket stays open.
+        time.sleep(2)
+        assert client.connected, transports
+        client.disconnect()
+    assert_alive(server)
