@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -42,13 +43,30 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
-        // Domain types, services and the store/media protocols. Knows nothing about HTTP.
+        // JSON text read and written by hand, for the hot paths of the domain and of SocketIO.
+        // A leaf: it depends on nothing.
+        .target(name: "JSONText", swiftSettings: swiftSettings),
+        // Ids, users, messages; the store, bus and presence protocols; the helpers stores need.
+        // Stores depend on this module only, never on the services.
+        .target(
+            name: "ParleyDomain",
+            dependencies: [
+                "JSONText",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The services: accounts and sessions, messages, presence, the copy engine. Knows
+        // nothing about HTTP, Socket.IO or any database.
         .target(
             name: "ParleyChat",
             dependencies: [
+                "ParleyDomain",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -75,28 +93,37 @@ let package = Package(
             name: "ParleyMedia",
             dependencies: [
                 "Cloudinary",
-                "ParleyChat",
+                "ParleyDomain",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
-        // Store implementations.
+        // Store implementations: each sees the domain only.
         .target(
             name: "ParleySQLite",
             dependencies: [
-                "ParleyChat",
+                "ParleyDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "ParleyPostgres",
             dependencies: [
-                "ParleyChat",
+                "ParleyDomain",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.embedInCode("sql")],
             swiftSettings: swiftSettings
@@ -112,7 +139,7 @@ let package = Package(
             dependencies: [
                 // Only with the trait: a machine without libmongoc builds the package as a whole.
                 .target(name: "CMongoC", condition: .when(traits: ["MongoDB"])),
-                "ParleyChat",
+                "ParleyDomain",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -123,7 +150,9 @@ let package = Package(
         .target(
             name: "SocketIO",
             dependencies: [
+                "JSONText",
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -136,10 +165,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The Hummingbird application: routes, middleware, configuration, wiring.
+        // The Hummingbird application: routes, middleware, configuration, wiring. The only module
+        // that knows every other one.
         .target(
             name: "ParleyServer",
             dependencies: [
+                "JSONText",
+                "ParleyDomain",
                 "ParleyChat",
                 "ParleyMedia",
                 "ParleyPostgres",
@@ -150,11 +182,14 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             resources: [.embedInCode("OpenAPI/openapi.yaml")],
@@ -164,6 +199,7 @@ let package = Package(
             name: "parley",
             dependencies: [
                 "ParleyChat",
+                "ParleyDomain",
                 "ParleyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -188,6 +224,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "JSONTextTests",
+            dependencies: ["JSONText"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SocketIOTests",
             dependencies: [
                 "SocketIO",
@@ -205,19 +246,26 @@ let package = Package(
             name: "ParleyTests",
             dependencies: [
                 "Cloudinary",
+                "JSONText",
                 "ParleyChat",
+                "ParleyDomain",
                 "ParleyMedia",
                 "ParleyPostgres",
                 "ParleyServer",
                 "ParleySQLite",
                 .target(name: "ParleyMongo", condition: .when(traits: ["MongoDB"])),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,6 +1,6 @@
 import Cloudinary
 import Logging
-import ParleyChat
+import ParleyDomain
 
 /// Keeps images on Cloudinary: each is uploaded with a signed request, and clients are given its
 /// `secure_url`.

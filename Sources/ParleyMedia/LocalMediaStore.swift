@@ -1,6 +1,6 @@
 import NIOCore
 import NIOFileSystem
-import ParleyChat
+import ParleyDomain
 
 /// Keeps images as files in one directory, served by the HTTP layer under `/uploads/`.
 ///

@@ -1,6 +1,6 @@
 // The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
 #if MongoDB
-import ParleyChat
+import ParleyDomain
 
 /// A BSON value: what a MongoDB document field holds.
 ///

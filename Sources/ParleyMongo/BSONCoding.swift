@@ -1,6 +1,6 @@
 // The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
 #if MongoDB
-import ParleyChat
+import ParleyDomain
 
 /// Why bytes are not a BSON document.
 public struct BSONError: Error, Sendable, Hashable, CustomStringConvertible {

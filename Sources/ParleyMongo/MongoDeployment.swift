@@ -1,6 +1,6 @@
 // The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
 #if MongoDB
-import ParleyChat
+import ParleyDomain
 
 /// What kind of deployment the URI reaches, which decides whether instances can share events:
 /// change streams need a replica set or a sharded cluster.

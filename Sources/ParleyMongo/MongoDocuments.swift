@@ -1,6 +1,6 @@
 // The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
 #if MongoDB
-import ParleyChat
+import ParleyDomain
 
 /// Users and messages as documents shaped like the Node app's Mongoose models, both ways.
 ///

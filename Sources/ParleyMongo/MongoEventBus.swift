@@ -6,7 +6,7 @@ import Glibc
 import Darwin
 #endif
 import Logging
-import ParleyChat
+import ParleyDomain
 import Synchronization
 
 /// The cluster bus on MongoDB: events are inserted into the insert-only collection

@@ -1,7 +1,7 @@
 // The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
 #if MongoDB
 import Logging
-import ParleyChat
+import ParleyDomain
 import Synchronization
 
 /// Presence on MongoDB. In single-instance mode it is this process's set of users (as with

@@ -1,6 +1,6 @@
 // The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
 #if MongoDB
-import ParleyChat
+import ParleyDomain
 
 /// The filters, sorts and pipelines the store sends: plain documents, built without a server, so
 /// unit tests can check them.

@@ -1,6 +1,6 @@
 // The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
 #if MongoDB
-import ParleyChat
+import ParleyDomain
 
 /// `parley copy` from and into MongoDB: pages in `_id` order (the order messages were stored in),
 /// unordered bulk inserts that skip documents already there.

@@ -1,7 +1,7 @@
 // The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
 #if MongoDB
 import Logging
-import ParleyChat
+import ParleyDomain
 
 extension MongoStore {
     public func insertUser(_ record: UserRecord) async throws {

@@ -1,7 +1,7 @@
 // The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
 #if MongoDB
 import Logging
-import ParleyChat
+import ParleyDomain
 import ServiceLifecycle
 
 /// The MongoDB store: the Node app's `users` and `messages` collections, read and written as its

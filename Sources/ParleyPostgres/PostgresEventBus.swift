@@ -1,5 +1,5 @@
 import Logging
-import ParleyChat
+import ParleyDomain
 import PostgresNIO
 
 /// The cluster bus over LISTEN/NOTIFY on channel `parley_events`.

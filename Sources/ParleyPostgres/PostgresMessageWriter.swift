@@ -1,6 +1,6 @@
 import DequeModule
 import Logging
-import ParleyChat
+import ParleyDomain
 import PostgresNIO
 import Synchronization
 

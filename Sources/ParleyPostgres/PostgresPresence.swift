@@ -1,5 +1,5 @@
 import Logging
-import ParleyChat
+import ParleyDomain
 import PostgresNIO
 
 /// Presence shared by every instance on one database (tables `parley_instances` and

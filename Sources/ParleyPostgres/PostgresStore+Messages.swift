@@ -1,4 +1,4 @@
-import ParleyChat
+import ParleyDomain
 import PostgresNIO
 
 #if canImport(FoundationEssentials)

@@ -1,5 +1,5 @@
 import Logging
-import ParleyChat
+import ParleyDomain
 import PostgresNIO
 
 #if canImport(FoundationEssentials)

@@ -1,5 +1,5 @@
 import NIOCore
-import ParleyChat
+import ParleyDomain
 import PostgresNIO
 
 /// A `timestamptz` parameter of exactly a ``Timestamp``'s millisecond.

@@ -1,4 +1,4 @@
-import ParleyChat
+import ParleyDomain
 import SQLiteNIO
 
 /// Reads typed columns from a row; a column of the wrong type is a corrupt row, not a crash.

@@ -1,4 +1,4 @@
-import ParleyChat
+import ParleyDomain
 import SQLiteNIO
 
 extension SQLiteStore {
@@ -56,7 +56,7 @@ extension SQLiteStore {
         }
         binds.append(.integer(query.limit))
         let order = query.readsNewestFirst ? "DESC" : "ASC"
-        let rows = try await reader.query(
+        let rows = try await read(
             """
             SELECT \(Self.messageColumns) FROM messages
             WHERE \(conditions.joined(separator: " AND "))
@@ -69,7 +69,7 @@ extension SQLiteStore {
     }
 
     public func message(id: ObjectID) async throws -> Message? {
-        let rows = try await reader.query(
+        let rows = try await read(
             "SELECT \(Self.messageColumns) FROM messages WHERE id = ?", [.text(id.hexString)])
         return try rows.first.map(Self.message)
     }
@@ -141,7 +141,7 @@ extension SQLiteStore {
     /// that changed at the same millisecond as the last one.
     private func changes(low: ObjectID, high: ObjectID, after time: Timestamp, limit: Int) async throws -> [Message] {
         let columns = Self.messageColumns + ", seq"
-        var rows = try await reader.query(
+        var rows = try await read(
             """
             SELECT \(columns) FROM messages WHERE user_lo = ? AND user_hi = ? AND updated_at > ?
             ORDER BY updated_at, seq LIMIT ?
@@ -151,7 +151,7 @@ extension SQLiteStore {
         if rows.count == limit, let last = rows.last, let updated = last.column("updated_at")?.integer,
             let seq = last.column("seq")?.integer
         {
-            rows += try await reader.query(
+            rows += try await read(
                 """
                 SELECT \(columns) FROM messages WHERE user_lo = ? AND user_hi = ? AND updated_at = ? AND seq > ?
                 ORDER BY seq
@@ -176,7 +176,7 @@ extension SQLiteStore {
                 binds.append(.integer(Int(sequence)))
             }
             binds.append(.integer(limit ?? -1))
-            let rows = try await reader.query(
+            let rows = try await read(
                 """
                 SELECT \(userColumns), c.last_seq, c.last_message_id, c.last_sender_id, c.last_text, c.last_has_image,
                        c.last_deleted, c.last_created_at,
@@ -216,7 +216,7 @@ extension SQLiteStore {
             binds += [.text(name), .text(name), .text(id.hexString)]
         }
         binds.append(.integer(limit.map { $0 - entries.count } ?? -1))
-        let rows = try await reader.query(
+        let rows = try await read(
             """
             SELECT \(userColumns) FROM users u
             WHERE u.id <> ? AND NOT EXISTS (
@@ -237,7 +237,7 @@ extension SQLiteStore {
     }
 
     private func sequenceNumber(of id: ObjectID, low: ObjectID, high: ObjectID) async throws -> Int {
-        let rows = try await reader.query(
+        let rows = try await read(
             "SELECT seq FROM messages WHERE id = ? AND user_lo = ? AND user_hi = ?",
             [.text(id.hexString), .text(low.hexString), .text(high.hexString)]
         )

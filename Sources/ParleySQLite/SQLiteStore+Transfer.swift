@@ -1,4 +1,4 @@
-import ParleyChat
+import ParleyDomain
 import SQLiteNIO
 
 /// Bulk reads and writes for `parley copy`.
@@ -7,15 +7,15 @@ extension SQLiteStore: ChatImporter {
     public var enforcesReferences: Bool { true }
 
     public func countUsers() async throws -> Int {
-        try await reader.query("SELECT count(*) AS n FROM users").first?.column("n")?.integer ?? 0
+        try await read("SELECT count(*) AS n FROM users").first?.column("n")?.integer ?? 0
     }
 
     public func countMessages() async throws -> Int {
-        try await reader.query("SELECT count(*) AS n FROM messages").first?.column("n")?.integer ?? 0
+        try await read("SELECT count(*) AS n FROM messages").first?.column("n")?.integer ?? 0
     }
 
     public func exportUsers(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<UserRecord>] {
-        let rows = try await reader.query(
+        let rows = try await read(
             "SELECT \(Self.userColumns) FROM users WHERE id > ? ORDER BY id LIMIT ?",
             [.text(after?.hexString ?? ""), .integer(limit)]
         )
@@ -36,7 +36,7 @@ extension SQLiteStore: ChatImporter {
         }
         let bound = try await sequence(of: through)
         let columns = try await exportedMessageColumns()
-        let rows = try await reader.query(
+        let rows = try await read(
             "SELECT \(columns) FROM messages WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
             [.integer(seq), .integer(bound), .integer(limit)]
         )
@@ -44,14 +44,14 @@ extension SQLiteStore: ChatImporter {
     }
 
     private func sequence(of id: ObjectID) async throws -> Int {
-        let rows = try await reader.query("SELECT seq FROM messages WHERE id = ?", [.text(id.hexString)])
+        let rows = try await read("SELECT seq FROM messages WHERE id = ?", [.text(id.hexString)])
         guard let found = rows.first?.column("seq")?.integer else { throw StoreError.cursorNotFound }
         return found
     }
 
     public func messagesByID(after: ObjectID?, limit: Int) async throws -> [Message] {
         let columns = try await exportedMessageColumns()
-        return try await reader.query(
+        return try await read(
             "SELECT \(columns) FROM messages WHERE id > ? ORDER BY id LIMIT ?",
             [.text(after?.hexString ?? ""), .integer(limit)]
         ).map(Self.message)
@@ -94,7 +94,7 @@ extension SQLiteStore: ChatImporter {
         var found: [String: ObjectID] = [:]
         for chunk in emails.chunked(into: 500) {
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-            let rows = try await reader.query(
+            let rows = try await read(
                 "SELECT id, email FROM users WHERE email IN (\(placeholders))", chunk.map { .text($0) })
             for row in rows {
                 let decoder = SQLiteRowDecoder(row)
@@ -108,7 +108,7 @@ extension SQLiteStore: ChatImporter {
         var found: [ObjectID: UserRecord] = [:]
         for chunk in ids.chunked(into: 500) {
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-            let rows = try await reader.query(
+            let rows = try await read(
                 "SELECT \(Self.userColumns) FROM users WHERE id IN (\(placeholders))", chunk.map { .text($0.hexString) }
             )
             for row in rows {
@@ -120,18 +120,18 @@ extension SQLiteStore: ChatImporter {
     }
 
     public func lastStoredMessageID() async throws -> ObjectID? {
-        let rows = try await reader.query("SELECT id FROM messages ORDER BY seq DESC LIMIT 1")
+        let rows = try await read("SELECT id FROM messages ORDER BY seq DESC LIMIT 1")
         return try rows.first.map { try SQLiteRowDecoder($0).id("id") }
     }
 
     public func hasSchema() async throws -> Bool {
-        try await reader.query("PRAGMA user_version").first?.column("user_version")?.integer ?? 0 > 0
+        try await read("PRAGMA user_version").first?.column("user_version")?.integer ?? 0 > 0
     }
 
     /// The message columns to read from this file: a source is never migrated, and a file from
     /// before read receipts (schema version 1) has no read, edit or delete times.
     private func exportedMessageColumns() async throws -> String {
-        let version = try await reader.query("PRAGMA user_version").first?.column("user_version")?.integer ?? 0
+        let version = try await read("PRAGMA user_version").first?.column("user_version")?.integer ?? 0
         guard version < 2 else { return Self.messageColumns }
         return "id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at, "
             + "NULL AS read_at, NULL AS edited_at, NULL AS deleted_at"

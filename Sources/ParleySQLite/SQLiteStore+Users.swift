@@ -1,4 +1,4 @@
-import ParleyChat
+import ParleyDomain
 import SQLiteNIO
 
 extension SQLiteStore {
@@ -25,12 +25,12 @@ extension SQLiteStore {
     }
 
     public func user(id: ObjectID) async throws -> UserRecord? {
-        let rows = try await reader.query("SELECT \(Self.userColumns) FROM users WHERE id = ?", [.text(id.hexString)])
+        let rows = try await read("SELECT \(Self.userColumns) FROM users WHERE id = ?", [.text(id.hexString)])
         return try rows.first.map(Self.userRecord)
     }
 
     public func user(email: String) async throws -> UserRecord? {
-        let rows = try await reader.query("SELECT \(Self.userColumns) FROM users WHERE email = ?", [.text(email)])
+        let rows = try await read("SELECT \(Self.userColumns) FROM users WHERE email = ?", [.text(email)])
         return try rows.first.map(Self.userRecord)
     }
 
@@ -55,7 +55,7 @@ extension SQLiteStore {
     }
 
     public func users(excluding id: ObjectID) async throws -> [User] {
-        let rows = try await reader.query(
+        let rows = try await read(
             "SELECT \(Self.userColumns) FROM users WHERE id <> ? ORDER BY name, id",
             [.text(id.hexString)]
         )

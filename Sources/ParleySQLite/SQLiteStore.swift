@@ -2,18 +2,19 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import ParleyChat
+import ParleyDomain
 import SQLiteNIO
 import ServiceLifecycle
 
 /// The embedded store: one SQLite file, for a single server instance.
 ///
-/// Writes go through one connection in order (``SQLiteWriteQueue``); reads use a second,
-/// read-only connection, which WAL mode lets run alongside writes.
+/// Writes go through one connection in order (``SQLiteWriteQueue``); reads use read-only
+/// connections, one query at a time each (``SQLiteReaderPool``), which WAL mode lets run
+/// alongside writes.
 public final class SQLiteStore: ChatStore {
     public let path: String
     let writer: SQLiteConnection
-    let reader: SQLiteConnection
+    let readers: SQLiteReaderPool
     let writes = SQLiteWriteQueue()
     let logger: Logger
     let events = InProcessBus()
@@ -24,10 +25,13 @@ public final class SQLiteStore: ChatStore {
     /// One SQLite file serves one process.
     public var supportsClustering: Bool { false }
 
-    private init(path: String, writer: SQLiteConnection, reader: SQLiteConnection, logger: Logger) {
+    /// Read connections: as many as the thread pool that runs SQLite's calls can use at once.
+    static let readerCount = max(2, System.coreCount)
+
+    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
         self.path = path
         self.writer = writer
-        self.reader = reader
+        self.readers = SQLiteReaderPool(readers)
         self.logger = logger
         self.presence = InProcessPresence(bus: events)
     }
@@ -64,14 +68,23 @@ public final class SQLiteStore: ChatStore {
             for pragma in pragmas {
                 _ = try await writer.query(pragma)
             }
-            let reader = try await SQLiteConnection.open(
-                storage: .file(path: path),
-                threadPool: threadPool,
-                logger: logger,
-                on: eventLoop
-            )
-            _ = try await reader.query("PRAGMA query_only = ON")
-            return SQLiteStore(path: path, writer: writer, reader: reader, logger: logger)
+            var readers: [SQLiteConnection] = []
+            do {
+                for _ in 0..<readerCount {
+                    let reader = try await SQLiteConnection.open(
+                        storage: .file(path: path),
+                        threadPool: threadPool,
+                        logger: logger,
+                        on: eventLoop
+                    )
+                    readers.append(reader)
+                    _ = try await reader.query("PRAGMA query_only = ON")
+                }
+            } catch {
+                for reader in readers { try? await reader.close() }
+                throw error
+            }
+            return SQLiteStore(path: path, writer: writer, readers: readers, logger: logger)
         } catch {
             try? await writer.close()
             throw error
@@ -88,7 +101,7 @@ public final class SQLiteStore: ChatStore {
         }
         // The future-returning close: it runs even when this task was cancelled (a command that
         // cancels its services when done), where the async one would give up and leak the file.
-        try await reader.close().get()
+        for reader in readers.connections { try await reader.close().get() }
         try await writer.close().get()
     }
 
@@ -112,7 +125,12 @@ public final class SQLiteStore: ChatStore {
     }
 
     public func checkReadiness() async throws {
-        _ = try await reader.query("SELECT 1")
+        _ = try await read("SELECT 1")
+    }
+
+    /// Runs a read on a connection of its own (see ``SQLiteReaderPool``).
+    func read(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        try await readers.withConnection { try await $0.query(sql, binds) }
     }
 
     /// Runs a write job and maps constraint failures to ``StoreError``.

@@ -1,4 +1,4 @@
-import ParleyChat
+import ParleyDomain
 import SQLiteNIO
 
 /// Runs write operations one at a time on the writer connection.

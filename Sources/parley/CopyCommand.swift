@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import ParleyChat
+import ParleyDomain
 import ParleyServer
 
 /// `parley copy`: every user and message from one store to another.

@@ -1,4 +1,5 @@
 import ParleyChat
+import ParleyDomain
 import Synchronization
 
 #if canImport(Glibc)

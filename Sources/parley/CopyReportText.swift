@@ -1,4 +1,5 @@
 import ParleyChat
+import ParleyDomain
 
 /// A copy's report as the summary `parley copy` prints.
 struct CopyReportText {

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import Metrics
 import ParleyChat
+import ParleyDomain
 import ParleyServer
 import Prometheus
 import ServiceLifecycle

@@ -171,3 +171,27 @@ def test_long_polls_and_websockets_outlive_the_http_limits(parley):
         assert client.connected, transports
         client.disconnect()
     assert_alive(server)
+
+
+def test_a_large_connect_payload_is_refused(parley):
+    """The CONNECT payload is kept for the socket's life: more than 8 KiB of it is refused."""
+    server = parley()
+    user = server.signup()
+    client = socketio.Client(reconnection=False)
+    refusals = []
+    client.on("connect_error", lambda data: refusals.append(data))
+    try:
+        client.connect(server.url, transports=["websocket"], wait_timeout=5,
+                       auth={"token": user["token"], "pad": "a" * 20_000})
+        raise AssertionError("connected with a 20 KB CONNECT payload")
+    except socketio.exceptions.ConnectionError:
+        pass
+    finally:
+        client.disconnect()
+    assert refusals == [{"message": "Payload too large"}], refusals
+    # An ordinary one still connects.
+    client = socketio.Client(reconnection=False)
+    client.connect(server.url, transports=["websocket"], wait_timeout=5, auth={"token": user["token"]})
+    assert client.connected
+    client.disconnect()
+    assert_alive(server)

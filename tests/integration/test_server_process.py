@@ -50,6 +50,14 @@ def test_reads_dot_env_and_the_environment_wins(tmp_path):
         assert server.stop() == 0
 
 
+def test_a_dot_env_with_crlf_line_endings_stops_startup(tmp_path):
+    (tmp_path / ".env").write_bytes(b'PORT=1\r\nLOG_LEVEL=debug\r\n')
+    result = run_parley(["serve"], {"DATA_DIR": str(tmp_path), "JWT_SECRET": TEST_SECRET}, tmp_path)
+    assert result.returncode != 0
+    assert ".env" in result.stderr and "CRLF" in result.stderr, result.stderr
+    assert "Fatal error" not in result.stderr
+
+
 def test_development_secret_is_generated_and_remembered(tmp_path):
     first = ParleyProcess(tmp_path, env={"JWT_SECRET": None})
     first.start()

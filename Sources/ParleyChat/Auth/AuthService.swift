@@ -1,4 +1,5 @@
 import Logging
+import ParleyDomain
 
 /// Accounts: sign-up, log-in, sessions and profile updates.
 ///

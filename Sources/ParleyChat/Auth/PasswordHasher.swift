@@ -1,6 +1,6 @@
-import CBcrypt
 import HummingbirdBcrypt
 import NIOPosix
+import ParleyDomain
 
 /// Hashes and verifies passwords with bcrypt, off the event loops.
 ///
@@ -19,10 +19,10 @@ public struct PasswordHasher: Sendable {
 
     /// Computes one hash (to calibrate ``verifyAgainstDummy(_:)``), so create it once at startup.
     /// - Parameters:
-    ///   - cost: bcrypt cost for new hashes (4...31).
+    ///   - cost: bcrypt cost for new hashes (4...16).
     ///   - threadPool: a started pool used only for hashing.
     public init(cost: UInt8 = 10, threadPool: NIOThreadPool) {
-        precondition((4...31).contains(cost), "bcrypt cost must be within 4...31")
+        precondition((4...Self.maximumStoredCost).contains(Int(cost)), "bcrypt cost must be within 4...16")
         self.cost = cost
         self.threadPool = threadPool
         self.dummyHash = Bcrypt.hash(String(UInt64.random(in: .min ... .max), radix: 36), cost: cost)
@@ -46,48 +46,23 @@ public struct PasswordHasher: Sendable {
         _ = try await threadPool.runIfActive { Self.verifySynchronously(password, against: dummy) }
     }
 
+    /// The most expensive stored hash verified: cost 16 takes about 4 s. A stored hash of a higher
+    /// cost (days at 31) would hold a hashing thread that long per login, so it never matches.
+    public static let maximumStoredCost = 16
+
+    /// Verifies with HummingbirdBcrypt's public API. `$2a$` and `$2y$` hashes are checked as
+    /// `$2b$`: the same algorithm, and `$2b$`'s 72-byte truncation is what bcryptjs (the Node
+    /// app's library) does for `$2a$` (the C code's `$2a$` would wrap lengths over 255 instead).
     static func verifySynchronously(_ password: String, against storedHash: String) -> Bool {
-        var hash = Array(storedHash.utf8)
-        guard hash.count == 60, hash[0] == UInt8(ascii: "$"), hash[1] == UInt8(ascii: "2") else { return false }
-        var passwordBytes = Array(password.utf8.prefix(maximumInputBytes))
-        switch hash[2] {
-        case UInt8(ascii: "y"):
-            hash[2] = UInt8(ascii: "b")
-        case UInt8(ascii: "a"):
-            // The C implementation keeps the historical 8-bit length wrap for `$2a$`; bcryptjs
-            // reads at most 72 bytes. Truncating first gives bcryptjs's result for every length.
-            passwordBytes = Array(passwordBytes.prefix(72))
-        case UInt8(ascii: "b"):
-            break
-        default:
-            return false
-        }
+        let hash = Array(storedHash.utf8)
+        guard hash.count == 60, hash[0] == UInt8(ascii: "$"), hash[1] == UInt8(ascii: "2"),
+            [UInt8(ascii: "a"), UInt8(ascii: "b"), UInt8(ascii: "y")].contains(hash[2]),
+            hash[3] == UInt8(ascii: "$"), hash[6] == UInt8(ascii: "$"),
+            let cost = Int(String(decoding: hash[4..<6], as: UTF8.self)), (4...maximumStoredCost).contains(cost)
+        else { return false }
         // A NUL inside the password would end the C string early; no such password can match.
-        guard !passwordBytes.contains(0) else { return false }
-        passwordBytes.append(0)
-        hash.append(0)
-        var computed = [CChar](repeating: 0, count: Int(BCRYPT_HASHSPACE) + 1)
-        let status = passwordBytes.withUnsafeBufferPointer { key in
-            hash.withUnsafeBufferPointer { salt in
-                key.withMemoryRebound(to: CChar.self) { key in
-                    salt.withMemoryRebound(to: CChar.self) { salt in
-                        c_hb_bcrypt_hashpass(key.baseAddress, salt.baseAddress, &computed, Int(BCRYPT_HASHSPACE))
-                    }
-                }
-            }
-        }
-        guard status == 0 else { return false }
-        hash.removeLast()
-        return constantTimeEquals(computed.prefix(60).map { UInt8(bitPattern: $0) }, hash)
+        guard !password.utf8.contains(0), password.utf8.count <= maximumInputBytes else { return false }
+        return Bcrypt.verify(password, hash: "$2b" + String(decoding: hash[3...], as: UTF8.self))
     }
 
-    /// Compares every byte regardless of where the first difference is.
-    static func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-        guard lhs.count == rhs.count else { return false }
-        var difference: UInt8 = 0
-        for index in lhs.indices {
-            difference |= lhs[index] ^ rhs[index]
-        }
-        return difference == 0
-    }
 }

@@ -1,3 +1,4 @@
+import ParleyDomain
 import Synchronization
 
 /// Token-bucket rate limiting by key (a client address, an email), in memory and bounded.

@@ -1,5 +1,6 @@
 /// A verified (or freshly issued) session token: the signed JWT and what it says.
 import Crypto
+import ParleyDomain
 
 public struct SessionToken: Sendable, Hashable {
     /// The compact JWT, as it goes into the `jwt` cookie or an `Authorization: Bearer` header.

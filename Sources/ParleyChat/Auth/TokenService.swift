@@ -1,4 +1,5 @@
 import JWTKit
+import ParleyDomain
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

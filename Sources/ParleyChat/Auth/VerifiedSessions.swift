@@ -1,3 +1,4 @@
+import ParleyDomain
 import Synchronization
 
 /// Session tokens this instance verified lately, so that a client's every request does not

@@ -1,3 +1,5 @@
+import ParleyDomain
+
 /// A source record that cannot be copied as it is.
 public struct CopyConflict: Sendable, Hashable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {

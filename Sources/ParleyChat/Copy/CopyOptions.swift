@@ -1,3 +1,5 @@
+import ParleyDomain
+
 /// What `parley copy` does when a record cannot be copied as it is.
 public enum ConflictPolicy: String, Sendable, CaseIterable {
     /// Report every conflict and write nothing (the default): the user fixes the data first.

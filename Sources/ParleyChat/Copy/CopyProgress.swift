@@ -1,3 +1,5 @@
+import ParleyDomain
+
 /// Where a copy is, for a progress display.
 public struct CopyProgress: Sendable, Hashable {
     public enum Phase: String, Sendable, Hashable {

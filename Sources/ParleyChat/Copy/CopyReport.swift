@@ -1,3 +1,5 @@
+import ParleyDomain
+
 /// What a copy did to one collection.
 public struct CollectionCopyReport: Sendable, Hashable {
     /// Records in the source when the copy started.

@@ -1,3 +1,5 @@
+import ParleyDomain
+
 /// Finds messages whose sender or receiver will not be in the target.
 ///
 /// When the source guarantees references, only users left behind (conflicts) can be missing.

@@ -1,4 +1,5 @@
 import Logging
+import ParleyDomain
 
 /// Copies every user, then every message, from one store to another: `parley copy`.
 ///

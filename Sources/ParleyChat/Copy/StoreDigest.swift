@@ -1,4 +1,5 @@
 import Crypto
+import ParleyDomain
 
 /// A count and a SHA-256 over one collection's content, in id order, for `parley copy --verify`.
 ///

@@ -1,4 +1,5 @@
 import NIOCore
+import ParleyDomain
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

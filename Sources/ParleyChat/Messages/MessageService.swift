@@ -1,4 +1,5 @@
 import Logging
+import ParleyDomain
 
 /// Contacts and one-to-one conversations.
 ///
@@ -194,7 +195,7 @@ extension MessageService {
         let message = try await ownMessage(id, of: user)
         guard message.deletedAt == nil else { throw Self.deleted }
         let now = Timestamp.now()
-        let age = now.millisecondsSince1970 - message.createdAt.millisecondsSince1970
+        let age = now.milliseconds(since: message.createdAt)
         guard editWindow > .zero, Duration.milliseconds(age) <= editWindow else {
             throw ParleyError(
                 .forbidden,

@@ -1,3 +1,5 @@
+import ParleyDomain
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

@@ -1,3 +1,5 @@
+import ParleyDomain
+
 /// Tells which users are online right now (on any instance).
 public protocol PresenceReader: Sendable {
     func onlineUsers() async -> Set<ObjectID>

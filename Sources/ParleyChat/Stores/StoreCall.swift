@@ -1,3 +1,5 @@
+import ParleyDomain
+
 /// Runs a store operation and turns store-level failures into client-facing errors.
 enum StoreCall {
     static func run<Result: Sendable>(_ operation: () async throws -> Result) async throws -> Result {

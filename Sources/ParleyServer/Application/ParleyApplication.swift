@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ParleyChat
+import ParleyDomain
 import ParleyMedia
 import ParleyPostgres
 import ParleySQLite
@@ -107,6 +108,7 @@ public enum ParleyApplication {
         router.add(middleware: LogRequestsMiddleware(.debug))
         router.add(middleware: CORSPolicy(allowedOrigins: Set(configuration.corsOrigins)))
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: UploadsGuard())
         router.add(
             middleware: FileMiddleware(
                 configuration.uploadsDirectory,
@@ -129,7 +131,8 @@ public enum ParleyApplication {
             rateLimit: AuthRateLimit(
                 limiter: RateLimiter(),
                 perAddress: .init(limit: configuration.authRateLimitPerAddress, per: .seconds(60)),
-                perEmail: .init(limit: configuration.authRateLimitPerEmail, per: .seconds(60)),
+                perAddressAndEmail: .init(limit: configuration.authRateLimitPerEmail, per: .seconds(60)),
+                perEmail: .init(limit: configuration.authRateLimitPerEmailGlobally, per: .seconds(3600)),
                 trustProxy: configuration.trustProxy
             ),
             bodyLimit: configuration.requestBodyLimit

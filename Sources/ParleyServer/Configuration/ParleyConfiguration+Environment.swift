@@ -3,6 +3,7 @@ import Configuration
 import Logging
 import NIOCore
 import ParleyChat
+import ParleyDomain
 import ParleyPostgres
 import SocketIO
 import SystemPackage
@@ -11,11 +12,25 @@ import SystemPackage
 import ParleyMongo
 #endif
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 extension ParleyConfiguration {
     /// Reads the process environment, then `.env` in the working directory (the environment
     /// wins), and validates every value.
     /// - Throws: ``ConfigurationError`` naming the first bad key.
     public static func fromEnvironment(dotEnvPath: String = ".env") async throws -> ParleyConfiguration {
+        // swift-configuration reads lines split at LF only: with CRLF endings the first key would
+        // take the whole rest of the file as its value and every other key would be lost.
+        if let contents = FileManager.default.contents(atPath: dotEnvPath), contents.contains(UInt8(ascii: "\r")) {
+            throw ConfigurationError(
+                key: dotEnvPath,
+                "has Windows (CRLF) line endings, which would be misread; convert it (dos2unix) and start again"
+            )
+        }
         let reader = ConfigReader(providers: [
             EnvironmentVariablesProvider(),
             try await EnvironmentVariablesProvider(environmentFilePath: FilePath(dotEnvPath), allowMissing: true),
@@ -99,7 +114,9 @@ extension ParleyConfiguration {
         self.trustProxy = try values.boolean("TRUST_PROXY") ?? false
         self.authRateLimitPerAddress = try values.integer("AUTH_RATE_LIMIT", in: 1...1_000_000) ?? 30
         self.authRateLimitPerEmail = try values.integer("AUTH_EMAIL_RATE_LIMIT", in: 1...1_000_000) ?? 10
-        self.bcryptCost = UInt8(try values.integer("BCRYPT_COST", in: 4...31) ?? 10)
+        self.authRateLimitPerEmailGlobally =
+            try values.integer("AUTH_EMAIL_GLOBAL_RATE_LIMIT", in: 1...100_000_000) ?? 1000
+        self.bcryptCost = UInt8(try values.integer("BCRYPT_COST", in: 4...PasswordHasher.maximumStoredCost) ?? 10)
         if let megabytes = try values.integer("MAX_IMAGE_MB", in: 1...100) {
             self.maximumImageBytes = megabytes * 1024 * 1024
         }

@@ -1,6 +1,7 @@
 import Cloudinary
 import Logging
 import ParleyChat
+import ParleyDomain
 import ParleyPostgres
 import SocketIO
 
@@ -64,8 +65,10 @@ public struct ParleyConfiguration: Sendable {
     public var trustProxy: Bool = false
     /// Sign-up and log-in attempts per minute per client address.
     public var authRateLimitPerAddress: Int = 30
-    /// Log-in attempts per minute per email address.
+    /// Sign-up and log-in attempts per minute per client address and email pair.
     public var authRateLimitPerEmail: Int = 10
+    /// Sign-up and log-in attempts per hour per email, from all addresses together.
+    public var authRateLimitPerEmailGlobally: Int = 1000
     public var bcryptCost: UInt8 = 10
     /// Largest accepted image, decoded.
     public var maximumImageBytes: Int = ImageValidator.defaultMaximumBytes

@@ -1,5 +1,6 @@
 import Hummingbird
 import ParleyChat
+import ParleyDomain
 
 /// `/api/auth`: sign-up, log-in, log-out, profile update and session check.
 struct AuthController {
@@ -20,45 +21,12 @@ struct AuthController {
             .get("check", use: check)
     }
 
-    struct SignUpBody: FormDecodable {
-        static let fieldNames = ["name", "email", "password", "avatar"]
-        var name: String?
-        var email: String?
-        var password: String?
-        /// A data URI (multipart: a file part instead).
-        var avatar: String?
-
-        init(fields: [String: String]) {
-            name = fields["name"]
-            email = fields["email"]
-            password = fields["password"]
-            avatar = fields["avatar"]
-        }
-    }
-
-    struct LogInBody: Decodable {
-        var email: String?
-        var password: String?
-    }
-
-    struct UpdateBody: FormDecodable {
-        static let fieldNames = ["name", "avatar"]
-        var name: String?
-        /// A data URI (multipart: a file part instead); the empty string removes the avatar.
-        var avatar: String?
-
-        init(fields: [String: String]) {
-            name = fields["name"]
-            avatar = fields["avatar"]
-        }
-    }
-
     struct LogOutAnswer: Encodable {
         var message = "Logged out successfully"
     }
 
     @Sendable func signUp(request: Request, context: ParleyRequestContext) async throws -> Response {
-        let (body, file) = try await JSONBody.decodeForm(SignUpBody.self, from: request, limit: bodyLimit)
+        let (body, file) = try await JSONBody.decodeForm(SignUpRequest.self, from: request, limit: bodyLimit)
         try rateLimit.check(request: request, context: context, email: body.email)
         let session = try await auth.signUp(
             name: body.name,
@@ -70,7 +38,7 @@ struct AuthController {
     }
 
     @Sendable func logIn(request: Request, context: ParleyRequestContext) async throws -> Response {
-        let body = try await JSONBody.decode(LogInBody.self, from: request, limit: bodyLimit)
+        let body = try await JSONBody.decodeFields(LogInRequest.self, from: request, limit: bodyLimit)
         try rateLimit.check(request: request, context: context, email: body.email)
         let session = try await auth.logIn(email: body.email, password: body.password)
         return sessionResponse(session, status: .ok)
@@ -88,7 +56,7 @@ struct AuthController {
 
     @Sendable func update(request: Request, context: ParleyRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        let (body, file) = try await JSONBody.decodeForm(UpdateBody.self, from: request, limit: bodyLimit)
+        let (body, file) = try await JSONBody.decodeForm(ProfileUpdateRequest.self, from: request, limit: bodyLimit)
         let removeAvatar = file == nil && body.avatar == ""
         let user = try await auth.updateProfile(
             of: identity.userID,

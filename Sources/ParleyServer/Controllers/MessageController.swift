@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import ParleyChat
+import ParleyDomain
 
 /// `/api/message`: contacts, conversations and sending. Every route needs a session.
 struct MessageController {
@@ -24,34 +25,12 @@ struct MessageController {
     /// Where the next page of contacts starts, when there may be one.
     static let nextCursor = HTTPField.Name("X-Next-Cursor")!
 
-    struct ReadBody: Decodable {
-        var upTo: String?
-    }
-
-    struct EditBody: Decodable {
-        var text: String?
-    }
-
     /// The answer to marking messages read: the receipt, and how many messages it marked now.
     struct ReadReply: Encodable {
         var with: ObjectID
         var upTo: ObjectID
         var readAt: Timestamp
         var marked: Int
-    }
-
-    struct SendBody: FormDecodable {
-        static let fieldNames = ["to", "text", "image"]
-        var to: String?
-        var text: String?
-        /// A data URI (multipart: a file part instead).
-        var image: String?
-
-        init(fields: [String: String]) {
-            to = fields["to"]
-            text = fields["text"]
-            image = fields["image"]
-        }
     }
 
     @Sendable func contacts(request: Request, context: ParleyRequestContext) async throws -> Response {
@@ -85,7 +64,7 @@ struct MessageController {
 
     @Sendable func send(request: Request, context: ParleyRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        let (body, file) = try await JSONBody.decodeForm(SendBody.self, from: request, limit: bodyLimit)
+        let (body, file) = try await JSONBody.decodeForm(SendMessageRequest.self, from: request, limit: bodyLimit)
         let message = try await messages.send(
             from: identity.userID,
             to: body.to,
@@ -97,7 +76,7 @@ struct MessageController {
 
     @Sendable func markRead(request: Request, context: ParleyRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        let body = try await JSONBody.decode(ReadBody.self, from: request, limit: 64 * 1024)
+        let body = try await JSONBody.decodeFields(MarkReadRequest.self, from: request, limit: 64 * 1024)
         let (receipt, marked) = try await messages.markRead(
             by: identity.userID,
             with: context.parameters.get("id"),
@@ -109,7 +88,7 @@ struct MessageController {
 
     @Sendable func edit(request: Request, context: ParleyRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        let body = try await JSONBody.decode(EditBody.self, from: request, limit: 64 * 1024)
+        let body = try await JSONBody.decodeFields(EditMessageRequest.self, from: request, limit: 64 * 1024)
         let message = try await messages.edit(
             messageID: context.parameters.get("id"),
             by: identity.userID,

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ParleyChat
+import ParleyDomain
 import ParleyPostgres
 import ParleySQLite
 import ServiceLifecycle

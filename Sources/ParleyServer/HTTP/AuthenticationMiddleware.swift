@@ -1,5 +1,6 @@
 import Hummingbird
 import ParleyChat
+import ParleyDomain
 
 /// Puts the signed-in user's session into the context, or answers 401.
 ///

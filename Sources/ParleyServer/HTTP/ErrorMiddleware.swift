@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ParleyChat
+import ParleyDomain
 
 /// Turns every error into a JSON answer `{"message", "code"}` with the right status.
 ///

@@ -1,19 +1,16 @@
 import Hummingbird
+import JSONText
 import NIOCore
 import ParleyChat
-
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import ParleyDomain
 
 /// Decodes JSON request bodies and reports every way one can be wrong as a 4xx naming the
 /// field: not JSON (415), too large (413), malformed (400 `invalid_json`), not an object
 /// (400 `invalid_body`), a field of the wrong type (400 `invalid_<field>`).
 enum JSONBody {
+    /// Reads a JSON body whose members are strings.
     /// - Parameter limit: the largest body accepted, in bytes.
-    static func decode<Body: Decodable>(
+    static func decodeFields<Body: FormDecodable>(
         _ type: Body.Type,
         from request: Request,
         limit: Int
@@ -25,8 +22,7 @@ enum JSONBody {
                 message: "Send a JSON body with Content-Type: application/json"
             )
         }
-        let buffer = try await collect(request, limit: limit)
-        return try decode(type, from: buffer)
+        return try decodeFields(type, from: try await collect(request, limit: limit))
     }
 
     /// Decodes a body that may also come as `multipart/form-data` (its file part is then the
@@ -63,71 +59,47 @@ enum JSONBody {
         }
     }
 
-    /// Decodes an already collected body (also used for Socket.IO payloads).
-    static func decode<Body: Decodable>(_ type: Body.Type, from buffer: ByteBuffer) throws -> Body {
-        var data = Data(buffer: buffer)
-        if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            data = Data("{}".utf8)
-        }
-        do {
-            return try JSONDecoder().decode(Body.self, from: data)
-        } catch let error as DecodingError {
-            throw describe(error)
-        }
-    }
-
     /// Decodes a body whose members are all strings, with the errors ``decode(_:from:)`` gives:
     /// written by hand because sending a message decodes one on every request.
     static func decodeFields<Body: FormDecodable>(_ type: Body.Type, from buffer: ByteBuffer) throws -> Body {
-        let bytes = Array(buffer.readableBytesView)
-        var reader = JSONReader(bytes: bytes)
+        if buffer.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            return Body(fields: [:])
+        }
         var fields: [String: String] = [:]
         var wrongType: String?
+        var isObject = true
         do {
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return Body(fields: [:]) }
-            guard try reader.nextKind() == .object else {
-                try reader.skipValue()
-                try reader.finish()
-                throw ParleyError(.badRequest, code: "invalid_body", message: "The body must be a JSON object")
-            }
-            try reader.readObject { reader, key in
-                guard Body.fieldNames.contains(key) else { return try reader.skipValue() }
-                switch try reader.nextKind() {
-                case .string:
-                    fields[key] = try reader.readString()
-                case .null:
-                    fields[key] = try reader.readStringOrNull()
-                default:
-                    try reader.skipValue()
-                    if wrongType == nil { wrongType = key }
+            try buffer.withUnsafeReadableBytes { bytes throws(JSONReader.Malformed) in
+                try JSONReader.read(bytes) { reader throws(JSONReader.Malformed) in
+                    guard try reader.nextKind() == .object else {
+                        isObject = false
+                        try reader.skipValue()
+                        try reader.finish()
+                        return
+                    }
+                    try reader.readObject { reader, key throws(JSONReader.Malformed) in
+                        guard Body.fieldNames.contains(key) else { return try reader.skipValue() }
+                        switch try reader.nextKind() {
+                        case .string:
+                            fields[key] = try reader.readString()
+                        case .null:
+                            fields[key] = try reader.readStringOrNull()
+                        default:
+                            try reader.skipValue()
+                            if wrongType == nil { wrongType = key }
+                        }
+                    }
+                    try reader.finish()
                 }
             }
-            try reader.finish()
-        } catch is JSONReader.Malformed {
+        } catch {
             throw ParleyError(.badRequest, code: "invalid_json", message: "The body is not valid JSON")
+        }
+        guard isObject else {
+            throw ParleyError(.badRequest, code: "invalid_body", message: "The body must be a JSON object")
         }
         if let wrongType { throw ParleyError.invalidField(wrongType, "\(wrongType) must be a string") }
         return Body(fields: fields)
-    }
-
-    static func describe(_ error: DecodingError) -> ParleyError {
-        switch error {
-        case .typeMismatch(let expected, let context), .valueNotFound(let expected, let context):
-            guard let field = context.codingPath.first?.stringValue else {
-                return ParleyError(.badRequest, code: "invalid_body", message: "The body must be a JSON object")
-            }
-            let kind = expected == String.self ? "a string" : "of type \(expected)"
-            return ParleyError.invalidField(field, "\(field) must be \(kind)")
-        case .dataCorrupted(let context):
-            if let field = context.codingPath.first?.stringValue {
-                return ParleyError.invalidField(field, "\(field) has an invalid value")
-            }
-            return ParleyError(.badRequest, code: "invalid_json", message: "The body is not valid JSON")
-        case .keyNotFound(let key, _):
-            return ParleyError.missingField(key.stringValue)
-        @unknown default:
-            return ParleyError(.badRequest, code: "invalid_json", message: "The body is not valid JSON")
-        }
     }
 
     private static func isJSON(_ contentType: String) -> Bool {
@@ -141,20 +113,5 @@ enum JSONBody {
             code: "payload_too_large",
             message: "The request body is larger than \(limit / 1024 / 1024) MB"
         )
-    }
-}
-
-/// A request body of string members, which JSON or multipart text fields fill.
-protocol FormDecodable {
-    /// The names of its members (JSON keys, form field names).
-    static var fieldNames: [String] { get }
-
-    /// The body from its members' values.
-    init(fields: [String: String])
-}
-
-extension Data {
-    init(buffer: ByteBuffer) {
-        self = buffer.withUnsafeReadableBytes { Data($0) }
     }
 }

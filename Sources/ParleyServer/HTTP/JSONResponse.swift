@@ -1,6 +1,8 @@
 import Hummingbird
+import JSONText
 import NIOCore
 import ParleyChat
+import ParleyDomain
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

@@ -2,6 +2,7 @@ import Hummingbird
 import MultipartKit
 import NIOCore
 import ParleyChat
+import ParleyDomain
 
 /// A `multipart/form-data` request body: its text fields, and at most one file.
 ///

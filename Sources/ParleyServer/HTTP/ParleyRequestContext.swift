@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import ParleyChat
+import ParleyDomain
 import SocketIO
 
 /// The context every Parley handler gets: the connection's address and, behind

@@ -1,5 +1,6 @@
 import Hummingbird
 import ParleyChat
+import ParleyDomain
 
 /// The `jwt` cookie exactly as the Node app sets it: HttpOnly, SameSite=Strict, Path=/,
 /// seven days, Secure in production.

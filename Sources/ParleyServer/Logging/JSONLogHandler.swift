@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ParleyChat
+import ParleyDomain
 
 /// Writes each log event as one JSON object per line on standard error, for log collectors
 /// (`LOG_FORMAT=json`, the default when standard error is not a terminal).

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import ParleyChat
+import ParleyDomain
 
 /// `/healthz` (the process answers) and `/readyz` (the store answers too).
 struct HealthController {

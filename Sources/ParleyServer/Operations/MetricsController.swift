@@ -2,6 +2,7 @@ import Crypto
 import Hummingbird
 import Metrics
 import ParleyChat
+import ParleyDomain
 import Prometheus
 import SocketIO
 

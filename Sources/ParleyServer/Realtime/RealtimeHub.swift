@@ -1,7 +1,9 @@
 import HTTPTypes
+import JSONText
 import Logging
 import NIOCore
 import ParleyChat
+import ParleyDomain
 import ServiceLifecycle
 import SocketIO
 import Synchronization
@@ -127,7 +129,7 @@ public final class RealtimeHub: Service {
         let id = ObjectID()
         do {
             // The REST body's fields and rules: `send-message` takes what `POST /api/message` takes.
-            let body = try Self.decode(MessageController.SendBody.self, from: arguments)
+            let body = try Self.decode(SendMessageRequest.self, from: arguments)
             sentBySocket.withLock { pending in
                 pending[id] = (socket.id, .now)
                 Self.prune(&pending)
@@ -150,20 +152,9 @@ public final class RealtimeHub: Service {
         }
     }
 
-    struct MarkReadBody: FormDecodable {
-        static let fieldNames = ["with", "upTo"]
-        var with: String?
-        var upTo: String?
-
-        init(fields: [String: String]) {
-            with = fields["with"]
-            upTo = fields["upTo"]
-        }
-    }
-
     private func markRead(_ arguments: [SocketValue], by user: ObjectID, ack: Acknowledgement?) async {
         do {
-            let body = try Self.decode(MarkReadBody.self, from: arguments)
+            let body = try Self.decode(MarkReadRequest.self, from: arguments)
             let (receipt, marked) = try await messages.markRead(by: user, with: body.with, upTo: body.upTo)
             ack?.send([
                 RealtimeReply.success([
@@ -179,18 +170,9 @@ public final class RealtimeHub: Service {
         }
     }
 
-    struct TypingBody: FormDecodable {
-        static let fieldNames = ["to"]
-        var to: String?
-
-        init(fields: [String: String]) {
-            to = fields["to"]
-        }
-    }
-
     private func relayTyping(_ arguments: [SocketValue], from user: ObjectID, stop: Bool, ack: Acknowledgement?) async {
         do {
-            let body = try Self.decode(TypingBody.self, from: arguments)
+            let body = try Self.decode(TypingRequest.self, from: arguments)
             let receiver = try Validation.id(body.to, field: "to")
             try await bus.publish(
                 stop ? .stopTyping(from: user, to: receiver) : .typing(from: user, to: receiver))

@@ -1,4 +1,5 @@
 import ParleyChat
+import ParleyDomain
 import SocketIO
 
 /// The acknowledgement shapes of Parley's socket events: `{ok: true, …}` or

@@ -1,4 +1,5 @@
 import ParleyChat
+import ParleyDomain
 import SocketIO
 import Synchronization
 

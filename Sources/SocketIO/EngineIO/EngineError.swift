@@ -1,4 +1,5 @@
 import HTTPTypes
+import JSONText
 
 /// The errors Engine.IO answers to HTTP requests, with the reference server's codes and messages.
 public enum EngineError: Int, Error, Sendable, CaseIterable {
@@ -26,8 +27,12 @@ public enum EngineError: Int, Error, Sendable, CaseIterable {
 
     /// `{"code":n,"message":"…"}`, with `message` overridable (a refused request's reason).
     func body(message: String? = nil) -> String {
-        var serializer = JSONSerializer()
-        serializer.write(["code": .int(Int64(rawValue)), "message": .string(message ?? self.message)]) { _ in .null }
-        return serializer.output
+        var writer = JSONWriter(capacity: 64)
+        writer.beginObject()
+        writer.key("code")
+        writer.integer(Int64(rawValue))
+        writer.member("message", message ?? self.message)
+        writer.endObject()
+        return writer.text
     }
 }

@@ -37,19 +37,17 @@ public struct SocketPacket: Sendable, Hashable {
     /// containing binary become BINARY_EVENT / BINARY_ACK with placeholders.
     public func encode(allocator: ByteBufferAllocator = .init()) -> [EngineMessage] {
         var attachments: [ByteBuffer] = []
-        var serializer = JSONSerializer()
-        if let data {
-            serializer.write(data) { buffer in
+        let json =
+            data?.jsonBytes { buffer in
                 attachments.append(buffer)
                 return ["_placeholder": true, "num": .int(Int64(attachments.count - 1))]
-            }
-        }
+            } ?? []
         var kind = self.kind
         if !attachments.isEmpty {
             if kind == .event { kind = .binaryEvent }
             if kind == .ack { kind = .binaryAck }
         }
-        var text = allocator.buffer(capacity: serializer.bytes.count + namespace.utf8.count + 24)
+        var text = allocator.buffer(capacity: json.count + namespace.utf8.count + 24)
         text.writeInteger(UInt8(ascii: "0") + kind.rawValue)
         if kind == .binaryEvent || kind == .binaryAck {
             text.writeString("\(attachments.count)-")
@@ -59,7 +57,7 @@ public struct SocketPacket: Sendable, Hashable {
             text.writeInteger(UInt8(ascii: ","))
         }
         if let id { text.writeString(String(id)) }
-        text.writeBytes(serializer.bytes)
+        text.writeBytes(json)
         return [.text(text)] + attachments.map { .binary($0) }
     }
 }

@@ -100,7 +100,7 @@ struct SocketPacketDecoder {
         var data: SocketValue?
         if index < bytes.count {
             do {
-                data = try bytes[index...].withUnsafeBytes { try JSONParser.parse($0) }
+                data = try bytes[index...].withUnsafeBytes { try SocketValue.parse($0) }
             } catch {
                 throw .invalidPayload
             }

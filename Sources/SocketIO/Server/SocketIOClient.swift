@@ -9,6 +9,7 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
     let session: EngineSession
     private let namespaces: NamespaceRegistry
     private let connectTimeout: TimeAmount
+    private let maxConnectPayloadBytes: Int
     let queueLimits: SocketEventQueue.Limits
     private var decoder: SocketPacketDecoder
     /// Joined namespaces, by name.
@@ -22,6 +23,7 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
         self.session = session
         self.namespaces = namespaces
         self.connectTimeout = TimeAmount(configuration.connectTimeout)
+        self.maxConnectPayloadBytes = configuration.maxConnectPayloadBytes
         self.queueLimits = .init(jobs: configuration.maxPendingEvents, bytes: configuration.maxPendingEventBytes)
         self.decoder = SocketPacketDecoder(
             maxAttachments: configuration.maxAttachments,
@@ -67,6 +69,12 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
         case .connect:
             guard sockets[packet.namespace] == nil, !connecting.contains(packet.namespace) else {
                 throw SocketProtocolError(reason: "already connected to \(packet.namespace)")
+            }
+            guard byteCount <= maxConnectPayloadBytes else {
+                send(
+                    SocketPacket(
+                        kind: .connectError, namespace: packet.namespace, data: ["message": "Payload too large"]))
+                return
             }
             connect(to: packet.namespace, auth: packet.data ?? [:])
         case .disconnect:

@@ -9,7 +9,7 @@ public struct EncodedJSON: Sendable, Hashable, CustomStringConvertible {
     /// Checks that `text` is one JSON value.
     /// - Throws: an error saying where the JSON is invalid.
     public init(validating text: String) throws {
-        _ = try JSONParser.parse(text)
+        _ = try SocketValue.parse(text)
         self.text = text
     }
 

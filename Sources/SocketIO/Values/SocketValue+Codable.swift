@@ -9,20 +9,18 @@ import Foundation
 extension SocketValue {
     /// Decodes the value as `type` (through its JSON form; binary values cannot be decoded).
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        var serializer = JSONSerializer()
-        serializer.write(self) { _ in .null }
-        return try JSONDecoder().decode(T.self, from: Data(serializer.bytes))
+        try JSONDecoder().decode(T.self, from: Data(jsonBytes()))
     }
 
     /// The value of an `Encodable` (through its JSON form).
     public init(encoding value: some Encodable) throws {
         let data = try JSONEncoder().encode(value)
-        self = try data.withUnsafeBytes { try JSONParser.parse($0) }
+        self = try data.withUnsafeBytes { try SocketValue.parse($0) }
     }
 
     /// Parses JSON text.
     public init(json: String) throws {
-        self = try JSONParser.parse(json)
+        self = try SocketValue.parse(json)
     }
 
     /// The compact JSON text (binary values as `null`).

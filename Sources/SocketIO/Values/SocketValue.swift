@@ -94,8 +94,6 @@ extension SocketValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Exp
 extension SocketValue: CustomStringConvertible {
     /// The JSON form (binary shown as a placeholder).
     public var description: String {
-        var serializer = JSONSerializer()
-        serializer.write(self) { _ in .null }
-        return serializer.output
+        String(decoding: jsonBytes(), as: UTF8.self)
     }
 }

@@ -1,5 +1,6 @@
 import Logging
 import ParleyChat
+import ParleyDomain
 import Testing
 
 /// `parley copy`'s engine against real stores: every pair of the stores this machine has

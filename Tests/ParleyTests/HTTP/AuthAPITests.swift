@@ -1,8 +1,10 @@
 import Foundation
 import HTTPTypes
 import ParleyChat
-import ParleyServer
+import ParleyDomain
 import Testing
+
+@testable import ParleyServer
 
 @Suite("HTTP: /api/auth")
 struct AuthAPITests {
@@ -185,7 +187,7 @@ struct AuthAPITests {
         }
     }
 
-    @Test func rateLimitsLoginsPerAddressAndPerEmail() async throws {
+    @Test func rateLimitsLoginsPerAddressAndPerAddressAndEmail() async throws {
         try await withApp(
             .sqlite, configuration: ["AUTH_RATE_LIMIT": "5", "AUTH_EMAIL_RATE_LIMIT": "3", "TRUST_PROXY": "true"]
         ) { api in
@@ -200,13 +202,16 @@ struct AuthAPITests {
             for _ in 0..<3 {
                 #expect(try await attempt("victim@example.com", from: "10.0.0.1").status == .badRequest)
             }
-            // The email is exhausted, from any address.
-            let byEmail = try await attempt("victim@example.com", from: "10.0.0.2")
-            #expect(byEmail.status == .tooManyRequests)
-            #expect(byEmail.code == "rate_limited")
-            let retryAfter = try #require(byEmail.headers[.retryAfter].flatMap { Int($0) })
+            // The pair is exhausted...
+            let byPair = try await attempt("victim@example.com", from: "10.0.0.1")
+            #expect(byPair.status == .tooManyRequests)
+            #expect(byPair.code == "rate_limited")
+            let retryAfter = try #require(byPair.headers[.retryAfter].flatMap { Int($0) })
             #expect(retryAfter >= 1 && retryAfter <= 60)
-            // The address 10.0.0.1 has two attempts left, then it is exhausted for any email.
+            // ...but the user, from their own address, is not locked out.
+            #expect(try await attempt("victim@example.com", from: "10.0.0.2").status == .badRequest)
+            // The address 10.0.0.1 has two attempts left (a refused one takes none), then it is
+            // exhausted for any email.
             #expect(try await attempt("a@example.com", from: "10.0.0.1").status == .badRequest)
             #expect(try await attempt("b@example.com", from: "10.0.0.1").status == .badRequest)
             #expect(try await attempt("c@example.com", from: "10.0.0.1").status == .tooManyRequests)
@@ -219,6 +224,38 @@ struct AuthAPITests {
             )
             #expect(signUp.status == .tooManyRequests)
         }
+    }
+
+    @Test func guessingSpreadOverManyAddressesMeetsTheGlobalCap() async throws {
+        try await withApp(
+            .sqlite,
+            configuration: ["AUTH_EMAIL_GLOBAL_RATE_LIMIT": "4", "AUTH_EMAIL_RATE_LIMIT": "100", "TRUST_PROXY": "true"]
+        ) { api in
+            for index in 0..<4 {
+                let reply = try await api.request(
+                    .post, "/api/auth/login", json: ["email": "victim@example.com", "password": "guess"],
+                    headers: [.forwardedFor: "10.0.1.\(index)"])
+                #expect(reply.status == .badRequest)
+            }
+            let capped = try await api.request(
+                .post, "/api/auth/login", json: ["email": "victim@example.com", "password": "guess"],
+                headers: [.forwardedFor: "10.0.2.1"])
+            #expect(capped.status == .tooManyRequests)
+        }
+    }
+
+    /// An email is part of a rate-limit key only when it could be valid: a request cannot make the
+    /// limiter hold megabytes.
+    @Test func anOversizedEmailIsNotAKey() {
+        let rule = RateLimiter.Rule(limit: 1, per: .seconds(1))
+        let limit = AuthRateLimit(
+            limiter: RateLimiter(), perAddress: rule, perAddressAndEmail: rule, perEmail: rule, trustProxy: false)
+        #expect(
+            limit.keys(address: "10.0.0.1", email: " Ann@Example.com").map(\.key) == [
+                "address:10.0.0.1", "pair:10.0.0.1 ann@example.com", "email:ann@example.com",
+            ])
+        let huge = String(repeating: "a", count: 1_000_000) + "@example.com"
+        #expect(limit.keys(address: "10.0.0.1", email: huge).map(\.key) == ["address:10.0.0.1"])
     }
 
     @Test func aBurstOfLoginsDoesNotStallOtherRequests() async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import ParleyChat
+import ParleyDomain
 import Testing
 
 /// Images through the HTTP API with Cloudinary configured, against ``FakeCloudinary``.

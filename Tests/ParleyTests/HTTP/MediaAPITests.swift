@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import NIOCore
 import ParleyChat
+import ParleyDomain
 import Testing
 
 @Suite("HTTP: images on local disk")
@@ -92,6 +93,42 @@ struct MediaAPITests {
             let login = try await api.request(
                 .post, "/api/auth/login", json: ["email": "x@example.com", "password": "secret1"])
             #expect(login.status == .badRequest)
+        }
+    }
+
+    /// Only plain image names reach the file system: a NUL used to cut the name short there, and
+    /// `/uploads/.` answered a redirect echoing the path.
+    @Test func onlyPlainImageNamesAreServed() async throws {
+        try await withApp(.sqlite) { api in
+            let session = try await api.signUp(avatar: TestImages.dataURI(TestImages.png))
+            let avatar = try #require(
+                try await api.request(.get, "/api/auth/check", headers: session.cookie).object["avatar"] as? String)
+            #expect(try await api.request(.get, avatar).status == .ok)
+            for path in [
+                avatar + "%00.txt", avatar + "%00", "/uploads/.", "/uploads/", "/uploads", "/uploads/%2e",
+                avatar + "/", avatar.replacingOccurrences(of: ".png", with: ".txt"), "/uploads/.jwt-secret",
+            ] {
+                let reply = try await api.request(.get, path)
+                #expect(reply.status == .notFound, "\(path): \(reply.status)")
+                #expect(reply.headers[.location] == nil, "\(path)")
+            }
+            #expect(try await api.request(.post, avatar).status != .ok)
+        }
+    }
+
+    /// A range past the end used to get a negative Content-Length: ranges are ignored and the whole
+    /// image is served.
+    @Test func rangesAreIgnored() async throws {
+        try await withApp(.sqlite) { api in
+            let session = try await api.signUp(avatar: TestImages.dataURI(TestImages.png))
+            let avatar = try #require(
+                try await api.request(.get, "/api/auth/check", headers: session.cookie).object["avatar"] as? String)
+            for range in ["bytes=99999999-", "bytes=0-1", "bytes=5-2"] {
+                let reply = try await api.request(.get, avatar, headers: [.range: range])
+                #expect(reply.status == .ok, "\(range)")
+                #expect(reply.headers[.contentLength] == String(TestImages.png.count), "\(range)")
+                #expect(Array(reply.body.readableBytesView) == TestImages.png, "\(range)")
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import ParleyChat
+import ParleyDomain
 import Testing
 
 @Suite("HTTP: /metrics")

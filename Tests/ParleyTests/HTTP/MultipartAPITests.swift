@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import ParleyChat
+import ParleyDomain
 import Testing
 
 @testable import ParleyServer

@@ -1,5 +1,6 @@
 import Foundation
 import ParleyChat
+import ParleyDomain
 import ParleyServer
 import Testing
 

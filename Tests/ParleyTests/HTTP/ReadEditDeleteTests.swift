@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import ParleyChat
+import ParleyDomain
 import ParleyServer
 import Testing
 

@@ -1,5 +1,6 @@
 #if MongoDB
 import ParleyChat
+import ParleyDomain
 import Testing
 
 @testable import ParleyMongo

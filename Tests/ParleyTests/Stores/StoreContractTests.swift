@@ -1,4 +1,6 @@
 import ParleyChat
+import ParleyDomain
+import Synchronization
 import Testing
 
 #if canImport(FoundationEssentials)
@@ -20,6 +22,45 @@ struct StoreContractTests {
             #expect(try await store.user(email: "ann@example.com") == record)
             #expect(try await store.user(email: "nobody@example.com") == nil)
             #expect(try await store.user(id: ObjectID()) == nil)
+        }
+    }
+
+    /// What one call stored, the next call sees, however many readers are busy meanwhile. (On
+    /// SQLite, overlapping reads on one shared connection kept its read transaction, and so its
+    /// snapshot, open: a user who had just signed up could not log in.)
+    @Test(arguments: StoreKind.available)
+    func readsSeeEveryCommittedWriteUnderConcurrentReads(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let writersDone = ManagedAtomicFlag()
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                // Readers that keep the store busy the whole time.
+                for _ in 0..<8 {
+                    group.addTask {
+                        while !writersDone.isSet { _ = try await store.users(excluding: ObjectID()) }
+                        return 0
+                    }
+                }
+                let writers = try await withThrowingTaskGroup(of: Int.self) { writers in
+                    for worker in 0..<16 {
+                        writers.addTask {
+                            var missed = 0
+                            for round in 0..<40 {
+                                let record = Fixture.user(email: "w\(worker)-\(round)@example.com")
+                                try await store.insertUser(record)
+                                if try await store.user(email: record.user.email) == nil { missed += 1 }
+                                if try await store.user(id: record.user.id) == nil { missed += 1 }
+                            }
+                            return missed
+                        }
+                    }
+                    var missed = 0
+                    for try await count in writers { missed += count }
+                    return missed
+                }
+                writersDone.set()
+                try await group.waitForAll()
+                #expect(writers == 0)
+            }
         }
     }
 
@@ -240,4 +281,11 @@ struct StoreContractTests {
         // Visible in the test output: the PostgreSQL half of the contract did not run.
         print("note: PostgreSQL store contract tests skipped: PARLEY_TEST_DATABASE_URL is not set")
     }
+}
+
+/// A flag one task sets and others poll.
+final class ManagedAtomicFlag: Sendable {
+    private let value = Atomic(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }

@@ -1,5 +1,6 @@
 import Logging
 import ParleyChat
+import ParleyDomain
 
 /// Builders for domain values in tests.
 enum Fixture {

@@ -6,6 +6,7 @@ import Logging
 import Metrics
 import NIOCore
 import ParleyChat
+import ParleyDomain
 import ParleyServer
 import Prometheus
 import Testing

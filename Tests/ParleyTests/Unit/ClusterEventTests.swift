@@ -1,5 +1,7 @@
 import Foundation
+import JSONText
 import ParleyChat
+import ParleyDomain
 import Testing
 
 @Suite("Cluster events and the JSON form of messages")

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import ParleyChat
+import ParleyDomain
 import Testing
 
 enum TestImages {

@@ -1,4 +1,5 @@
 import NIOPosix
+import ParleyDomain
 import Testing
 
 @testable import ParleyChat
@@ -44,9 +45,13 @@ struct PasswordHasherTests {
         #expect(try await !hasher.verify("anything", against: hash))
     }
 
-    @Test func comparesWholeStrings() {
-        #expect(PasswordHasher.constantTimeEquals(Array("abc".utf8), Array("abc".utf8)))
-        #expect(!PasswordHasher.constantTimeEquals(Array("abc".utf8), Array("abd".utf8)))
-        #expect(!PasswordHasher.constantTimeEquals(Array("abc".utf8), Array("ab".utf8)))
+    /// A stored hash's cost decides how long verifying takes: one over 16 (a database written by
+    /// someone else) would hold a hashing thread for minutes to days per login.
+    @Test func refusesStoredHashesCostlierThan16WithoutHashing() async throws {
+        let hasher = PasswordHasher(cost: 4, threadPool: Self.pool)
+        let costly = "$2b$24$gH0pkLx3BFrBky2Fox1ofu0OJUdgkOjYcPU.0J9769lqmPyyKgySe"
+        let started = ContinuousClock.now
+        #expect(try await !hasher.verify("node-password", against: costly))
+        #expect(ContinuousClock.now - started < .seconds(1))
     }
 }

@@ -1,4 +1,5 @@
 import ParleyChat
+import ParleyDomain
 import Testing
 
 @Suite("RateLimiter")

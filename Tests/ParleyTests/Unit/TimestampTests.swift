@@ -1,5 +1,6 @@
 import Foundation
 import ParleyChat
+import ParleyDomain
 import Testing
 
 @Suite("Timestamp")
@@ -31,6 +32,19 @@ struct TimestampTests {
     ])
     func rejectsMalformedDates(_ string: String) {
         #expect(Timestamp(iso8601: string) == nil)
+    }
+
+    /// Times come from databases too, where any integer may be stored: none may trap.
+    @Test func extremeTimesFormatAndComputeWithoutTrapping() {
+        let earliest = Timestamp(millisecondsSince1970: .min)
+        let latest = Timestamp(millisecondsSince1970: .max)
+        #expect(earliest.iso8601 == Timestamp(millisecondsSince1970: -8_640_000_000_000_000).iso8601)
+        #expect(latest.iso8601 == Timestamp(millisecondsSince1970: 8_640_000_000_000_000).iso8601)
+        #expect(earliest.adding(milliseconds: -1) == earliest)
+        #expect(latest.adding(milliseconds: 1) == latest)
+        #expect(Timestamp.now().milliseconds(since: earliest) == .max)
+        #expect(earliest.milliseconds(since: Timestamp.now()) == .min)
+        #expect(Timestamp(millisecondsSince1970: 5).milliseconds(since: Timestamp(millisecondsSince1970: 2)) == 3)
     }
 
     @Test func survivesADateRoundTrip() {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import ParleyChat
+import ParleyDomain
 import Testing
 
 @Suite("TokenService")

@@ -1,3 +1,4 @@
+import ParleyDomain
 import Testing
 
 @testable import ParleyChat

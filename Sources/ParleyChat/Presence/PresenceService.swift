@@ -1,4 +1,5 @@
 import Logging
+import ParleyDomain
 import ServiceLifecycle
 import Synchronization
 

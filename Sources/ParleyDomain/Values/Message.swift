@@ -1,3 +1,5 @@
+import JSONText
+
 /// One message from one user to another: text, an image, or both.
 ///
 /// The JSON form follows the Node app's model (`_id`, `senderId`, `receiverId`, `text`, `image`,

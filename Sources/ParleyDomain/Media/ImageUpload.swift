@@ -6,7 +6,9 @@ public struct ImageUpload: Sendable {
     public let bytes: ByteBuffer
     public let format: ImageFormat
 
-    init(bytes: ByteBuffer, format: ImageFormat) {
+    /// For the image validator only (the services' `ImageValidator`, and tests), which is what
+    /// makes an upload.
+    package init(bytes: ByteBuffer, format: ImageFormat) {
         self.bytes = bytes
         self.format = format
     }

@@ -1,9 +1,11 @@
-/// Compact JSON written by hand, for the values encoded once or more for every message sent
-/// (its cluster event, its HTTP answer): there, Foundation's `JSONEncoder` was a fifth of the
-/// server's time.
+/// Writes compact JSON, as JavaScript's `JSON.stringify` does: no spaces, members in the order
+/// given, `/` and non-ASCII unescaped, integral numbers without a fraction, `NaN` and infinities
+/// as `null`.
 ///
-/// Members and elements are written in the order they are given; separators are the writer's
-/// business. Strings are escaped as RFC 8259 requires (`"`, `\` and control characters).
+/// Written by hand for the hot path: every message is encoded once for its cluster event and
+/// once for its answer and its event to clients (Foundation's `JSONEncoder` was a fifth of the
+/// server's time there; see `docs/benchmarks.md`). Separators are the writer's business: call
+/// ``key(_:)`` then write the value.
 public struct JSONWriter: Sendable {
     public private(set) var bytes: [UInt8] = []
     /// Whether the container being written already has a member or element, one per open
@@ -25,17 +27,6 @@ public struct JSONWriter: Sendable {
 
     public mutating func endArray() { close(UInt8(ascii: "]")) }
 
-    private mutating func open(_ bracket: UInt8) {
-        separate()
-        bytes.append(bracket)
-        containerHasContent.append(false)
-    }
-
-    private mutating func close(_ bracket: UInt8) {
-        containerHasContent.removeLast()
-        bytes.append(bracket)
-    }
-
     /// The name of the next member of the open object; its value follows.
     public mutating func key(_ name: String) {
         separate()
@@ -50,19 +41,66 @@ public struct JSONWriter: Sendable {
         appendEscaped(value)
     }
 
-    public mutating func null() {
-        separate()
-        bytes.append(contentsOf: [UInt8(ascii: "n"), UInt8(ascii: "u"), UInt8(ascii: "l"), UInt8(ascii: "l")])
-    }
-
     /// Writes `value`, or `null`.
     public mutating func string(orNull value: String?) {
         if let value { string(value) } else { null() }
     }
 
+    public mutating func null() {
+        separate()
+        append("null")
+    }
+
+    public mutating func bool(_ value: Bool) {
+        separate()
+        append(value ? "true" : "false")
+    }
+
     public mutating func integer(_ value: Int64) {
         separate()
-        bytes.append(contentsOf: String(value).utf8)
+        append(String(value))
+    }
+
+    /// A number as JavaScript writes it: `3` for 3.0, `1e-7`, `null` for NaN and infinities.
+    public mutating func double(_ value: Double) {
+        separate()
+        guard value.isFinite else {
+            append("null")
+            return
+        }
+        if value == value.rounded(), abs(value) < 9.2e18 {
+            append(value == 0 ? "0" : String(Int64(value)))
+            return
+        }
+        var text = String(value)
+        // Swift and JavaScript agree on the shortest round-trip digits; only the exponent form
+        // differs ("1e-07" against "1e-7", "1e+16" written the same).
+        if let e = text.firstIndex(of: "e") {
+            var exponent = text[text.index(after: e)...]
+            var sign = "+"
+            if let first = exponent.first, first == "-" || first == "+" {
+                sign = String(first)
+                exponent = exponent.dropFirst()
+            }
+            while exponent.count > 1, exponent.first == "0" { exponent = exponent.dropFirst() }
+            text = String(text[..<e]) + "e" + sign + exponent
+        }
+        append(text)
+    }
+
+    /// A number as it was read.
+    public mutating func number(_ value: JSONNumber) {
+        switch value {
+        case .integer(let integer): self.integer(integer)
+        case .double(let double): self.double(double)
+        }
+    }
+
+    /// JSON text written as it is, as one value: for values encoded once and sent many times.
+    /// The caller vouches that `json` is exactly one JSON value.
+    public mutating func raw(_ json: String) {
+        separate()
+        append(json)
     }
 
     /// A member whose value is a string.
@@ -83,6 +121,17 @@ public struct JSONWriter: Sendable {
         member(name, value)
     }
 
+    private mutating func open(_ bracket: UInt8) {
+        separate()
+        bytes.append(bracket)
+        containerHasContent.append(false)
+    }
+
+    private mutating func close(_ bracket: UInt8) {
+        containerHasContent.removeLast()
+        bytes.append(bracket)
+    }
+
     private mutating func separate() {
         guard let last = containerHasContent.indices.last else { return }
         if containerHasContent[last] {
@@ -90,6 +139,11 @@ public struct JSONWriter: Sendable {
         } else {
             containerHasContent[last] = true
         }
+    }
+
+    private mutating func append(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
     private mutating func appendEscaped(_ value: String) {
@@ -110,10 +164,9 @@ public struct JSONWriter: Sendable {
                 case 0x08: bytes.append(UInt8(ascii: "b"))
                 case 0x0C: bytes.append(UInt8(ascii: "f"))
                 default:
-                    let hex = Array("0123456789abcdef".utf8)
                     bytes.append(contentsOf: [
-                        UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)],
-                        hex[Int(byte & 0xF)],
+                        UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), Self.hex[Int(byte >> 4)],
+                        Self.hex[Int(byte & 0xF)],
                     ])
                 }
             }
@@ -121,4 +174,6 @@ public struct JSONWriter: Sendable {
         }
         bytes.append(UInt8(ascii: "\""))
     }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 }

@@ -1,3 +1,5 @@
+import JSONText
+
 /// Something every instance must hear about: a stored message, a presence change, typing, a
 /// session that ended.
 ///
@@ -70,26 +72,27 @@ extension ClusterEvent {
     /// a newer instance's events do not break older ones during a rolling upgrade). Members may
     /// come in any order, and unknown ones are skipped.
     public init?(encoded text: String) {
-        var reader = JSONReader(text)
         var type: String?
         var message: Message?
         var receipt: ReadReceipt?
         var user, from, to: ObjectID?
         var token: String?
         do {
-            try reader.readObject { reader, key in
-                switch key {
-                case "type": type = try reader.readString()
-                case "message": message = try Message(reading: &reader)
-                case "receipt": receipt = try ReadReceipt(reading: &reader)
-                case "user": user = try reader.readObjectID()
-                case "from": from = try reader.readObjectID()
-                case "to": to = try reader.readObjectID()
-                case "token": token = try reader.readString()
-                default: try reader.skipValue()
+            try JSONReader.read(text) { reader throws(JSONReader.Malformed) in
+                try reader.readObject { reader, key throws(JSONReader.Malformed) in
+                    switch key {
+                    case "type": type = try reader.readString()
+                    case "message": message = try Message(reading: &reader)
+                    case "receipt": receipt = try ReadReceipt(reading: &reader)
+                    case "user": user = try reader.readObjectID()
+                    case "from": from = try reader.readObjectID()
+                    case "to": to = try reader.readObjectID()
+                    case "token": token = try reader.readString()
+                    default: try reader.skipValue()
+                    }
                 }
+                try reader.finish()
             }
-            try reader.finish()
         } catch {
             return nil
         }
@@ -129,11 +132,11 @@ extension ClusterEvent {
 
 extension Message {
     /// Reads the JSON form (members in any order, unknown ones skipped).
-    init(reading reader: inout JSONReader) throws {
+    init(reading reader: inout JSONReader) throws(JSONReader.Malformed) {
         var id, sender, receiver: ObjectID?
         var text, image: String?
         var createdAt, updatedAt, readAt, editedAt, deletedAt: Timestamp?
-        try reader.readObject { reader, key in
+        try reader.readObject { reader, key throws(JSONReader.Malformed) in
             switch key {
             case "_id": id = try reader.readObjectID()
             case "senderId": sender = try reader.readObjectID()
@@ -149,7 +152,7 @@ extension Message {
             }
         }
         guard let id, let sender, let receiver, let createdAt, let updatedAt else {
-            throw JSONReader.Malformed(offset: 0)
+            throw reader.malformed("a message needs _id, senderId, receiverId, createdAt and updatedAt")
         }
         self.init(
             id: id, senderID: sender, receiverID: receiver, text: text, image: image, createdAt: createdAt,
@@ -158,10 +161,10 @@ extension Message {
 }
 
 extension ReadReceipt {
-    init(reading reader: inout JSONReader) throws {
+    init(reading reader: inout JSONReader) throws(JSONReader.Malformed) {
         var by, with, upTo: ObjectID?
         var readAt: Timestamp?
-        try reader.readObject { reader, key in
+        try reader.readObject { reader, key throws(JSONReader.Malformed) in
             switch key {
             case "by": by = try reader.readObjectID()
             case "with": with = try reader.readObjectID()
@@ -170,20 +173,22 @@ extension ReadReceipt {
             default: try reader.skipValue()
             }
         }
-        guard let by, let with, let upTo, let readAt else { throw JSONReader.Malformed(offset: 0) }
+        guard let by, let with, let upTo, let readAt else {
+            throw reader.malformed("a receipt needs by, with, upTo and readAt")
+        }
         self.init(by: by, with: with, upTo: upTo, readAt: readAt)
     }
 }
 
 extension JSONReader {
-    mutating func readObjectID() throws -> ObjectID {
-        guard let id = ObjectID(try readString()) else { throw Malformed(offset: 0) }
+    mutating func readObjectID() throws(Malformed) -> ObjectID {
+        guard let id = ObjectID(try readString()) else { throw malformed("expected a 24-hex-digit id") }
         return id
     }
 
-    mutating func readTimestampOrNull() throws -> Timestamp? {
+    mutating func readTimestampOrNull() throws(Malformed) -> Timestamp? {
         guard let text = try readStringOrNull() else { return nil }
-        guard let time = Timestamp(iso8601: text) else { throw Malformed(offset: 0) }
+        guard let time = Timestamp(iso8601: text) else { throw malformed("expected an ISO-8601 date") }
         return time
     }
 }

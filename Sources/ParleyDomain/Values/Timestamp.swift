@@ -41,15 +41,30 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         lhs.millisecondsSince1970 < rhs.millisecondsSince1970
     }
 
+    /// The time `milliseconds` later (earlier when negative), saturating at the ends of `Int64`:
+    /// a time read from a database or a peer may be anything.
     public func adding(milliseconds: Int64) -> Timestamp {
-        Timestamp(millisecondsSince1970: millisecondsSince1970 + milliseconds)
+        let (sum, overflow) = millisecondsSince1970.addingReportingOverflow(milliseconds)
+        guard overflow else { return Timestamp(millisecondsSince1970: sum) }
+        return Timestamp(millisecondsSince1970: milliseconds < 0 ? .min : .max)
+    }
+
+    /// Milliseconds from `other` to this time, saturating at the ends of `Int64`.
+    public func milliseconds(since other: Timestamp) -> Int64 {
+        let (difference, overflow) = millisecondsSince1970.subtractingReportingOverflow(other.millisecondsSince1970)
+        guard overflow else { return difference }
+        return other.millisecondsSince1970 < 0 ? .max : .min
     }
 }
 
 extension Timestamp {
     /// The ISO-8601 form JavaScript's `Date.prototype.toJSON` produces: `2024-05-01T12:34:56.789Z`.
+    /// A time a database holds beyond JavaScript's range (which no client could read) is written
+    /// as the nearest end of that range.
     public var iso8601: String {
-        let (days, msOfDay) = millisecondsSince1970.floorDivided(by: 86_400_000)
+        let limit = Self.javaScriptLimitMilliseconds
+        let clamped = min(max(millisecondsSince1970, -limit), limit)
+        let (days, msOfDay) = clamped.floorDivided(by: 86_400_000)
         let (year, month, day) = Self.civil(fromDays: days)
         guard (0...9999).contains(year) else {
             // Outside four digits (never a message's time): the general form.
