@@ -8,7 +8,7 @@ enum TestNamespace {
             if socket.handshake.auth["token"]?.stringValue == "refuse" {
                 throw ConnectionRefused("not allowed", data: ["reason": "refused by test middleware"])
             }
-            socket[data: "name"] = socket.handshake.auth["name"]?.stringValue ?? "anonymous"
+            socket[data: ClientName.self] = socket.handshake.auth["name"]?.stringValue ?? "anonymous"
         }
         test.onConnection { socket in
             socket.on("join") { arguments, ack in
@@ -47,7 +47,7 @@ enum TestNamespace {
                 }
             }
             socket.on("whoami") { _, ack in
-                ack?.send([.string(socket[data: "name"] as? String ?? "")])
+                ack?.send([.string(socket[data: ClientName.self] ?? "")])
             }
             socket.on("kick-me") { _, _ in
                 socket.disconnect()
@@ -62,4 +62,9 @@ enum TestNamespace {
 
 extension Array {
     subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}
+
+/// The name a client gave in its CONNECT payload.
+enum ClientName: SocketDataKey {
+    typealias Value = String
 }

@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import ParleyChat
 import ParleyDomain
 
@@ -47,7 +48,12 @@ struct AuthController {
     @Sendable func logOut(request: Request, context: ParleyRequestContext) async throws -> Response {
         // A valid token's sockets end with it, on every instance.
         if let token = SessionCookie.token(in: request), (try? await auth.authenticate(token: token)) != nil {
-            await realtime.endSessions(usingToken: token)
+            do {
+                try await realtime.endSessions(usingToken: token)
+            } catch {
+                context.logger.warning(
+                    "Could not end the sockets of a logged-out session", metadata: ["error": "\(error)"])
+            }
         }
         var response = JSONResponse.make(LogOutAnswer())
         response.setCookie(cookie.clear())

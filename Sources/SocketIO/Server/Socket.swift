@@ -29,7 +29,7 @@ public final class Socket: Sendable, Identifiable {
         var disconnectHandlers: [DisconnectHandler] = []
         var pendingAcks: [Int64: PendingAck] = [:]
         var nextAckID: Int64 = 0
-        var data: [String: any Sendable] = [:]
+        var data: [ObjectIdentifier: any Sendable] = [:]
         /// Rooms joined before the socket was in its namespace (in middleware).
         var earlyRooms: [String] = []
         var disconnectReason: SocketDisconnectReason?
@@ -57,10 +57,11 @@ public final class Socket: Sendable, Identifiable {
 
     // MARK: Data
 
-    /// Per-socket values the application keeps (set in middleware, read in handlers).
-    public subscript(data key: String) -> (any Sendable)? {
-        get { state.withLockedValue { $0.data[key] } }
-        set { state.withLockedValue { $0.data[key] = newValue } }
+    /// The value the application keeps under `key` (set in middleware, read in handlers); it is
+    /// released when the socket has disconnected and its handlers have run.
+    public subscript<Key: SocketDataKey>(data key: Key.Type) -> Key.Value? {
+        get { state.withLockedValue { $0.data[ObjectIdentifier(key)] as? Key.Value } }
+        set { state.withLockedValue { $0.data[ObjectIdentifier(key)] = newValue } }
     }
 
     // MARK: Handlers

@@ -7,11 +7,6 @@ import Foundation
 #endif
 
 extension SocketValue {
-    /// Decodes the value as `type` (through its JSON form; binary values cannot be decoded).
-    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(jsonBytes()))
-    }
-
     /// The value of an `Encodable` (through its JSON form).
     public init(encoding value: some Encodable) throws {
         let data = try JSONEncoder().encode(value)

@@ -1,0 +1,117 @@
+import Logging
+import NIOCore
+import ParleyChat
+import ParleyDomain
+import SocketIO
+
+/// What an authenticated socket does on this instance: it joins its user's and its token's rooms,
+/// counts as a device for presence, ends when its token expires, gets `online-users`, and its
+/// client events (`send-message`, `mark-read`, `typing`, `stop-typing`) are served within a
+/// per-socket rate.
+struct SocketEventHandlers: Sendable {
+    let messages: MessageService
+    let presence: PresenceService
+    let bus: any ClusterBus
+    let sent: SentMessages
+    let settings: RealtimeSettings
+    let logger: Logger
+
+    func connected(_ socket: Socket) async {
+        guard let session = socket[data: SocketSession.self] else {
+            socket.disconnect()
+            return
+        }
+        let user = session.userID
+        socket.join(RealtimeRooms.user(user), RealtimeRooms.token(session.fingerprint))
+        let gate = SocketFloodGate(rate: settings.eventRate, burst: settings.eventBurst)
+        socket.setEventGate { _ in gate.decide() }
+
+        // The socket ends when its token does.
+        let remaining = session.expiresAt.milliseconds(since: .now())
+        let expiry = socket.eventLoop.scheduleTask(in: .milliseconds(max(0, remaining))) {
+            socket.disconnect()
+        }
+        socket.onDisconnect { [presence] _ in
+            expiry.cancel()
+            presence.deviceDisconnected(user)
+        }
+
+        presence.deviceConnected(user)
+        var online = await presence.onlineUsers()
+        online.insert(user)
+        socket.emit("online-users", .array(online.sorted().map { .string($0.hexString) }))
+
+        socket.on("send-message") { arguments, ack in
+            await sendMessage(arguments, from: user, socket: socket, ack: ack)
+        }
+        socket.on("mark-read") { arguments, ack in
+            await markRead(arguments, by: user, ack: ack)
+        }
+        socket.on("typing") { arguments, ack in
+            await relayTyping(arguments, from: user, stop: false, ack: ack)
+        }
+        socket.on("stop-typing") { arguments, ack in
+            await relayTyping(arguments, from: user, stop: true, ack: ack)
+        }
+    }
+
+    private func sendMessage(_ arguments: [SocketValue], from user: ObjectID, socket: Socket, ack: Acknowledgement?)
+        async
+    {
+        let id = ObjectID()
+        do {
+            // The REST body's fields and rules: `send-message` takes what `POST /api/message` takes.
+            let request = try SocketPayload.decode(SendMessageRequest.self, from: arguments)
+            sent.sending(id, from: socket.id)
+            let message = try await messages.send(
+                from: user,
+                to: request.to,
+                text: request.text,
+                image: request.image.map(ImageInput.dataURI),
+                id: id
+            )
+            ack?.send([RealtimeReply.success([("message", SocketValue(message))])])
+        } catch {
+            sent.failed(id)
+            ack?.send([reply(to: error, in: "send-message")])
+        }
+    }
+
+    private func markRead(_ arguments: [SocketValue], by user: ObjectID, ack: Acknowledgement?) async {
+        do {
+            let request = try SocketPayload.decode(MarkReadRequest.self, from: arguments)
+            let (receipt, marked) = try await messages.markRead(by: user, with: request.with, upTo: request.upTo)
+            ack?.send([
+                RealtimeReply.success([
+                    ("with", .string(receipt.with.hexString)), ("upTo", .string(receipt.upTo.hexString)),
+                    ("readAt", .string(receipt.readAt.iso8601)), ("marked", .int(Int64(marked))),
+                ])
+            ])
+        } catch {
+            ack?.send([reply(to: error, in: "mark-read")])
+        }
+    }
+
+    private func relayTyping(_ arguments: [SocketValue], from user: ObjectID, stop: Bool, ack: Acknowledgement?) async {
+        do {
+            let request = try SocketPayload.decode(TypingRequest.self, from: arguments)
+            let receiver = try Validation.id(request.to, field: "to")
+            do {
+                try await bus.publish(stop ? .stopTyping(from: user, to: receiver) : .typing(from: user, to: receiver))
+            } catch {
+                throw ParleyError.storeUnavailable("Could not relay the event")
+            }
+            ack?.send([RealtimeReply.success()])
+        } catch {
+            ack?.send([reply(to: error, in: stop ? "stop-typing" : "typing")])
+        }
+    }
+
+    /// A client's mistake is answered with its code; anything else is logged and answered as an
+    /// internal error.
+    private func reply(to error: any Error, in event: String) -> SocketValue {
+        if let error = error as? ParleyError { return RealtimeReply.failure(error) }
+        logger.error("\(event) failed", metadata: ["error": "\(String(reflecting: error))"])
+        return RealtimeReply.internalError
+    }
+}
