@@ -59,4 +59,30 @@ struct JSONTests {
         #expect(try value.decode(Message.self) == Message(to: "abc", text: "hi"))
         #expect(try SocketValue(encoding: Message(to: "x", text: nil)) == ["to": "x"])
     }
+
+    @Test func decodesNestedValuesAndExactNumbers() throws {
+        struct Inner: Decodable, Equatable {
+            var flags: [Bool]
+            var count: UInt8
+        }
+        struct Outer: Decodable, Equatable {
+            var id: Int
+            var ratio: Double
+            var inner: Inner
+            var note: String?
+        }
+        let value: SocketValue = ["id": .double(3), "ratio": 1, "inner": ["flags": [true, false], "count": 255]]
+        #expect(
+            try value.decode(Outer.self)
+                == Outer(id: 3, ratio: 1, inner: Inner(flags: [true, false], count: 255), note: nil))
+        // A number that does not fit is a type mismatch at its path, not a rounding.
+        let tooBig: SocketValue = ["id": 1, "ratio": 1, "inner": ["flags": [], "count": 256]]
+        #expect {
+            try tooBig.decode(Outer.self)
+        } throws: { error in
+            guard case DecodingError.typeMismatch(_, let context) = error else { return false }
+            return context.codingPath.map(\.stringValue) == ["inner", "count"]
+        }
+        #expect(throws: DecodingError.self) { try (["id": 1.5] as SocketValue).decode([String: Int].self) }
+    }
 }
