@@ -3,8 +3,8 @@
 /// as `null`.
 ///
 /// Written by hand for the hot path: every message is encoded once for its cluster event and
-/// once for its answer and its event to clients (Foundation's `JSONEncoder` was a fifth of the
-/// server's time there; see `docs/benchmarks.md`). Separators are the writer's business: call
+/// once for its answer and its event to clients (Foundation's `JSONEncoder` cost too much there:
+/// see `docs/benchmarks.md`). Separators are the writer's business: call
 /// ``key(_:)`` then write the value.
 public struct JSONWriter: Sendable {
     public private(set) var bytes: [UInt8] = []

@@ -17,8 +17,8 @@ import Synchronization
 /// order. When it is done it hands its slot to the oldest message still waiting, whose sender
 /// writes the next batch. Other batches are sent while one commits, so the database never waits
 /// for the server to hand the turn over; with three rather than two, the server and the database
-/// are busy at once more of the time (send-message at 512 senders: 17–24% more messages per
-/// second, run for run; a fourth adds nothing). Every caller so does at most a batch or two of work
+/// are busy at once more of the time (measured in `docs/benchmarks.md`; a fourth adds nothing).
+/// Every caller so does at most a batch or two of work
 /// and returns once its own message is committed, and nothing needs starting or stopping.
 ///
 /// Order is kept: a batch inserts its messages in arrival order under the advisory locks of their

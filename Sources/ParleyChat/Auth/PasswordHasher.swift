@@ -4,7 +4,7 @@ import ParleyDomain
 
 /// Hashes and verifies passwords with bcrypt, off the event loops.
 ///
-/// bcrypt is slow on purpose (cost 10 takes ~60 ms), so every call runs on a thread pool of its
+/// bcrypt is slow on purpose (tens of milliseconds at cost 10), so every call runs on a thread pool of its
 /// own: a burst of logins queues here instead of stalling request handling or sharing a pool with
 /// the database driver. Hashes written by other bcrypt libraries (`$2a$`, `$2b$`, and PHP's
 /// `$2y$`, which is the same algorithm) verify, so users of the Node app keep their passwords.

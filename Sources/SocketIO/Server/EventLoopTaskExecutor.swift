@@ -4,7 +4,7 @@ import NIOCore
 ///
 /// A socket's handlers run as a task preferring its connection's loop: the event arrives there,
 /// and the answer is written there, so handling one needs no hop to another thread and back
-/// (Parley under full load: 13% fewer context switches). Handlers may await anything; like any
+/// (measured in `docs/benchmarks.md`). Handlers may await anything; like any
 /// Swift concurrency code they must not block.
 final class EventLoopTaskExecutor: TaskExecutor {
     let eventLoop: any EventLoop
