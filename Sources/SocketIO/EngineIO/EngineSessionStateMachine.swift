@@ -30,14 +30,6 @@ struct EngineSessionStateMachine {
         case awaitingPong(NIODeadline)
     }
 
-    enum Lifecycle: Equatable {
-        case open
-        /// Closed while polling with no poll waiting: the next poll gets `reply` (the close packet
-        /// when the server closed, a noop when the client did), or the deadline passes.
-        case closing(reason: EngineCloseReason, deadline: NIODeadline, reply: EnginePacket)
-        case closed(EngineCloseReason)
-    }
-
     /// What the driver must do after an event, in this order.
     struct Actions: Equatable {
         /// Messages from the client, for the application, in order.
@@ -69,17 +61,43 @@ struct EngineSessionStateMachine {
     let maxBufferedBytes: Int
     let closeTimeout: TimeAmount
 
-    private(set) var transport: Transport
-    private(set) var upgrade: Upgrade = .none
-    private(set) var heartbeat: Heartbeat
-    private(set) var lifecycle: Lifecycle = .open
-    /// A poll (GET) is waiting for packets.
-    private(set) var pollWaiting = false
-    /// A POST is being read.
-    private(set) var postInFlight = false
-    /// Packets waiting for the next poll (polling, or during an upgrade).
-    private(set) var outbox: [EnginePacket] = []
-    private var outboxBytes = 0
+    /// Where the session is. One value holds everything that varies, so that no impossible
+    /// combination (a WebSocket session with a waiting poll, a closed one mid-upgrade) can be
+    /// written down.
+    private enum State {
+        /// Open on HTTP long-polling (a WebSocket upgrade may be under way).
+        case polling(Polling)
+        /// Open on a WebSocket.
+        case websocket(heartbeat: Heartbeat)
+        /// Closed while polling with no poll waiting: the next poll gets `reply` (the close
+        /// packet, after what was still queued, when the server closed; a noop when the client
+        /// did), or the deadline passes.
+        case closing(reason: EngineCloseReason, deadline: NIODeadline, reply: EnginePacket, outbox: [EnginePacket])
+        case closed(EngineCloseReason)
+    }
+
+    /// An open polling session.
+    private struct Polling {
+        var heartbeat: Heartbeat
+        var upgrade = Upgrade.none
+        /// A poll (GET) is waiting for packets.
+        var pollWaiting = false
+        /// A POST is being read.
+        var postInFlight = false
+        /// Packets waiting for the next poll (or for the end of an upgrade).
+        var outbox: [EnginePacket] = []
+        var outboxBytes = 0
+
+        mutating func takeOutbox() -> [EnginePacket] {
+            defer {
+                outbox = []
+                outboxBytes = 0
+            }
+            return outbox
+        }
+    }
+
+    private var state: State
 
     /// A session just opened (its handshake answered) on `transport`.
     init(
@@ -87,60 +105,99 @@ struct EngineSessionStateMachine {
         configuration: EngineConfiguration,
         now: NIODeadline
     ) {
-        self.transport = transport
         self.pingInterval = TimeAmount(configuration.pingInterval)
         self.pingTimeout = TimeAmount(configuration.pingTimeout)
         self.maxBufferedBytes = configuration.maxBufferedBytes
         self.closeTimeout = TimeAmount(configuration.closeTimeout)
-        self.heartbeat = .waitingToPing(now + pingInterval)
+        let heartbeat = Heartbeat.waitingToPing(now + pingInterval)
+        switch transport {
+        case .polling: state = .polling(Polling(heartbeat: heartbeat))
+        case .websocket: state = .websocket(heartbeat: heartbeat)
+        }
     }
 
     /// The timer to arm right after opening.
     var initialHeartbeatTimer: NIODeadline {
         switch heartbeat {
-        case .waitingToPing(let deadline), .awaitingPong(let deadline): deadline
+        case .waitingToPing(let deadline)?, .awaitingPong(let deadline)?: deadline
+        case nil: .now()
         }
     }
 
     var isClosed: Bool {
-        if case .closed = lifecycle { return true }
+        if case .closed = state { return true }
         return false
     }
 
-    var isOpen: Bool { lifecycle == .open }
+    var isOpen: Bool {
+        switch state {
+        case .polling, .websocket: true
+        case .closing, .closed: false
+        }
+    }
+
+    /// The transport in use: WebSocket only while the session is open on one.
+    var transport: Transport {
+        if case .websocket = state { return .websocket }
+        return .polling
+    }
+
+    var upgrade: Upgrade {
+        if case .polling(let polling) = state { return polling.upgrade }
+        return .none
+    }
+
+    var pollWaiting: Bool {
+        if case .polling(let polling) = state { return polling.pollWaiting }
+        return false
+    }
+
+    var outbox: [EnginePacket] {
+        switch state {
+        case .polling(let polling): polling.outbox
+        case .closing(_, _, _, let outbox): outbox
+        case .websocket, .closed: []
+        }
+    }
+
+    var heartbeat: Heartbeat? {
+        switch state {
+        case .polling(let polling): polling.heartbeat
+        case .websocket(let heartbeat): heartbeat
+        case .closing, .closed: nil
+        }
+    }
 
     // MARK: Sending
 
     /// The application sends packets.
     mutating func send(_ packets: [EnginePacket]) -> Actions {
-        guard lifecycle == .open else { return .none }
+        guard isOpen else { return .none }
         var actions = Actions()
         enqueue(packets, into: &actions)
         return actions
     }
 
     private mutating func enqueue(_ packets: [EnginePacket], into actions: inout Actions) {
-        switch transport {
+        switch state {
         case .websocket:
             actions.writeToWebSocket.append(contentsOf: packets)
-        case .polling:
-            outbox.append(contentsOf: packets)
-            outboxBytes += packets.reduce(0) { $0 + $1.estimatedSize }
-            if pollWaiting, upgrade != .probed {
-                pollWaiting = false
-                actions.completePoll = takeOutbox()
-            } else if outboxBytes > maxBufferedBytes {
+        case .polling(var polling):
+            polling.outbox.append(contentsOf: packets)
+            polling.outboxBytes += packets.reduce(0) { $0 + $1.estimatedSize }
+            if polling.pollWaiting, polling.upgrade != .probed {
+                polling.pollWaiting = false
+                actions.completePoll = polling.takeOutbox()
+                state = .polling(polling)
+            } else if polling.outboxBytes > maxBufferedBytes {
+                state = .polling(polling)
                 close(.sendBufferFull, into: &actions)
+            } else {
+                state = .polling(polling)
             }
+        case .closing, .closed:
+            break
         }
-    }
-
-    private mutating func takeOutbox() -> [EnginePacket] {
-        defer {
-            outbox = []
-            outboxBytes = 0
-        }
-        return outbox
     }
 
     // MARK: HTTP long-polling
@@ -160,44 +217,49 @@ struct EngineSessionStateMachine {
     /// A GET arrives.
     mutating func pollRequested(now: NIODeadline) -> (PollDecision, Actions) {
         var actions = Actions()
-        switch lifecycle {
+        switch state {
         case .closed:
             return (.reject(.unknownSessionID), .none)
-        case .closing(let reason, _, let reply):
-            lifecycle = .closed(reason)
+        case .closing(let reason, _, let reply, let outbox):
+            state = .closed(reason)
             actions.closed = reason
-            var packets = reply == .close ? takeOutbox() : []
+            var packets = reply == .close ? outbox : []
             packets.append(reply)
             return (.respond(packets), actions)
-        case .open:
-            break
+        case .websocket:
+            return (.reject(.badRequest), .none)
+        case .polling(var polling):
+            // A timer may fire a little late; the deadline is what counts.
+            if case .awaitingPong(let deadline) = polling.heartbeat, now >= deadline {
+                close(.pingTimeout, into: &actions)
+                return (.reject(.unknownSessionID), actions)
+            }
+            if polling.pollWaiting {
+                polling.pollWaiting = false
+                state = .polling(polling)
+                actions.completePoll = [.close]
+                close(.transportError, into: &actions)
+                return (.rejectDuplicate, actions)
+            }
+            if polling.upgrade == .probed {
+                return (.respond([.noop]), .none)
+            }
+            if !polling.outbox.isEmpty {
+                let packets = polling.takeOutbox()
+                state = .polling(polling)
+                return (.respond(packets), .none)
+            }
+            polling.pollWaiting = true
+            state = .polling(polling)
+            return (.wait, .none)
         }
-        guard transport == .polling else { return (.reject(.badRequest), .none) }
-        // A timer may fire a little late; the deadline is what counts.
-        if case .awaitingPong(let deadline) = heartbeat, now >= deadline {
-            close(.pingTimeout, into: &actions)
-            return (.reject(.unknownSessionID), actions)
-        }
-        if pollWaiting {
-            pollWaiting = false
-            actions.completePoll = [.close]
-            close(.transportError, into: &actions)
-            return (.rejectDuplicate, actions)
-        }
-        if upgrade == .probed {
-            return (.respond([.noop]), .none)
-        }
-        if !outbox.isEmpty {
-            return (.respond(takeOutbox()), .none)
-        }
-        pollWaiting = true
-        return (.wait, .none)
     }
 
     /// The client went away while its poll was waiting.
     mutating func pollAbandoned() -> Actions {
-        guard pollWaiting else { return .none }
-        pollWaiting = false
+        guard case .polling(var polling) = state, polling.pollWaiting else { return .none }
+        polling.pollWaiting = false
+        state = .polling(polling)
         var actions = Actions()
         close(.transportClose, into: &actions)
         return actions
@@ -213,49 +275,67 @@ struct EngineSessionStateMachine {
 
     /// A POST arrives (before its body is read).
     mutating func postStarted() -> (PostDecision, Actions) {
-        guard lifecycle == .open else { return (.reject(.unknownSessionID), .none) }
-        guard transport == .polling else { return (.reject(.badRequest), .none) }
-        if postInFlight {
-            var actions = Actions()
-            close(.transportError, into: &actions)
-            return (.rejectOverlap, actions)
+        switch state {
+        case .closing, .closed:
+            return (.reject(.unknownSessionID), .none)
+        case .websocket:
+            return (.reject(.badRequest), .none)
+        case .polling(var polling):
+            if polling.postInFlight {
+                var actions = Actions()
+                close(.transportError, into: &actions)
+                return (.rejectOverlap, actions)
+            }
+            polling.postInFlight = true
+            state = .polling(polling)
+            return (.accept, .none)
         }
-        postInFlight = true
-        return (.accept, .none)
     }
 
     /// A POST body could not be used (too large: the session stays; otherwise it closes).
     mutating func postFailed(closeSession: Bool) -> Actions {
-        postInFlight = false
+        postEnded()
         guard closeSession else { return .none }
         var actions = Actions()
         close(.parseError, into: &actions)
         return actions
     }
 
-    /// A POST body was read and decoded (up to its first invalid packet, if any).
+    private mutating func postEnded() {
+        guard case .polling(var polling) = state else { return }
+        polling.postInFlight = false
+        state = .polling(polling)
+    }
+
+    /// A POST body was read and decoded (up to its first invalid packet, if any). It may end
+    /// after an upgrade completed: its packets still count.
     mutating func postReceived(
         _ packets: [EnginePacket],
         invalid: Bool,
         now: NIODeadline
     ) -> Actions {
-        postInFlight = false
+        postEnded()
         var actions = Actions()
         for packet in packets {
-            guard lifecycle == .open else { break }
+            guard isOpen else { break }
             switch packet {
             case .message(let message):
                 actions.deliver.append(message)
             case .pong:
                 receivedPong(now: now, into: &actions)
             case .close:
-                if pollWaiting {
-                    pollWaiting = false
-                    actions.completePoll = [.noop]
-                    close(.transportClose, into: &actions)
+                if case .polling(var polling) = state {
+                    if polling.pollWaiting {
+                        polling.pollWaiting = false
+                        state = .polling(polling)
+                        actions.completePoll = [.noop]
+                        close(.transportClose, into: &actions)
+                    } else {
+                        // A poll may already be on its way on another connection: it gets a noop.
+                        beginClosing(.transportClose, deadline: now + pingTimeout, reply: .noop, into: &actions)
+                    }
                 } else {
-                    // A poll may already be on its way on another connection: it gets a noop.
-                    beginClosing(.transportClose, deadline: now + pingTimeout, reply: .noop, into: &actions)
+                    close(.transportClose, into: &actions)
                 }
             case .ping:
                 // Engine.IO v4 clients never ping.
@@ -264,7 +344,7 @@ struct EngineSessionStateMachine {
                 break
             }
         }
-        if invalid, lifecycle == .open {
+        if invalid, isOpen {
             close(.parseError, into: &actions)
         }
         return actions
@@ -282,36 +362,48 @@ struct EngineSessionStateMachine {
 
     /// A WebSocket with this session's id opens.
     mutating func upgradeRequested(now: NIODeadline, upgradeTimeout: TimeAmount) -> (UpgradeDecision, Actions) {
-        guard lifecycle == .open else { return (.reject(.unknownSessionID), .none) }
-        guard transport == .polling, upgrade == .none else { return (.acceptThenClose, .none) }
-        upgrade = .awaitingProbe
-        var actions = Actions()
-        actions.upgradeTimer = now + upgradeTimeout
-        return (.attach, actions)
+        switch state {
+        case .closing, .closed:
+            return (.reject(.unknownSessionID), .none)
+        case .websocket:
+            return (.acceptThenClose, .none)
+        case .polling(var polling):
+            guard polling.upgrade == .none else { return (.acceptThenClose, .none) }
+            polling.upgrade = .awaitingProbe
+            state = .polling(polling)
+            var actions = Actions()
+            actions.upgradeTimer = now + upgradeTimeout
+            return (.attach, actions)
+        }
     }
 
     /// A packet arrives on the upgrading WebSocket.
     mutating func upgradingWebSocketReceived(_ packet: EnginePacket) -> Actions {
         var actions = Actions()
-        switch (upgrade, packet) {
+        guard case .polling(var polling) = state else {
+            // No upgrade is under way (the session moved on or closed): drop that WebSocket.
+            actions.closeUpgradingWebSocket = true
+            actions.cancelUpgradeTimer = true
+            return actions
+        }
+        switch (polling.upgrade, packet) {
         case (.awaitingProbe, .ping("probe")):
-            upgrade = .probed
+            polling.upgrade = .probed
             actions.writeToUpgradingWebSocket = [.pong("probe")]
             // Release the client's waiting poll so it can pause polling and send `5`.
-            if pollWaiting {
-                pollWaiting = false
+            if polling.pollWaiting {
+                polling.pollWaiting = false
                 actions.completePoll = [.noop]
             }
+            state = .polling(polling)
         case (.probed, .upgrade):
-            upgrade = .none
-            transport = .websocket
             actions.cancelUpgradeTimer = true
             actions.promoteUpgradingWebSocket = true
-            if pollWaiting {
-                pollWaiting = false
+            if polling.pollWaiting {
                 actions.completePoll = [.noop]
             }
-            actions.writeToWebSocket = takeOutbox()
+            actions.writeToWebSocket = polling.takeOutbox()
+            state = .websocket(heartbeat: polling.heartbeat)
         case (.probed, .noop):
             break
         default:
@@ -330,19 +422,21 @@ struct EngineSessionStateMachine {
     }
 
     private mutating func cancelUpgrade(into actions: inout Actions) {
-        upgrade = .none
         actions.closeUpgradingWebSocket = true
         actions.cancelUpgradeTimer = true
+        guard case .polling(var polling) = state else { return }
+        polling.upgrade = .none
         // Packets held back during the probe can go to the next poll again.
-        if pollWaiting, !outbox.isEmpty {
-            pollWaiting = false
-            actions.completePoll = takeOutbox()
+        if polling.pollWaiting, !polling.outbox.isEmpty {
+            polling.pollWaiting = false
+            actions.completePoll = polling.takeOutbox()
         }
+        state = .polling(polling)
     }
 
     /// A packet arrives on the session's WebSocket.
     mutating func webSocketReceived(_ packet: EnginePacket, now: NIODeadline) -> Actions {
-        guard lifecycle == .open, transport == .websocket else { return .none }
+        guard case .websocket = state else { return .none }
         var actions = Actions()
         switch packet {
         case .message(let message):
@@ -361,7 +455,7 @@ struct EngineSessionStateMachine {
 
     /// The session's WebSocket closed (or failed).
     mutating func webSocketClosed() -> Actions {
-        guard lifecycle == .open, transport == .websocket else { return .none }
+        guard case .websocket = state else { return .none }
         var actions = Actions()
         close(.transportClose, into: &actions)
         return actions
@@ -369,7 +463,7 @@ struct EngineSessionStateMachine {
 
     /// A packet the client sent could not be decoded.
     mutating func receivedInvalidPacket() -> Actions {
-        guard lifecycle == .open else { return .none }
+        guard isOpen else { return .none }
         var actions = Actions()
         close(.parseError, into: &actions)
         return actions
@@ -377,7 +471,7 @@ struct EngineSessionStateMachine {
 
     /// The client cannot keep up with what is sent to it.
     mutating func sendBufferOverflowed() -> Actions {
-        guard lifecycle == .open else { return .none }
+        guard isOpen else { return .none }
         var actions = Actions()
         close(.sendBufferFull, into: &actions)
         return actions
@@ -388,36 +482,38 @@ struct EngineSessionStateMachine {
     /// The heartbeat timer fired.
     mutating func heartbeatTimerFired(now: NIODeadline) -> Actions {
         var actions = Actions()
-        switch lifecycle {
+        switch state {
         case .closed:
             return .none
-        case .closing(let reason, let deadline, _):
+        case .closing(let reason, let deadline, _, _):
             if now >= deadline {
-                lifecycle = .closed(reason)
+                state = .closed(reason)
                 actions.closed = reason
             } else {
                 actions.heartbeatTimer = deadline
             }
             return actions
-        case .open:
+        case .polling, .websocket:
             break
         }
         switch heartbeat {
-        case .waitingToPing(let deadline):
+        case .waitingToPing(let deadline)?:
             guard now >= deadline else {
                 actions.heartbeatTimer = deadline
                 return actions
             }
             let pongDeadline = now + pingTimeout
-            heartbeat = .awaitingPong(pongDeadline)
+            setHeartbeat(.awaitingPong(pongDeadline))
             enqueue([.ping(nil)], into: &actions)
-            if lifecycle == .open { actions.heartbeatTimer = pongDeadline }
-        case .awaitingPong(let deadline):
+            if isOpen { actions.heartbeatTimer = pongDeadline }
+        case .awaitingPong(let deadline)?:
             guard now >= deadline else {
                 actions.heartbeatTimer = deadline
                 return actions
             }
             close(.pingTimeout, into: &actions)
+        case nil:
+            break
         }
         return actions
     }
@@ -425,59 +521,75 @@ struct EngineSessionStateMachine {
     private mutating func receivedPong(now: NIODeadline, into actions: inout Actions) {
         guard case .awaitingPong = heartbeat else { return }
         let next = now + pingInterval
-        heartbeat = .waitingToPing(next)
+        setHeartbeat(.waitingToPing(next))
         actions.heartbeatTimer = next
+    }
+
+    private mutating func setHeartbeat(_ heartbeat: Heartbeat) {
+        switch state {
+        case .polling(var polling):
+            polling.heartbeat = heartbeat
+            state = .polling(polling)
+        case .websocket:
+            state = .websocket(heartbeat: heartbeat)
+        case .closing, .closed:
+            break
+        }
     }
 
     // MARK: Closing
 
     /// The server closes the session.
     mutating func close(_ reason: EngineCloseReason, now: NIODeadline) -> Actions {
-        guard lifecycle == .open else { return .none }
         var actions = Actions()
-        if transport == .polling, !pollWaiting {
-            // Nobody to tell right now: the next poll gets the close packet.
-            beginClosing(reason, deadline: now + closeTimeout, reply: .close, into: &actions)
-            return actions
-        }
-        if transport == .polling, pollWaiting {
-            pollWaiting = false
-            var packets = takeOutbox()
+        switch state {
+        case .closing, .closed:
+            return .none
+        case .websocket:
+            close(reason, into: &actions)
+        case .polling(var polling):
+            guard polling.pollWaiting else {
+                // Nobody to tell right now: the next poll gets the close packet.
+                beginClosing(reason, deadline: now + closeTimeout, reply: .close, into: &actions)
+                return actions
+            }
+            polling.pollWaiting = false
+            var packets = polling.takeOutbox()
             packets.append(.close)
             actions.completePoll = packets
+            state = .polling(polling)
+            close(reason, into: &actions)
         }
-        close(reason, into: &actions)
         return actions
     }
 
+    /// Closes a polling session that has no poll waiting: it lingers until the next poll.
     private mutating func beginClosing(
         _ reason: EngineCloseReason,
         deadline: NIODeadline,
         reply: EnginePacket,
         into actions: inout Actions
     ) {
+        guard case .polling = state else { return }
         if upgrade != .none { cancelUpgrade(into: &actions) }
-        lifecycle = .closing(reason: reason, deadline: deadline, reply: reply)
+        state = .closing(reason: reason, deadline: deadline, reply: reply, outbox: outbox)
         actions.notifyClosed = reason
         actions.heartbeatTimer = deadline
     }
 
     /// Ends the session now.
     private mutating func close(_ reason: EngineCloseReason, into actions: inout Actions) {
-        guard case .open = lifecycle else { return }
-        lifecycle = .closed(reason)
-        if pollWaiting {
-            pollWaiting = false
-            if actions.completePoll == nil { actions.completePoll = [.close] }
+        switch state {
+        case .closing, .closed:
+            return
+        case .websocket:
+            actions.closeWebSocket = true
+        case .polling(let polling):
+            if polling.pollWaiting, actions.completePoll == nil { actions.completePoll = [.close] }
+            if polling.upgrade != .none { actions.closeUpgradingWebSocket = true }
         }
-        if transport == .websocket { actions.closeWebSocket = true }
-        if upgrade != .none {
-            upgrade = .none
-            actions.closeUpgradingWebSocket = true
-        }
+        state = .closed(reason)
         actions.cancelUpgradeTimer = true
-        outbox = []
-        outboxBytes = 0
         actions.notifyClosed = reason
         actions.closed = reason
     }
