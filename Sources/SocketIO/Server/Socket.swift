@@ -27,8 +27,7 @@ public final class Socket: Sendable, Identifiable {
         var handlers: [String: EventHandler] = [:]
         var gate: EventGate?
         var disconnectHandlers: [DisconnectHandler] = []
-        var pendingAcks: [Int64: PendingAck] = [:]
-        var nextAckID: Int64 = 0
+        var acks = AcknowledgementTable<PendingAck>()
         var data: [ObjectIdentifier: any Sendable] = [:]
         /// Rooms joined before the socket was in its namespace (in middleware).
         var earlyRooms: [String] = []
@@ -128,10 +127,7 @@ public final class Socket: Sendable, Identifiable {
         return try await withCheckedThrowingContinuation { continuation in
             let id: Int64? = state.withLockedValue { state in
                 guard state.connected, !state.disconnected else { return nil }
-                let id = state.nextAckID
-                state.nextAckID += 1
-                state.pendingAcks[id] = (continuation, nil)
-                return id
+                return state.acks.register((continuation, nil))
             }
             guard let id else {
                 continuation.resume(throwing: AcknowledgementError.disconnected)
@@ -140,9 +136,8 @@ public final class Socket: Sendable, Identifiable {
             let timer = client.session.eventLoop.scheduleTask(in: TimeAmount(timeout)) { [self] in
                 resolveAck(id, with: .failure(AcknowledgementError.timedOut))
             }
-            state.withLockedValue { state in
-                if state.pendingAcks[id] != nil { state.pendingAcks[id]?.1 = timer } else { timer.cancel() }
-            }
+            let waiting = state.withLockedValue { $0.acks.update(id) { $0.1 = timer } }
+            if !waiting { timer.cancel() }
             client.send(
                 SocketPacket(
                     kind: .event, namespace: namespace.name, id: id, data: .array([.string(event)] + arguments))
@@ -250,7 +245,7 @@ public final class Socket: Sendable, Identifiable {
     }
 
     private func resolveAck(_ id: Int64, with result: Result<[SocketValue], any Error>) {
-        let entry: PendingAck? = state.withLockedValue { $0.pendingAcks.removeValue(forKey: id) }
+        let entry: PendingAck? = state.withLockedValue { $0.acks.resolve(id) }
         guard let (continuation, timer) = entry else { return }
         timer?.cancel()
         continuation.resume(with: result)
@@ -264,8 +259,7 @@ public final class Socket: Sendable, Identifiable {
             guard !state.disconnected else { return nil }
             state.disconnected = true
             state.disconnectReason = reason
-            defer { state.pendingAcks = [:] }
-            return Array(state.pendingAcks.values)
+            return state.acks.removeAll()
         }
         guard let acks else { return }
         namespace.remove(self)

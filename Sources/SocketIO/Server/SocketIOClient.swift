@@ -8,33 +8,33 @@ import NIOCore
 final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
     let session: EngineSession
     private let namespaces: NamespaceRegistry
-    private let connectTimeout: TimeAmount
-    private let maxConnectPayloadBytes: Int
     let queueLimits: SocketEventQueue.Limits
     private var decoder: SocketPacketDecoder
-    /// Joined namespaces, by name.
+    private var machine: SocketConnectionStateMachine
+    /// The socket of each namespace joined or joining, by name.
     private var sockets: [String: Socket] = [:]
-    /// Namespaces whose CONNECT is going through middleware.
-    private var connecting: Set<String> = []
     private var connectTimer: Scheduled<Void>?
-    private var closed = false
 
     init(session: EngineSession, namespaces: NamespaceRegistry, configuration: SocketIOConfiguration) {
         self.session = session
         self.namespaces = namespaces
-        self.connectTimeout = TimeAmount(configuration.connectTimeout)
-        self.maxConnectPayloadBytes = configuration.maxConnectPayloadBytes
         self.queueLimits = .init(jobs: configuration.maxPendingEvents, bytes: configuration.maxPendingEventBytes)
         self.decoder = SocketPacketDecoder(
             maxAttachments: configuration.maxAttachments,
             maxAttachmentBytes: configuration.engine.maxPayload
         )
+        self.machine = SocketConnectionStateMachine(
+            now: .now(),
+            connectTimeout: TimeAmount(configuration.connectTimeout),
+            maxConnectPayloadBytes: configuration.maxConnectPayloadBytes
+        )
     }
 
     /// Starts the connect timeout. On the session's event loop.
     func start() {
-        connectTimer = session.eventLoop.scheduleTask(in: connectTimeout) { [self] in
-            if sockets.isEmpty { session.close(reason: .forcedClose) }
+        guard let deadline = machine.connectDeadline else { return }
+        connectTimer = session.eventLoop.scheduleTask(deadline: deadline) { [self] in
+            perform(machine.connectTimerFired(now: .now()))
         }
     }
 
@@ -45,73 +45,72 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
     // MARK: EngineSessionDelegate
 
     func engineSession(_ session: EngineSession, didReceive message: EngineMessage) {
-        guard !closed else { return }
+        guard !machine.isClosed else { return }
         do {
             guard let decoded = try decoder.decode(message) else { return }
-            try handle(decoded.packet, byteCount: decoded.byteCount)
+            let exists = namespaces.namespace(named: decoded.packet.namespace) != nil
+            perform(try machine.packetReceived(decoded.packet, byteCount: decoded.byteCount, namespaceExists: exists))
         } catch {
-            session.close(reason: .parseError)
+            perform(machine.connectionFailed())
         }
     }
 
     func engineSession(_ session: EngineSession, didCloseWith reason: EngineCloseReason) {
-        closed = true
-        connectTimer?.cancel()
-        let all = sockets.values
-        sockets = [:]
-        for socket in all { leave(socket, reason: SocketDisconnectReason(reason)) }
+        perform(machine.engineClosed(reason))
     }
 
-    // MARK: Packets
+    // MARK: Actions
 
-    private func handle(_ packet: SocketPacket, byteCount: Int) throws(SocketProtocolError) {
-        switch packet.kind {
-        case .connect:
-            guard sockets[packet.namespace] == nil, !connecting.contains(packet.namespace) else {
-                throw SocketProtocolError(reason: "already connected to \(packet.namespace)")
+    private func perform(_ actions: [SocketConnectionStateMachine.Action]) {
+        for action in actions { perform(action) }
+    }
+
+    private func perform(_ action: SocketConnectionStateMachine.Action) {
+        switch action {
+        case .runMiddleware(let name, let auth):
+            guard let namespace = namespaces.namespace(named: name) else { return }
+            let handshake = SocketHandshake(
+                headers: session.handshake.headers,
+                query: session.handshake.query,
+                auth: auth,
+                remoteAddress: session.handshake.remoteAddress,
+                time: .now
+            )
+            let socket = Socket(id: SessionID.make(), namespace: namespace, handshake: handshake, client: self)
+            sockets[name] = socket
+            runMiddleware(of: namespace, for: socket)
+        case .refuseConnect(let name, let payload):
+            sockets[name] = nil
+            send(SocketPacket(kind: .connectError, namespace: name, data: payload))
+        case .acceptConnect(let name):
+            guard let socket = sockets[name] else { return }
+            socket.namespace.add(socket)
+            namespaces.socketJoined()
+            let earlyRooms = socket.markConnected()
+            if !earlyRooms.isEmpty { socket.namespace.join(socket, rooms: earlyRooms) }
+            send(SocketPacket(kind: .connect, namespace: name, data: ["sid": .string(socket.id)]))
+            if let handler = socket.namespace.connectionHandler {
+                socket.events.enqueue { await handler(socket) }
             }
-            guard byteCount <= maxConnectPayloadBytes else {
-                send(
-                    SocketPacket(
-                        kind: .connectError, namespace: packet.namespace, data: ["message": "Payload too large"]))
-                return
-            }
-            connect(to: packet.namespace, auth: packet.data ?? [:])
-        case .disconnect:
-            guard let socket = sockets.removeValue(forKey: packet.namespace) else {
-                throw SocketProtocolError(reason: "not connected to \(packet.namespace)")
-            }
-            leave(socket, reason: .clientNamespaceDisconnect)
-        case .event, .binaryEvent:
-            guard let socket = sockets[packet.namespace], case .array(let arguments)? = packet.data else {
-                throw SocketProtocolError(reason: "event for a namespace not joined")
-            }
-            socket.receiveEvent(arguments, ackID: packet.id, byteCount: byteCount)
-        case .ack, .binaryAck:
-            guard let socket = sockets[packet.namespace], case .array(let arguments)? = packet.data, let id = packet.id
-            else {
-                throw SocketProtocolError(reason: "ack for a namespace not joined")
-            }
-            socket.receiveAck(arguments, id: id)
-        case .connectError:
-            throw SocketProtocolError(reason: "clients do not send CONNECT_ERROR")
+        case .cancelConnectTimer:
+            connectTimer?.cancel()
+            connectTimer = nil
+        case .deliverEvent(let name, let arguments, let ackID, let byteCount):
+            sockets[name]?.receiveEvent(arguments, ackID: ackID, byteCount: byteCount)
+        case .deliverAck(let name, let arguments, let id):
+            sockets[name]?.receiveAck(arguments, id: id)
+        case .sendDisconnect(let name):
+            send(SocketPacket(kind: .disconnect, namespace: name))
+        case .leave(let name, let reason):
+            guard let socket = sockets.removeValue(forKey: name) else { return }
+            socket.disconnected(reason) { [namespaces] in namespaces.socketLeft() }
+        case .closeConnection(let reason):
+            session.close(reason: reason)
         }
     }
 
-    private func connect(to name: String, auth: SocketValue) {
-        guard let namespace = namespaces.namespace(named: name) else {
-            send(SocketPacket(kind: .connectError, namespace: name, data: ["message": "Invalid namespace"]))
-            return
-        }
-        let handshake = SocketHandshake(
-            headers: session.handshake.headers,
-            query: session.handshake.query,
-            auth: auth,
-            remoteAddress: session.handshake.remoteAddress,
-            time: .now
-        )
-        let socket = Socket(id: SessionID.make(), namespace: namespace, handshake: handshake, client: self)
-        connecting.insert(name)
+    /// Runs the namespace's middleware in order off the event loop, then reports back on it.
+    private func runMiddleware(of namespace: SocketNamespace, for socket: Socket) {
         let middleware = namespace.middleware
         let eventLoop = session.eventLoop
         Task {
@@ -129,43 +128,18 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
                 }
             }
             eventLoop.execute { [refusal] in
-                self.finishConnect(socket, refusal: refusal)
+                // A socket the connection gave up on meanwhile is dropped.
+                guard self.sockets[namespace.name] === socket else { return }
+                self.perform(self.machine.middlewareFinished(namespace: namespace.name, refusal: refusal?.payload))
             }
         }
-    }
-
-    private func finishConnect(_ socket: Socket, refusal: ConnectionRefused?) {
-        let name = socket.namespace.name
-        connecting.remove(name)
-        guard !closed else { return }
-        if let refusal {
-            send(SocketPacket(kind: .connectError, namespace: name, data: refusal.payload))
-            return
-        }
-        connectTimer?.cancel()
-        connectTimer = nil
-        sockets[name] = socket
-        socket.namespace.add(socket)
-        namespaces.socketJoined()
-        let earlyRooms = socket.markConnected()
-        if !earlyRooms.isEmpty { socket.namespace.join(socket, rooms: earlyRooms) }
-        send(SocketPacket(kind: .connect, namespace: name, data: ["sid": .string(socket.id)]))
-        if let handler = socket.namespace.connectionHandler {
-            socket.events.enqueue { await handler(socket) }
-        }
-    }
-
-    private func leave(_ socket: Socket, reason: SocketDisconnectReason) {
-        socket.disconnected(reason) { [namespaces] in namespaces.socketLeft() }
     }
 
     /// The server removes `socket` from its namespace: the client gets DISCONNECT.
     func disconnect(_ socket: Socket) {
         session.eventLoop.execute {
             guard self.sockets[socket.namespace.name] === socket else { return }
-            self.sockets[socket.namespace.name] = nil
-            self.send(SocketPacket(kind: .disconnect, namespace: socket.namespace.name))
-            self.leave(socket, reason: .serverNamespaceDisconnect)
+            self.perform(self.machine.disconnect(namespace: socket.namespace.name))
         }
     }
 
@@ -173,14 +147,7 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
     /// client does not reconnect by itself), then closes the connection.
     func disconnectAll() {
         session.eventLoop.execute {
-            guard !self.closed else { return }
-            let all = self.sockets
-            self.sockets = [:]
-            for (name, socket) in all {
-                self.send(SocketPacket(kind: .disconnect, namespace: name))
-                self.leave(socket, reason: .serverNamespaceDisconnect)
-            }
-            self.session.close(reason: .forcedClose)
+            self.perform(self.machine.disconnectAll())
         }
     }
 }
