@@ -1,4 +1,3 @@
-import DequeModule
 import Logging
 import ParleyDomain
 import PostgresNIO
@@ -38,34 +37,26 @@ final class PostgresMessageWriter: Sendable {
         case write
     }
 
-    private struct Waiting: Sendable {
-        let id: UInt64
-        let message: Message
-        /// When its sender gives up: the batch that takes it must finish by then.
-        let deadline: ContinuousClock.Instant
-        let turn: CheckedContinuation<Turn, any Error>
-    }
-
-    private struct State: Sendable {
-        /// Messages waiting for a batch, in arrival order (writers' own messages are not here).
-        var queue: Deque<Waiting> = []
-        /// The messages whose senders hold a writing slot.
-        var writers: Set<UInt64> = []
-        var nextID: UInt64 = 0
-    }
+    private typealias Machine = MessageBatchStateMachine<CheckedContinuation<Turn, any Error>>
 
     private let client: PostgresClient
     private let logger: Logger
     /// Longest a batch may take before its senders are told the database is unavailable.
     private let timeout: Duration
     private let deadlines: DeadlineWatchdog
-    private let state = Mutex(State())
+    private let state: Mutex<Machine>
 
     init(client: PostgresClient, timeout: Duration, deadlines: DeadlineWatchdog, logger: Logger) {
         self.client = client
         self.timeout = timeout
         self.deadlines = deadlines
         self.logger = logger
+        self.state = Mutex(
+            Machine(
+                maximumBatch: Self.maximumBatch,
+                maximumConcurrentBatches: Self.maximumConcurrentBatches,
+                timeout: timeout
+            ))
     }
 
     /// Returns once `message` is committed; throws if it was not stored, or
@@ -75,10 +66,7 @@ final class PostgresMessageWriter: Sendable {
     /// stored or not with its batch.
     func insert(_ message: Message) async throws {
         let deadline = ContinuousClock.now + timeout
-        let id = state.withLock { state in
-            defer { state.nextID &+= 1 }
-            return state.nextID
-        }
+        let id = state.withLock { $0.makeID() }
         // A message still waiting at its deadline fails; one in a batch fails with its batch,
         // whose deadline is its earliest message's.
         let watch = deadlines.watch(until: deadline) { [self] in
@@ -87,14 +75,7 @@ final class PostgresMessageWriter: Sendable {
         defer { deadlines.end(watch) }
         let turn = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (turn: CheckedContinuation<Turn, any Error>) in
-                let writes = state.withLock { state -> Bool in
-                    guard state.writers.count < Self.maximumConcurrentBatches else {
-                        state.queue.append(Waiting(id: id, message: message, deadline: deadline, turn: turn))
-                        return false
-                    }
-                    state.writers.insert(id)
-                    return true
-                }
+                let writes = state.withLock { $0.submit(id: id, message: message, deadline: deadline, waiter: turn) }
                 if writes { turn.resume(returning: .write) }
             }
         } onCancel: {
@@ -106,55 +87,31 @@ final class PostgresMessageWriter: Sendable {
 
     /// Takes a message out of the queue, if it is still there, and fails it.
     private func withdraw(_ id: UInt64, error: any Error) {
-        let withdrawn = state.withLock { state -> Waiting? in
-            guard let index = state.queue.firstIndex(where: { $0.id == id }) else { return nil }
-            return state.queue.remove(at: index)
-        }
-        withdrawn?.turn.resume(throwing: error)
+        state.withLock { $0.withdraw(id) }?.waiter.resume(throwing: error)
     }
 
     /// Writes a batch with `id`'s message and the oldest waiting ones, answers the other senders
     /// in it, passes the slot on and returns the result for `id`'s own message.
     ///
-    /// A batch has at least a quarter of the timeout: a message with less time left fails at once
-    /// rather than shorten its batch. A batch given up on by the server's side might still commit
-    /// after its senders were told it failed; so the statement's lock waits end (and roll it back)
-    /// at half of the batch's time, and the batch's time is never cut short by one old message.
+    /// A batch given up on by the server's side might still commit after its senders were told
+    /// it failed; so the statement's lock waits end (and roll it back) at half of the batch's
+    /// time, and the batch's time is never cut short by one old message.
     private func writeBatch(with own: Message, id: UInt64, deadline: ContinuousClock.Instant) async throws {
         // A writer whose caller gave up stores only its own message, which then fails alone.
         let alone = Task.isCancelled
-        let taken = state.withLock { state -> [Waiting] in
-            let count = alone ? 0 : min(state.queue.count, Self.maximumBatch - 1)
-            defer { state.queue.removeFirst(count) }
-            return Array(state.queue.prefix(count))
+        let batch = state.withLock {
+            $0.takeBatch(writer: id, message: own, deadline: deadline, alone: alone, now: .now)
         }
-        let now = ContinuousClock.now
-        let shortest = now + timeout / 4
-        let late = taken.filter { $0.deadline < shortest }
-        let others = taken.filter { $0.deadline >= shortest }
-        for waiting in late { waiting.turn.resume(throwing: Self.timedOut) }
-        let ownLate = deadline < shortest
-        // Arrival order: the writer's message came after every message still queued, unless it
-        // was handed the slot while waiting.
-        let position = ownLate ? nil : others.firstIndex { $0.id > id } ?? others.count
-        var messages = others.map(\.message)
-        if let position { messages.insert(own, at: position) }
-        let batchDeadline = others.reduce(ownLate ? now + timeout : deadline) { min($0, $1.deadline) }
-        var results = messages.isEmpty ? [] : await store(messages[...], until: batchDeadline)
-        let result = position.map { results.remove(at: $0) } ?? .failure(Self.timedOut)
-        for (waiting, result) in zip(others, results) {
+        for waiting in batch.late { waiting.waiter.resume(throwing: Self.timedOut) }
+        var results = batch.messages.isEmpty ? [] : await store(batch.messages[...], until: batch.deadline)
+        let result = batch.ownPosition.map { results.remove(at: $0) } ?? .failure(Self.timedOut)
+        for (waiting, result) in zip(batch.others, results) {
             switch result {
-            case .success: waiting.turn.resume(returning: .stored)
-            case .failure(let error): waiting.turn.resume(throwing: error)
+            case .success: waiting.waiter.resume(returning: .stored)
+            case .failure(let error): waiting.waiter.resume(throwing: error)
             }
         }
-        let next = state.withLock { state -> Waiting? in
-            state.writers.remove(id)
-            guard let next = state.queue.popFirst() else { return nil }
-            state.writers.insert(next.id)
-            return next
-        }
-        next?.turn.resume(returning: .write)
+        state.withLock { $0.batchFinished(writer: id) }?.waiter.resume(returning: .write)
         try result.get()
     }
 
