@@ -56,10 +56,10 @@ struct Serve: AsyncParsableCommand {
         var configuration = try await options.load()
         if let port {
             guard (1...65535).contains(port) else { throw ValidationError("--port must be from 1 to 65535") }
-            configuration.port = port
+            configuration.server.port = port
         }
-        if let host { configuration.host = host }
-        let logger = Logging.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
+        if let host { configuration.server.host = host }
+        let logger = Logging.bootstrap(level: configuration.logging.level, format: configuration.logging.format)
         if let files = FileDescriptorLimit.raiseToHardLimit() {
             logger.debug("Open files allowed", metadata: ["limit": "\(files)"])
         }
@@ -76,7 +76,7 @@ struct Serve: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
-            group.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+            group.maximumGracefulShutdownDuration = configuration.server.shutdownTimeout
             group.maximumCancellationDuration = .seconds(5)
             try await ServiceGroup(configuration: group).run()
         } catch let error as ConfigurationError {
@@ -95,7 +95,7 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try await options.load()
-        let logger = Logging.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
+        let logger = Logging.bootstrap(level: configuration.logging.level, format: configuration.logging.format)
         let store = try await ParleyApplication.makeStore(configuration, logger: logger)
         try await withThrowingDiscardingTaskGroup { group in
             for service in store.servicesForMigration {

@@ -50,13 +50,13 @@ public enum ParleyApplication {
         let media = try await makeMediaStore(configuration, logger: logger)
 
         let secret =
-            try configuration.jwtSecret
+            try configuration.auth.jwtSecret
             ?? DevelopmentSecret.loadOrCreate(in: configuration.dataDirectory, logger: logger)
         let tokens = try await TokenService(secret: secret)
         let hashingPool = NIOThreadPool(numberOfThreads: max(2, NIOCore.System.coreCount))
         hashingPool.start()
-        let passwords = PasswordHasher(cost: configuration.bcryptCost, threadPool: hashingPool)
-        let images = ImageValidator(maximumBytes: configuration.maximumImageBytes)
+        let passwords = PasswordHasher(cost: configuration.auth.bcryptCost, threadPool: hashingPool)
+        let images = ImageValidator(maximumBytes: configuration.messages.maximumImageBytes)
 
         let auth = AuthService(
             users: store,
@@ -79,11 +79,11 @@ public enum ParleyApplication {
             images: images,
             presence: presence,
             bus: store.bus,
-            editWindow: configuration.messageEditWindow,
+            editWindow: configuration.messages.editWindow,
             logger: logger
         )
-        var socketOrigins = Set(configuration.corsOrigins)
-        if !configuration.publicURL.isEmpty { socketOrigins.insert(configuration.publicURL) }
+        var socketOrigins = Set(configuration.server.corsOrigins)
+        if !configuration.server.publicURL.isEmpty { socketOrigins.insert(configuration.server.publicURL) }
         let realtime = RealtimeHub(
             auth: auth,
             messages: messages,
@@ -106,7 +106,7 @@ public enum ParleyApplication {
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: LogRequestsMiddleware(.debug))
-        router.add(middleware: CORSPolicy(allowedOrigins: Set(configuration.corsOrigins)))
+        router.add(middleware: CORSPolicy(allowedOrigins: Set(configuration.server.corsOrigins)))
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: UploadsGuard())
         router.add(
@@ -119,7 +119,7 @@ public enum ParleyApplication {
         )
         HealthController(store: store).addRoutes(to: router)
         OpenAPIController().addRoutes(to: router)
-        if let metrics, let token = configuration.metricsToken {
+        if let metrics, let token = configuration.server.metricsToken {
             MetricsController(registry: metrics, token: token, engine: realtime.io.engine, presence: presence)
                 .addRoutes(to: router)
         }
@@ -130,21 +130,21 @@ public enum ParleyApplication {
             cookie: SessionCookie(secure: configuration.environment == .production),
             rateLimit: AuthRateLimit(
                 limiter: RateLimiter(),
-                perAddress: .init(limit: configuration.authRateLimitPerAddress, per: .seconds(60)),
-                perAddressAndEmail: .init(limit: configuration.authRateLimitPerEmail, per: .seconds(60)),
-                perEmail: .init(limit: configuration.authRateLimitPerEmailGlobally, per: .seconds(3600)),
-                trustProxy: configuration.trustProxy
+                perAddress: .init(limit: configuration.auth.attemptsPerAddress, per: .seconds(60)),
+                perAddressAndEmail: .init(limit: configuration.auth.attemptsPerAddressAndEmail, per: .seconds(60)),
+                perEmail: .init(limit: configuration.auth.attemptsPerEmailPerHour, per: .seconds(3600)),
+                trustProxy: configuration.server.trustProxy
             ),
-            bodyLimit: configuration.requestBodyLimit
+            bodyLimit: configuration.messages.requestBodyLimit
         ).addRoutes(to: router.group("api/auth"))
-        MessageController(messages: messages, auth: auth, bodyLimit: configuration.requestBodyLimit)
+        MessageController(messages: messages, auth: auth, bodyLimit: configuration.messages.requestBodyLimit)
             .addRoutes(to: router.group("api/message"))
 
         var application = Application(
             router: router,
-            server: .http1WithEngineIO([realtime.io.engine], limits: configuration.httpLimits),
+            server: .http1WithEngineIO([realtime.io.engine], limits: configuration.server.httpLimits),
             configuration: .init(
-                address: .hostname(configuration.host, port: configuration.port),
+                address: .hostname(configuration.server.host, port: configuration.server.port),
                 serverName: "Parley"
             ),
             // Shut down in reverse: the server (its sockets told to reconnect), then realtime,
@@ -173,7 +173,7 @@ public enum ParleyApplication {
         case .local:
             let local = LocalMediaStore(
                 directory: .init(configuration.uploadsDirectory),
-                publicBaseURL: configuration.publicURL
+                publicBaseURL: configuration.server.publicURL
             )
             try await local.prepare()
             return local

@@ -16,3 +16,20 @@ public struct RealtimeSettings: Sendable {
 
     public init() {}
 }
+
+extension RealtimeSettings {
+    /// `PRESENCE_*`, `SOCKET_EVENT_*`, `SOCKETIO_PING_*`.
+    init(reader values: ConfigurationValues) throws {
+        self.init()
+        presenceGrace = try values.milliseconds("PRESENCE_GRACE_MS", in: 0...600_000) ?? presenceGrace
+        heartbeat = try values.milliseconds("PRESENCE_HEARTBEAT_MS", in: 100...600_000) ?? heartbeat
+        presenceTTL = try values.milliseconds("PRESENCE_TTL_MS", in: 500...3_600_000) ?? presenceTTL
+        guard presenceTTL > heartbeat else {
+            throw ConfigurationError(key: "PRESENCE_TTL_MS", "must be longer than PRESENCE_HEARTBEAT_MS")
+        }
+        eventRate = try values.integer("SOCKET_EVENT_RATE", in: 1...100_000) ?? eventRate
+        eventBurst = try values.integer("SOCKET_EVENT_BURST", in: 1...100_000) ?? eventBurst
+        pingInterval = try values.milliseconds("SOCKETIO_PING_INTERVAL_MS", in: 100...3_600_000) ?? pingInterval
+        pingTimeout = try values.milliseconds("SOCKETIO_PING_TIMEOUT_MS", in: 100...3_600_000) ?? pingTimeout
+    }
+}

@@ -8,10 +8,10 @@ import Testing
 struct ConfigurationTests {
     @Test func defaultsToAnEmbeddedDevelopmentServer() throws {
         let configuration = try ParleyConfiguration.from(variables: [:])
-        #expect(configuration.port == 5001)
+        #expect(configuration.server.port == 5001)
         #expect(configuration.environment == .development)
         #expect(configuration.dataDirectory == "./data")
-        #expect(configuration.jwtSecret == nil)
+        #expect(configuration.auth.jwtSecret == nil)
         guard case .sqlite(let path) = configuration.store else {
             Issue.record("expected SQLite")
             return
@@ -38,8 +38,8 @@ struct ConfigurationTests {
             "CORS_ORIGIN": "https://A.example, http://localhost:5173/",
             "JWT_SECRET": "\"0123456789abcdef0123456789abcdef\"",
         ])
-        #expect(configuration.corsOrigins == ["https://a.example", "http://localhost:5173"])
-        #expect(configuration.jwtSecret == "0123456789abcdef0123456789abcdef")
+        #expect(configuration.server.corsOrigins == ["https://a.example", "http://localhost:5173"])
+        #expect(configuration.auth.jwtSecret == "0123456789abcdef0123456789abcdef")
     }
 
     @Test(
