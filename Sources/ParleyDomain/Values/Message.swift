@@ -95,7 +95,7 @@ extension Message: Codable {
     }
 }
 
-extension Message {
+extension Message: JSONWritable {
     /// Writes the JSON form: the members ``encode(to:)`` writes, in the same order. Every message
     /// is encoded for its event and for its answer, so this is written by hand.
     public func writeJSON(into json: inout JSONWriter) {

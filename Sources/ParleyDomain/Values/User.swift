@@ -1,3 +1,5 @@
+import JSONText
+
 /// A person with an account, as every API response shows them.
 ///
 /// The JSON form follows the Node app's Mongoose model (`_id`, `name`, `email`, `avatar`,
@@ -27,6 +29,21 @@ extension User: Codable {
     enum CodingKeys: String, CodingKey {
         case id = "_id"
         case name, email, avatar, createdAt, updatedAt
+    }
+}
+
+extension User: JSONWritable {
+    /// The JSON form, members in sorted order (as a sorted-keys encoder writes ``encode(to:)``'s):
+    /// every session check answers with it.
+    public func writeJSON(into json: inout JSONWriter) {
+        json.beginObject()
+        json.member("_id", id.hexString)
+        json.member("avatar", avatar)
+        json.member("createdAt", createdAt.iso8601)
+        json.member("email", email)
+        json.member("name", name)
+        json.member("updatedAt", updatedAt.iso8601)
+        json.endObject()
     }
 }
 

@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdAuth
 import Logging
 import ParleyChat
 import ParleyDomain
@@ -17,16 +18,16 @@ struct AuthController {
         group.post("login", use: logIn)
         group.post("logout", use: logOut)
         group.group()
-            .add(middleware: AuthenticationMiddleware(auth: auth))
+            .add(middleware: SessionAuthenticator(auth: auth))
             .put("update", use: update)
             .get("check", use: check)
     }
 
-    struct LogOutAnswer: Encodable {
+    struct LogOutAnswer: ResponseEncodable {
         var message = "Logged out successfully"
     }
 
-    @Sendable func signUp(request: Request, context: ParleyRequestContext) async throws -> Response {
+    @Sendable func signUp(request: Request, context: ParleyRequestContext) async throws -> EditedResponse<User> {
         let (body, file) = try await JSONBody.decodeForm(SignUpRequest.self, from: request, limit: bodyLimit)
         try rateLimit.check(request: request, context: context, email: body.email)
         let session = try await auth.signUp(
@@ -35,17 +36,19 @@ struct AuthController {
             password: body.password,
             avatar: file.map(ImageInput.bytes) ?? body.avatar.map(ImageInput.dataURI)
         )
-        return sessionResponse(session, status: .created)
+        return signedIn(session, status: .created)
     }
 
-    @Sendable func logIn(request: Request, context: ParleyRequestContext) async throws -> Response {
+    @Sendable func logIn(request: Request, context: ParleyRequestContext) async throws -> EditedResponse<User> {
         let body = try await JSONBody.decodeFields(LogInRequest.self, from: request, limit: bodyLimit)
         try rateLimit.check(request: request, context: context, email: body.email)
         let session = try await auth.logIn(email: body.email, password: body.password)
-        return sessionResponse(session, status: .ok)
+        return signedIn(session, status: .ok)
     }
 
-    @Sendable func logOut(request: Request, context: ParleyRequestContext) async throws -> Response {
+    @Sendable func logOut(request: Request, context: ParleyRequestContext) async throws
+        -> EditedResponse<LogOutAnswer>
+    {
         // A valid token's sockets end with it, on every instance.
         if let token = SessionCookie.token(in: request), (try? await auth.authenticate(token: token)) != nil {
             do {
@@ -55,12 +58,10 @@ struct AuthController {
                     "Could not end the sockets of a logged-out session", metadata: ["error": "\(error)"])
             }
         }
-        var response = JSONResponse.make(LogOutAnswer())
-        response.setCookie(cookie.clear())
-        return response
+        return EditedResponse(headers: [.setCookie: cookie.clear().description], response: LogOutAnswer())
     }
 
-    @Sendable func update(request: Request, context: ParleyRequestContext) async throws -> Response {
+    @Sendable func update(request: Request, context: ParleyRequestContext) async throws -> User {
         let identity = try context.requireIdentity()
         let (body, file) = try await JSONBody.decodeForm(ProfileUpdateRequest.self, from: request, limit: bodyLimit)
         let removeAvatar = file == nil && body.avatar == ""
@@ -70,16 +71,16 @@ struct AuthController {
             avatar: file.map(ImageInput.bytes) ?? (removeAvatar ? nil : body.avatar.map(ImageInput.dataURI)),
             removeAvatar: removeAvatar
         )
-        return JSONResponse.make(user)
+        return user
     }
 
-    @Sendable func check(request: Request, context: ParleyRequestContext) async throws -> Response {
-        JSONResponse.make(try await auth.user(of: try context.requireIdentity().session))
+    @Sendable func check(request: Request, context: ParleyRequestContext) async throws -> User {
+        try await auth.user(of: try context.requireIdentity().session)
     }
 
-    private func sessionResponse(_ session: AuthService.Session, status: HTTPResponse.Status) -> Response {
-        var response = JSONResponse.make(session.user, status: status)
-        response.setCookie(cookie.issue(session.token))
-        return response
+    /// The user, with the session cookie.
+    private func signedIn(_ session: AuthService.Session, status: HTTPResponse.Status) -> EditedResponse<User> {
+        EditedResponse(
+            status: status, headers: [.setCookie: cookie.issue(session.token).description], response: session.user)
     }
 }

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdAuth
 import ParleyChat
 import ParleyDomain
 
@@ -11,7 +12,7 @@ struct MessageController {
     let bodyLimit: Int
 
     func addRoutes(to group: RouterGroup<ParleyRequestContext>) {
-        group.add(middleware: AuthenticationMiddleware(auth: auth))
+        group.add(middleware: SessionAuthenticator(auth: auth))
         group.get("users", use: contacts)
         // One parameter name for the segment: a user's id (GET, .../read) or a message's
         // (PATCH, DELETE), as the Node app's paths have them.
@@ -26,14 +27,16 @@ struct MessageController {
     static let nextCursor = HTTPField.Name("X-Next-Cursor")!
 
     /// The answer to marking messages read: the receipt, and how many messages it marked now.
-    struct ReadReply: Encodable {
+    struct ReadReply: ResponseEncodable {
         var with: ObjectID
         var upTo: ObjectID
         var readAt: Timestamp
         var marked: Int
     }
 
-    @Sendable func contacts(request: Request, context: ParleyRequestContext) async throws -> Response {
+    @Sendable func contacts(request: Request, context: ParleyRequestContext) async throws
+        -> EditedResponse<[Contact]>
+    {
         let identity = try context.requireIdentity()
         let query = request.uri.queryParameters
         let (contacts, next) = try await messages.contacts(
@@ -41,14 +44,12 @@ struct MessageController {
             limit: query.get("limit"),
             cursor: query.get("cursor")
         )
-        var response = JSONResponse.make(contacts)
-        if let next {
-            response.headers[Self.nextCursor] = next
-        }
-        return response
+        var headers = HTTPFields()
+        if let next { headers[Self.nextCursor] = next }
+        return EditedResponse(headers: headers, response: contacts)
     }
 
-    @Sendable func conversation(request: Request, context: ParleyRequestContext) async throws -> Response {
+    @Sendable func conversation(request: Request, context: ParleyRequestContext) async throws -> [Message] {
         let identity = try context.requireIdentity()
         let query = request.uri.queryParameters
         let page = try await messages.conversation(
@@ -59,10 +60,10 @@ struct MessageController {
             updatedAfter: query.get("updatedAfter"),
             limit: query.get("limit")
         )
-        return JSONResponse.make(page)
+        return page
     }
 
-    @Sendable func send(request: Request, context: ParleyRequestContext) async throws -> Response {
+    @Sendable func send(request: Request, context: ParleyRequestContext) async throws -> EditedResponse<Message> {
         let identity = try context.requireIdentity()
         let (body, file) = try await JSONBody.decodeForm(SendMessageRequest.self, from: request, limit: bodyLimit)
         let message = try await messages.send(
@@ -71,10 +72,10 @@ struct MessageController {
             text: body.text,
             image: file.map(ImageInput.bytes) ?? body.image.map(ImageInput.dataURI)
         )
-        return JSONResponse.make(message, status: .created)
+        return EditedResponse(status: .created, response: message)
     }
 
-    @Sendable func markRead(request: Request, context: ParleyRequestContext) async throws -> Response {
+    @Sendable func markRead(request: Request, context: ParleyRequestContext) async throws -> ReadReply {
         let identity = try context.requireIdentity()
         let body = try await JSONBody.decodeFields(MarkReadRequest.self, from: request, limit: 64 * 1024)
         let (receipt, marked) = try await messages.markRead(
@@ -82,11 +83,10 @@ struct MessageController {
             with: context.parameters.get("id"),
             upTo: body.upTo
         )
-        return JSONResponse.make(
-            ReadReply(with: receipt.with, upTo: receipt.upTo, readAt: receipt.readAt, marked: marked))
+        return ReadReply(with: receipt.with, upTo: receipt.upTo, readAt: receipt.readAt, marked: marked)
     }
 
-    @Sendable func edit(request: Request, context: ParleyRequestContext) async throws -> Response {
+    @Sendable func edit(request: Request, context: ParleyRequestContext) async throws -> Message {
         let identity = try context.requireIdentity()
         let body = try await JSONBody.decodeFields(EditMessageRequest.self, from: request, limit: 64 * 1024)
         let message = try await messages.edit(
@@ -94,12 +94,12 @@ struct MessageController {
             by: identity.userID,
             text: body.text
         )
-        return JSONResponse.make(message)
+        return message
     }
 
-    @Sendable func delete(request: Request, context: ParleyRequestContext) async throws -> Response {
+    @Sendable func delete(request: Request, context: ParleyRequestContext) async throws -> Message {
         let identity = try context.requireIdentity()
         let message = try await messages.delete(messageID: context.parameters.get("id"), by: identity.userID)
-        return JSONResponse.make(message)
+        return message
     }
 }

@@ -21,7 +21,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func response(for error: any Error, request: Request, context: Context) -> Response {
         let (status, code, message, headers) = describe(error, request: request, context: context)
-        var response = JSONResponse.make(ErrorBody(message: message, code: code), status: status)
+        var response = ParleyResponseEncoder.response(for: ErrorBody(message: message, code: code), status: status)
         for field in headers where field.name != .contentType && field.name != .contentLength {
             response.headers.append(field)
         }

@@ -1,23 +1,23 @@
 import Hummingbird
+import HummingbirdAuth
 import ParleyChat
 import ParleyDomain
 
-/// Puts the signed-in user's session into the context, or answers 401.
+/// hummingbird-auth's authenticator for Parley's sessions: puts the signed-in user's session into
+/// the context, or answers 401.
 ///
-/// Accepts the `jwt` cookie and `Authorization: Bearer`. Missing, malformed, expired and wrongly
-/// signed tokens, `alg: none` and tokens of users that no longer exist are all 401.
-struct AuthenticationMiddleware: RouterMiddleware {
+/// Accepts the `jwt` cookie and `Authorization: Bearer`. Every route behind it needs a session,
+/// so a missing token is refused here (with the Node app's message) rather than passed on; a
+/// malformed, expired or wrongly signed token, `alg: none` and the token of a user who no longer
+/// exists are all 401.
+struct SessionAuthenticator: AuthenticatorMiddleware {
     typealias Context = ParleyRequestContext
     let auth: AuthService
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
-        -> Response
-    {
+    func authenticate(request: Request, context: Context) async throws -> Context.Identity? {
         guard let token = SessionCookie.token(in: request) else {
             throw ParleyError(.unauthorized, code: "unauthorized", message: "Unauthorized - no token provided")
         }
-        var context = context
-        context.identity = .init(session: try await auth.authenticate(token: token))
-        return try await next(request, context)
+        return .init(session: try await auth.authenticate(token: token))
     }
 }

@@ -7,23 +7,19 @@ import ParleyDomain
 struct HealthController {
     let store: any ChatStore
 
-    struct Status: Encodable {
+    struct Status: ResponseEncodable {
         var status: String
     }
 
     func addRoutes(to router: Router<ParleyRequestContext>) {
-        router.get("healthz") { _, _ in JSONResponse.make(Status(status: "ok")) }
-        router.get("readyz") { _, context in
+        router.get("healthz") { _, _ in Status(status: "ok") }
+        router.get("readyz") { _, context -> Status in
             do {
                 try await Deadline.run(within: .seconds(3)) { try await store.checkReadiness() }
-                return JSONResponse.make(Status(status: "ready"))
+                return Status(status: "ready")
             } catch {
                 context.logger.warning("Store not ready", metadata: ["error": "\(error)"])
-                return JSONResponse.make(
-                    ErrorMiddleware<ParleyRequestContext>.ErrorBody(
-                        message: "The store is not reachable", code: "not_ready"),
-                    status: .serviceUnavailable
-                )
+                throw ParleyError(.unavailable, code: "not_ready", message: "The store is not reachable")
             }
         }
     }
