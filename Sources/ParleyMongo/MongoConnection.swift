@@ -252,10 +252,9 @@ func withDriverDocument<Result>(_ document: BSONDocument, _ body: (OpaquePointer
 }
 
 extension BSONDocument {
-    /// Copies a driver `bson_t`.
+    /// Reads a driver `bson_t` (a reply) with libbson's iterator.
     init(driverDocument: OpaquePointer) throws(BSONError) {
-        let length = Int(parley_bson_length(driverDocument))
-        try self.init(bytes: UnsafeBufferPointer(start: bson_get_data(driverDocument), count: length))
+        self = try BSONIterator.read(driverDocument: driverDocument)
     }
 }
 
