@@ -240,17 +240,18 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(
-            name: "ParleyTests",
+        // What the Parley test targets share: fixtures, the stores to test against, the app
+        // under test, a stand-in Cloudinary.
+        .target(
+            name: "ParleyTesting",
             dependencies: [
                 "Cloudinary",
-                "JSONText",
                 "ParleyChat",
                 "ParleyDomain",
-                "ParleyMedia",
                 "ParleyPostgres",
                 "ParleyServer",
                 "ParleySQLite",
@@ -263,10 +264,82 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/ParleyTesting",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParleyDomainTests",
+            dependencies: ["JSONText", "ParleyChat", "ParleyDomain", "ParleyTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParleyChatTests",
+            dependencies: [
+                "ParleyChat",
+                "ParleyDomain",
+                "ParleyTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CloudinaryTests",
+            dependencies: [
+                "Cloudinary",
+                "ParleyTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParleyPostgresTests",
+            dependencies: [
+                "ParleyChat",
+                "ParleyDomain",
+                "ParleyPostgres",
+                "ParleyTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParleyMongoTests",
+            dependencies: [
+                .target(name: "ParleyMongo", condition: .when(traits: ["MongoDB"])),
+                "ParleyChat",
+                "ParleyDomain",
+                "ParleyServer",
+                "ParleyTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The application through its router and real stores: the HTTP API, configuration, the
+        // store contract every store passes, and parley copy between every pair.
+        .testTarget(
+            name: "ParleyServerTests",
+            dependencies: [
+                "Cloudinary",
+                "ParleyChat",
+                "ParleyDomain",
+                "ParleyPostgres",
+                "ParleyServer",
+                "ParleyTesting",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

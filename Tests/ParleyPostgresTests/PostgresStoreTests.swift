@@ -1,0 +1,489 @@
+import Foundation
+import Logging
+import ParleyChat
+import ParleyDomain
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+@testable import ParleyPostgres
+@testable import ParleyTesting
+
+/// What only the PostgreSQL store does: migrations shared by several instances, the index
+/// behind conversation paging, and bounded waits while the database is down.
+@Suite(
+    "PostgreSQL store", .enabled(if: TestPostgres.adminURL != nil, "set PARLEY_TEST_DATABASE_URL (scripts/test does)"))
+struct PostgresStoreTests {
+    /// An empty database (no migrations applied).
+    static func emptyDatabase() async throws -> String {
+        let admin = try #require(TestPostgres.adminURL)
+        let name = "parley_empty_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
+        try await TestPostgres.withAdminClient(admin) { client in
+            try await client.query("CREATE DATABASE \(unescaped: name)")
+        }
+        return TestPostgres.replacingDatabase(in: admin, with: name)
+    }
+
+    static func withRunning<Result: Sendable>(
+        _ stores: [PostgresStore],
+        _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for store in stores {
+                for service in store.servicesForMigration { group.addTask { try await service.run() } }
+            }
+            defer { group.cancelAll() }
+            return try await body()
+        }
+    }
+
+    @Test func instancesStartingTogetherMigrateOnce() async throws {
+        let url = try PostgresConnectionURL(try await Self.emptyDatabase())
+        let stores = (0..<4).map { _ in PostgresStore(url: url, maximumConnections: 2, logger: .quiet) }
+        try await Self.withRunning(stores) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for store in stores { group.addTask { try await store.migrate() } }
+                try await group.waitForAll()
+            }
+            // Applied exactly once each, and the schema works.
+            let record = Fixture.user()
+            try await stores[0].insertUser(record)
+            #expect(try await stores[3].user(id: record.user.id) == record)
+        }
+        let admin = try #require(TestPostgres.adminURL)
+        let database = String(url.displayName.split(separator: "/").last!)
+        let count = try await TestPostgres.withAdminClient(TestPostgres.replacingDatabase(in: admin, with: database)) {
+            client in
+            var count = 0
+            for try await value in try await client.query("SELECT count(*) FROM parley_schema_migrations").decode(
+                Int.self)
+            {
+                count = value
+            }
+            return count
+        }
+        #expect(count == PostgresSchema.migrations.count, "each migration applied exactly once")
+    }
+
+    /// The messages table's secondary indexes and foreign keys (none since migration 0007) that
+    /// exist now.
+    static func messageIndexesAndKeys(_ url: String) async throws -> Set<String> {
+        try await TestPostgres.withAdminClient(url) { client in
+            let rows = try await client.query(
+                """
+                SELECT indexname FROM pg_indexes WHERE tablename = 'messages'
+                UNION ALL SELECT conname FROM pg_constraint WHERE conrelid = 'messages'::regclass AND contype = 'f'
+                """
+            )
+            var names = Set<String>()
+            for try await name in rows.decode(String.self) { names.insert(name) }
+            return names
+        }
+    }
+
+    static let setAside: Set<String> = ["messages_conversation", "messages_conversation_updated"]
+
+    @Test func aBulkImportSetsIndexesAsideAndAnInterruptedOneGetsThemBack() async throws {
+        let raw = try await TestPostgres.freshDatabaseURL()
+        let store = PostgresStore(url: try PostgresConnectionURL(raw), maximumConnections: 2, logger: .quiet)
+        try await Self.withRunning([store]) {
+            try await store.migrate()
+            let (ann, bob) = (Fixture.user(), Fixture.user())
+            _ = try await store.importUsers([ann, bob])
+            try await store.beginImport()
+            #expect(try await Self.messageIndexesAndKeys(raw).isDisjoint(with: Self.setAside))
+            #expect(try await Self.messageIndexesAndKeys(raw).contains("messages_seq_key"), "kept: resuming needs it")
+            _ = try await store.importMessages([Fixture.message(from: ann.user.id, to: bob.user.id)])
+            // Interrupted here: a server starting on the database builds them again.
+            try await store.migrate()
+            #expect(try await Self.messageIndexesAndKeys(raw).isSuperset(of: Self.setAside))
+            // Into a table that has messages, nothing is set aside.
+            try await store.beginImport()
+            #expect(try await Self.messageIndexesAndKeys(raw).isSuperset(of: Self.setAside))
+            try await store.finishImport()
+            #expect(try await Self.messageIndexesAndKeys(raw).isSuperset(of: Self.setAside))
+        }
+    }
+
+    /// Users 1 to `count`, their ids the number in hex (`000…001`), for tests that fill tables
+    /// with SQL.
+    static func insertNumberedUsers(_ count: Int, with client: PostgresClient) async throws {
+        try await client.query(
+            """
+            INSERT INTO users (id, name, email, password, created_at, updated_at)
+            SELECT lpad(to_hex(i), 24, '0'), 'u' || i, 'u' || i || '@example.com', 'x', now(), now()
+            FROM generate_series(1, \(count)) AS i
+            """
+        )
+    }
+
+    @Test func conversationPagesUseTheIndexNotAScan() async throws {
+        let url = try await TestPostgres.freshDatabaseURL()
+        try await TestPostgres.withAdminClient(url) { client in
+            // 20,000 messages over 100 conversations.
+            try await Self.insertNumberedUsers(101, with: client)
+            try await client.query(
+                """
+                INSERT INTO messages (id, sender_id, receiver_id, text, created_at, updated_at)
+                SELECT lpad(to_hex(1000 + i), 24, '0'), lpad(to_hex(1), 24, '0'), lpad(to_hex(2 + i % 100), 24, '0'),
+                       'm' || i, now(), now()
+                FROM generate_series(1, 20000) AS i
+                """
+            )
+            try await client.query("ANALYZE messages")
+            var plan: [String] = []
+            let rows = try await client.query(
+                """
+                EXPLAIN SELECT id FROM messages
+                WHERE user_lo = '000000000000000000000001' AND user_hi = '000000000000000000000002'
+                  AND seq < 15000 ORDER BY seq DESC LIMIT 50
+                """
+            )
+            for try await line in rows.decode(String.self) { plan.append(line) }
+            let text = plan.joined(separator: "\n")
+            #expect(text.contains("messages_conversation"), "\(text)")
+            #expect(!text.contains("Seq Scan"), "\(text)")
+            #expect(!text.contains("Sort"), "the index already gives the order: \(text)")
+        }
+    }
+
+    /// A stored message updates its conversation's summary in place (a HOT update, no new index
+    /// entries: migration 0006), and the sidebar still finds a user's conversations by index.
+    @Test func summaryUpdatesAreInPlaceAndTheSidebarFindsConversationsByIndex() async throws {
+        let url = try await TestPostgres.freshDatabaseURL()
+        try await TestPostgres.withAdminClient(url) { client in
+            // 10,000 conversations: each user with the next two.
+            try await Self.insertNumberedUsers(5002, with: client)
+            let conversations = """
+                SELECT lpad(to_hex(i), 24, '0') AS sender, lpad(to_hex(i + step), 24, '0') AS receiver
+                FROM generate_series(1, 5000) AS i, generate_series(1, 2) AS step
+                """
+            try await client.query(
+                """
+                INSERT INTO messages (id, sender_id, receiver_id, text, created_at, updated_at)
+                SELECT substr(md5(sender || receiver), 1, 24), sender, receiver, 'first', now(), now()
+                FROM (\(unescaped: conversations)) AS c
+                """
+            )
+            try await client.query("ANALYZE parley_conversations")
+            let (updated, inPlace) = try await client.withTransaction(logger: .quiet) { connection in
+                try await connection.query(
+                    """
+                    INSERT INTO messages (id, sender_id, receiver_id, text, created_at, updated_at)
+                    SELECT substr(md5(receiver || sender), 1, 24), receiver, sender, 'second', now(), now()
+                    FROM (\(unescaped: conversations)) AS c
+                    """,
+                    logger: .quiet
+                )
+                let rows = try await connection.query(
+                    """
+                    SELECT pg_stat_get_xact_tuples_updated('parley_conversations'::regclass),
+                           pg_stat_get_xact_tuples_hot_updated('parley_conversations'::regclass)
+                    """,
+                    logger: .quiet
+                )
+                for try await counts in rows.decode((Int, Int).self) { return counts }
+                return (0, 0)
+            }
+            #expect(updated == 10_000)
+            #expect(inPlace == updated, "\(inPlace) of \(updated) summary updates were in place")
+            var plan: [String] = []
+            let me = "'\(String(repeating: "0", count: 21))9c4'"
+            let rows = try await client.query(
+                """
+                EXPLAIN SELECT c.last_seq FROM parley_conversations c
+                WHERE (c.user_lo = \(unescaped: me) OR c.user_hi = \(unescaped: me)) AND c.last_seq < 9223372036854775807
+                ORDER BY c.last_seq DESC LIMIT 50
+                """
+            )
+            for try await line in rows.decode(String.self) { plan.append(line) }
+            let text = plan.joined(separator: "\n")
+            #expect(text.contains("parley_conversations_pkey") && text.contains("parley_conversations_hi"), "\(text)")
+            #expect(!text.contains("Seq Scan"), "\(text)")
+        }
+    }
+
+    /// What the foreign keys from messages to users did, done per statement (migration 0007):
+    /// whoever writes the rows, a message needs existing users, and a user with messages stays.
+    @Test func messagesNeedTheirUsersAndUsersWithMessagesStay() async throws {
+        let url = try await TestPostgres.freshDatabaseURL()
+        try await TestPostgres.withAdminClient(url) { client in
+            let (ann, bob, cyd, nobody) = (ObjectID(), ObjectID(), ObjectID(), ObjectID())
+            for user in [ann, bob, cyd] {
+                try await client.query(
+                    """
+                    INSERT INTO users (id, name, email, password, created_at, updated_at)
+                    VALUES (\(user.hexString), 'u', \(user.hexString + "@example.com"), 'x', now(), now())
+                    """
+                )
+            }
+            func refused(_ sql: String) async -> String? {
+                do {
+                    try await client.query(PostgresQuery(unsafeSQL: sql))
+                    return nil
+                } catch let error as PSQLError {
+                    return error.serverInfo?[.sqlState]
+                } catch {
+                    return "\(error)"
+                }
+            }
+            func message(from sender: ObjectID, to receiver: ObjectID) -> String {
+                """
+                INSERT INTO messages (id, sender_id, receiver_id, text, created_at, updated_at)
+                VALUES ('\(ObjectID().hexString)', '\(sender.hexString)', '\(receiver.hexString)', 'hi', now(), now())
+                """
+            }
+            #expect(await refused(message(from: ann, to: bob)) == nil)
+            #expect(await refused(message(from: nobody, to: bob)) == "23503")
+            #expect(await refused(message(from: ann, to: nobody)) == "23503")
+            #expect(await refused("UPDATE messages SET receiver_id = '\(nobody.hexString)'") == "23503")
+            #expect(await refused("UPDATE messages SET receiver_id = '\(cyd.hexString)'") == nil)
+            #expect(await refused("DELETE FROM users WHERE id = '\(ann.hexString)'") == "23503")
+            let rekey = "UPDATE users SET id = '\(nobody.hexString)' WHERE id = '\(cyd.hexString)'"
+            #expect(await refused(rekey) == "23503")
+            #expect(await refused("TRUNCATE users") == "23503")
+            #expect(await refused("UPDATE users SET name = 'Bob' WHERE id = '\(bob.hexString)'") == nil)
+            #expect(await refused("DELETE FROM users WHERE id = '\(bob.hexString)'") == nil, "Bob has no messages now")
+
+            // A user deleted while a message to them is being stored: the delete waits for the
+            // insert's lock, then sees its message.
+            let dan = ObjectID()
+            try await client.query(
+                """
+                INSERT INTO users (id, name, email, password, created_at, updated_at)
+                VALUES (\(dan.hexString), 'u', \(dan.hexString + "@example.com"), 'x', now(), now())
+                """
+            )
+            try await client.withConnection { inserting in
+                try await inserting.query("BEGIN", logger: .quiet)
+                try await inserting.query(PostgresQuery(unsafeSQL: message(from: ann, to: dan)), logger: .quiet)
+                async let deletion = refused("DELETE FROM users WHERE id = '\(dan.hexString)'")
+                var waiting = false
+                for _ in 0..<500 where !waiting {
+                    let rows = try await client.query(
+                        """
+                        SELECT count(*) FROM pg_stat_activity
+                        WHERE query LIKE 'DELETE FROM users%' AND wait_event_type = 'Lock'
+                        """
+                    )
+                    waiting = try await rows.decode(Int.self).first(where: { _ in true }) == 1
+                    if !waiting { try await Task.sleep(for: .milliseconds(10)) }
+                }
+                #expect(waiting, "the delete waits for the insert")
+                try await inserting.query("COMMIT", logger: .quiet)
+                #expect(await deletion == "23503")
+            }
+        }
+    }
+
+    @Test func concurrentSendsShareTransactionsAndABadOneFailsAlone() async throws {
+        let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
+        let store = PostgresStore(url: url, maximumConnections: 4, logger: .quiet)
+        try await Self.withRunning([store]) {
+            let (ann, bob, cyd) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"), Fixture.user(name: "Cyd"))
+            for user in [ann, bob, cyd] { try await store.insertUser(user) }
+            let sent = (0..<300).map { index in
+                Fixture.message(from: ann.user.id, to: index.isMultiple(of: 2) ? bob.user.id : cyd.user.id)
+            }
+            // Its sender does not exist: the users check rejects it, and only it.
+            let orphan = Fixture.message(from: ObjectID(), to: bob.user.id)
+            let failures = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for message in sent + [orphan] {
+                    group.addTask {
+                        do {
+                            try await store.insertMessage(message)
+                            return false
+                        } catch {
+                            return true
+                        }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(failures == 1)
+            var stored = Set<ObjectID>()
+            for other in [bob, cyd] {
+                let page = try await store.conversation(
+                    ConversationQuery(user: ann.user.id, peer: other.user.id, limit: 200))
+                stored.formUnion(page.map(\.id))
+            }
+            #expect(stored == Set(sent.map(\.id)))
+            // Fewer transactions than messages: concurrent sends were committed together.
+            let transactions = try await store.client.query("SELECT count(DISTINCT xmin::text) FROM messages")
+            for try await count in transactions.decode(Int.self) {
+                #expect(count < sent.count, "\(count) transactions for \(sent.count) messages")
+            }
+        }
+    }
+
+    /// A message whose transaction took its `seq` first but commits last must not be passed over
+    /// by a copy reading a live source: the copy's bound waits for it.
+    @Test func aCopyBoundWaitsForMessagesStillBeingCommitted() async throws {
+        let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
+        let store = PostgresStore(url: url, maximumConnections: 4, logger: .quiet)
+        try await Self.withRunning([store]) {
+            let (ann, bob, cyd) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"), Fixture.user(name: "Cyd"))
+            for user in [ann, bob, cyd] { try await store.insertUser(user) }
+            // Two conversations: within one, inserts queue on its summary row.
+            let early = Fixture.message(from: ann.user.id, to: bob.user.id, text: "takes seq 1, commits last")
+            let late = Fixture.message(from: cyd.user.id, to: ann.user.id, text: "takes seq 2, commits first")
+            let (opened, open) = AsyncStream.makeStream(of: Void.self)
+            let (released, release) = AsyncStream.makeStream(of: Void.self)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await store.client.withTransaction(logger: .quiet) { connection in
+                        try await connection.query(
+                            """
+                            INSERT INTO messages (id, sender_id, receiver_id, text, created_at, updated_at)
+                            VALUES (\(early.id.hexString), \(ann.user.id.hexString), \(bob.user.id.hexString),
+                                    \(early.text), now(), now())
+                            """,
+                            logger: .quiet
+                        )
+                        open.yield()
+                        for await _ in released { break }
+                    }
+                }
+                for await _ in opened { break }
+                try await store.insertMessage(late)
+                // The newest visible message is `late`, but `early` (smaller seq) is in flight:
+                // the bound must not be settled before `early` commits.
+                let order = Mutex<[String]>([])
+                async let bound = {
+                    let id = try await store.settledLastMessageID()
+                    order.withLock { $0.append("settled") }
+                    return id
+                }()
+                try await Task.sleep(for: .milliseconds(300))  // time enough for a wrong early answer
+                order.withLock { $0.append("committing") }
+                release.yield()
+                #expect(try await bound == late.id)
+                #expect(order.withLock { $0 } == ["committing", "settled"])
+                let exported = try await store.exportMessages(after: nil, through: late.id, limit: 10)
+                #expect(exported == [.valid(try #require(await store.message(id: early.id))), .valid(late)])
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    @Test func anUnreachableDatabaseFailsFastWithUnavailable() async throws {
+        // Nothing listens on port 1: the pool keeps trying to connect; calls must not wait forever.
+        let url = try PostgresConnectionURL("postgres://parley@127.0.0.1:1/none?sslmode=disable")
+        let store = PostgresStore(url: url, maximumConnections: 2, operationTimeout: .seconds(1), logger: .quiet)
+        try await Self.withRunning([store]) {
+            let clock = ContinuousClock()
+            let start = clock.now
+            await #expect(throws: StoreError.self) { try await store.user(id: ObjectID()) }
+            // About the 1 s timeout, with room for the whole suite running on two cores.
+            #expect(start.duration(to: clock.now) < .seconds(5))
+            await #expect(throws: (any Error).self) { try await store.checkReadiness() }
+            // Messages keep the same bound in the writer: the ones writing a batch and the ones
+            // queued behind them.
+            let sendStart = clock.now
+            let failures = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<10 {
+                    group.addTask {
+                        do {
+                            try await store.insertMessage(Fixture.message(from: ObjectID(), to: ObjectID()))
+                            return false
+                        } catch let error as StoreError {
+                            return error == .unavailable("The database did not answer in time")
+                                || error == .unavailable("The database is unavailable")
+                        }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(failures == 10)
+            // About the 1 s timeout; the bound leaves room for the whole suite running on two cores.
+            #expect(sendStart.duration(to: clock.now) < .seconds(5))
+        }
+    }
+
+    /// A batch that cannot get its conversation's lock in time is rolled back by the database,
+    /// not left to commit after its senders were told it failed.
+    @Test(.timeLimit(.minutes(1))) func aMessageThatCannotGetItsLockInTimeFailsAndIsNotStored() async throws {
+        let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
+        let store = PostgresStore(url: url, maximumConnections: 4, operationTimeout: .seconds(1), logger: .quiet)
+        // Everything but the insert under test goes through a store with the default deadline, so a
+        // slow moment of the machine elsewhere in the suite cannot fail the setup or the checks.
+        let checker = PostgresStore(url: url, maximumConnections: 2, logger: .quiet)
+        try await Self.withRunning([store, checker]) {
+            let (ann, bob) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"))
+            for user in [ann, bob] { try await checker.insertUser(user) }
+            let message = Fixture.message(from: ann.user.id, to: bob.user.id)
+            let (low, high) = ann.user.id < bob.user.id ? (ann.user.id, bob.user.id) : (bob.user.id, ann.user.id)
+            let key = "parley.conversation.\(low.hexString).\(high.hexString)"
+            let (held, hold) = AsyncStream.makeStream(of: Void.self)
+            let (released, release) = AsyncStream.makeStream(of: Void.self)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await store.client.withTransaction(logger: .quiet) { connection in
+                        try await connection.run(
+                            "SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: .quiet)
+                        hold.yield()
+                        for await _ in released { break }
+                    }
+                }
+                for await _ in held { break }
+                let clock = ContinuousClock()
+                let start = clock.now
+                // Refused by the database's lock_timeout, or given up on by the server first when the
+                // machine is slow: either way unavailable, and (below) not stored.
+                let error = await #expect(throws: StoreError.self) {
+                    try await store.insertMessage(message)
+                }
+                if case .unavailable? = error {} else { Issue.record("\(String(describing: error))") }
+                #expect(start.duration(to: clock.now) < .seconds(5))
+                release.yield()
+                try await group.waitForAll()
+            }
+            #expect(try await checker.message(id: message.id) == nil)
+            try await checker.insertMessage(message)
+            #expect(try await checker.message(id: message.id) != nil)
+        }
+    }
+
+    /// The server's batches announce their messages themselves; a row inserted any other way
+    /// (psql, another tool) is announced by the statement trigger, in `seq` order, once.
+    @Test(.timeLimit(.minutes(1))) func messagesInsertedOutsideTheServerAreAnnouncedOnce() async throws {
+        let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
+        let store = PostgresStore(url: url, maximumConnections: 4, logger: .quiet)
+        try await Self.withRunning([store]) {
+            let (ann, bob) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"))
+            for user in [ann, bob] { try await store.insertUser(user) }
+            let byServer = Fixture.message(
+                from: ann.user.id, to: bob.user.id, text: nil, image: "https://x.example/a.png")
+            let first = Fixture.message(from: bob.user.id, to: ann.user.id, text: "first \"quoted\"")
+            let second = Fixture.message(from: ann.user.id, to: bob.user.id, text: "second")
+            let received = try await store.client.withConnection { connection in
+                try await connection.listen(on: PostgresEventBus.channel) { notifications in
+                    try await store.insertMessage(byServer)
+                    try await store.client.query(
+                        """
+                        INSERT INTO messages (id, sender_id, receiver_id, text, created_at, updated_at)
+                        VALUES (\(first.id.hexString), \(first.senderID.hexString), \(first.receiverID.hexString),
+                                \(first.text), \(first.createdAt.iso8601)::timestamptz, \(first.updatedAt.iso8601)::timestamptz),
+                               (\(second.id.hexString), \(second.senderID.hexString), \(second.receiverID.hexString),
+                                \(second.text), \(second.createdAt.iso8601)::timestamptz, \(second.updatedAt.iso8601)::timestamptz)
+                        """,
+                        logger: .quiet
+                    )
+                    var events: [ClusterEvent] = []
+                    for try await notification in notifications {
+                        events.append(try #require(ClusterEvent(encoded: notification.payload)))
+                        if events.count == 3 { break }
+                    }
+                    return events
+                }
+            }
+            // The media id is the server's own: events do not carry it.
+            var announced = byServer
+            announced.imageMediaID = nil
+            #expect(received == [.messageCreated(announced), .messageCreated(first), .messageCreated(second)])
+            let stored = try #require(await store.message(id: byServer.id))
+            #expect(stored.image == byServer.image && stored.text == nil)
+        }
+    }
+}

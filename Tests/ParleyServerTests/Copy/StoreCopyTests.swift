@@ -1,0 +1,395 @@
+import Logging
+import ParleyChat
+import ParleyDomain
+import Testing
+
+@testable import ParleyTesting
+
+/// `parley copy`'s engine against real stores: every pair of the stores this machine has
+/// (SQLite always, PostgreSQL under the test command).
+@Suite("Copying between stores")
+struct StoreCopyTests {
+    static var pairs: [(StoreKind, StoreKind)] {
+        StoreKind.available.flatMap { source in StoreKind.available.map { (source, $0) } }
+    }
+
+    @Test("copies users and messages exactly, and a copy back is equal", arguments: pairs)
+    func roundTrip(from sourceKind: StoreKind, to targetKind: StoreKind) async throws {
+        try await withStores(sourceKind, targetKind, sourceKind) { source, middle, back in
+            let seeded = try await Seed.fill(source)
+            let there = try await copy(from: source, to: middle, batchSize: 7)
+            #expect(there.outcome == .completed)
+            #expect(there.users.inserted == seeded.users.count)
+            #expect(there.messages.inserted == seeded.messages.count)
+            let home = try await copy(from: middle, to: back, batchSize: 7)
+            #expect(home.messages.inserted == seeded.messages.count)
+
+            let digests = try await [source, middle, back].asyncMap { try await StoreDigest.compute(of: $0) }
+            #expect(digests[0] == digests[1])
+            #expect(digests[1] == digests[2])
+            #expect(digests[0].messages.count == seeded.messages.count)
+
+            // What the digest leaves out on purpose, and what logins and pages depend on.
+            for record in seeded.users {
+                let copied = try #require(try await back.user(id: record.user.id))
+                #expect(copied == record)
+            }
+            let page = ConversationQuery(user: seeded.users[0].user.id, peer: seeded.users[1].user.id, limit: 100)
+            #expect(try await back.conversation(page).map(\.id) == (try await source.conversation(page).map(\.id)))
+            #expect(try await back.conversation(page).first?.imageMediaID != nil)
+            for id in [seeded.messages[0].id, seeded.messages[3].id, seeded.messages[5].id] {
+                #expect(try await back.message(id: id) == (try await source.message(id: id)))
+            }
+            #expect(try await back.message(id: seeded.messages[0].id)?.readAt != nil)
+            #expect(try await back.message(id: seeded.messages[3].id)?.editedAt != nil)
+            #expect(try await back.message(id: seeded.messages[5].id)?.deletedAt != nil)
+            // The sidebar summary is rebuilt from the copied messages.
+            let original = try await source.sidebar(of: seeded.users[1].user.id, after: nil, limit: nil)
+            for store in [middle, back] {
+                let sidebar = try await store.sidebar(of: seeded.users[1].user.id, after: nil, limit: nil)
+                #expect(sidebar.map(\.unreadCount) == original.map(\.unreadCount))
+                #expect(sidebar.map(\.lastMessage) == original.map(\.lastMessage))
+            }
+            #expect(original.map(\.unreadCount).reduce(0, +) > 0)
+        }
+    }
+
+    @Test("running again copies nothing and resumes after the last message", arguments: StoreKind.available)
+    func secondRunCreatesNothing(target kind: StoreKind) async throws {
+        try await withStores(.sqlite, kind) { source, target in
+            let seeded = try await Seed.fill(source)
+            _ = try await copy(from: source, to: target, batchSize: 10)
+            let again = try await copy(from: source, to: target, batchSize: 10)
+            #expect(again.outcome == .completed)
+            #expect(again.users.inserted == 0)
+            #expect(again.users.alreadyPresent == seeded.users.count)
+            #expect(again.messages.inserted == 0)
+            #expect(again.resumedAfter == seeded.messages.last?.id)
+            #expect(try await target.countMessages() == seeded.messages.count)
+        }
+    }
+
+    @Test("an interrupted copy resumes where it stopped", arguments: StoreKind.available)
+    func interruptedCopyResumes(target kind: StoreKind) async throws {
+        try await withStores(.sqlite, kind) { source, target in
+            let seeded = try await Seed.fill(source)
+            let failing = FailingImporter(target, failOnMessageBatch: 3)
+            await #expect(throws: FailingImporter.Interrupted.self) {
+                _ = try await copy(from: source, to: failing, batchSize: 5)
+            }
+            #expect(try await target.countMessages() == 10)
+
+            let resumed = try await copy(from: source, to: target, batchSize: 5)
+            #expect(resumed.resumedAfter == seeded.messages[9].id)
+            #expect(resumed.messages.read == seeded.messages.count - 10)
+            #expect(resumed.messages.inserted == seeded.messages.count - 10)
+            #expect(try await StoreDigest.compute(of: source) == (try await StoreDigest.compute(of: target)))
+        }
+    }
+
+    @Test("an email taken in the target stops the copy before writing, or is skipped", arguments: StoreKind.available)
+    func emailTakenInTarget(target kind: StoreKind) async throws {
+        try await withStores(.sqlite, kind) { source, target in
+            let seeded = try await Seed.fill(source)
+            let taken = seeded.users[1].user
+            let squatter = Fixture.user(name: "Other", email: taken.email)
+            try await target.insertUser(squatter)
+
+            let refused = try await copy(from: source, to: target)
+            #expect(refused.outcome == .refused)
+            #expect(
+                refused.conflicts.first
+                    == CopyConflict(
+                        collection: .users,
+                        id: taken.id.hexString,
+                        kind: .emailTaken(email: taken.email, existingID: squatter.user.id)
+                    )
+            )
+            // The user's messages would lose their sender or receiver: reported with their ids.
+            let orphans = seeded.messages.filter { $0.involves(taken.id) }.map(\.id.hexString)
+            #expect(refused.conflicts.dropFirst().map(\.id) == orphans)
+            #expect(refused.conflicts.dropFirst().allSatisfy { $0.kind == .missingUser(taken.id) })
+            #expect(try await target.countUsers() == 1)
+            #expect(try await target.countMessages() == 0)
+
+            let skipped = try await copy(from: source, to: target, onConflict: .skip)
+            #expect(skipped.outcome == .completed)
+            #expect(skipped.users.inserted == seeded.users.count - 1)
+            let leftBehind = seeded.messages.filter { $0.involves(taken.id) }
+            #expect(!leftBehind.isEmpty)
+            #expect(skipped.messages.skipped == leftBehind.count)
+            #expect(skipped.messages.inserted == seeded.messages.count - leftBehind.count)
+            #expect(skipped.conflicts.contains { $0.kind == .missingUser(taken.id) && $0.collection == .messages })
+            #expect(try await target.user(id: taken.id) == nil)
+
+            // A skip run left messages behind: the next run goes through them all again.
+            let again = try await copy(from: source, to: target, onConflict: .skip)
+            #expect(again.resumedAfter == nil)
+            #expect(again.messages.read == seeded.messages.count)
+            #expect(again.messages.inserted == 0)
+        }
+    }
+
+    @Test("a dry run counts and reports without writing", arguments: StoreKind.available)
+    func dryRun(target kind: StoreKind) async throws {
+        try await withStores(.sqlite, kind) { source, target in
+            let seeded = try await Seed.fill(source)
+            try await target.insertUser(Fixture.user(email: seeded.users[0].user.email))
+            let report = try await copy(from: source, to: target, dryRun: true)
+            #expect(report.outcome == .dryRun)
+            #expect(report.users.sourceCount == seeded.users.count)
+            #expect(report.messages.sourceCount == seeded.messages.count)
+            #expect(report.users.targetCount == 1)
+            #expect(report.conflicts.contains { $0.id == seeded.users[0].user.id.hexString })
+            // The user's messages would lose their sender or receiver: reported too.
+            #expect(report.conflicts.contains { $0.kind == .missingUser(seeded.users[0].user.id) })
+            #expect(try await target.countUsers() == 1)
+            #expect(try await target.countMessages() == 0)
+        }
+    }
+
+    @Test("verification tells equal stores from different ones")
+    func verificationSeesDifferences() async throws {
+        try await withStores(.sqlite, .sqlite) { source, target in
+            let seeded = try await Seed.fill(source)
+            _ = try await copy(from: source, to: target)
+            #expect(try await StoreDigest.compute(of: source) == (try await StoreDigest.compute(of: target)))
+            try await target.insertMessage(
+                Fixture.message(from: seeded.users[0].user.id, to: seeded.users[1].user.id, text: "late")
+            )
+            let (before, after) = (try await StoreDigest.compute(of: source), try await StoreDigest.compute(of: target))
+            #expect(before.users == after.users)
+            #expect(before.messages.count + 1 == after.messages.count)
+            #expect(before.messages.sha256 != after.messages.sha256)
+        }
+    }
+
+    @Test("invalid records and messages pointing at missing users are conflicts")
+    func invalidSourceRecords() async throws {
+        let good = [Fixture.user(name: "Ann"), Fixture.user(name: "Bob")]
+        let ghost = ObjectID()
+        let messages: [ExportedRecord<Message>] = [
+            .valid(Fixture.message(from: good[0].user.id, to: good[1].user.id, text: "kept")),
+            .valid(Fixture.message(from: good[0].user.id, to: ghost, text: "to nobody")),
+            .invalid(id: ObjectID().hexString, reason: "no text and no image"),
+            // Another application stored a NUL: PostgreSQL could not take it; it is reported.
+            .valid(Fixture.message(from: good[1].user.id, to: good[0].user.id, text: "nul\u{0}inside")),
+        ]
+        let invalidUser = ObjectID().hexString
+        let source = ScriptedExporter(
+            users: good.map { .valid($0) } + [.invalid(id: invalidUser, reason: "no email")],
+            messages: messages
+        )
+        try await withStores(.sqlite) { target in
+            let refused = try await copy(from: source, to: target)
+            #expect(refused.outcome == .refused)
+            #expect(refused.conflictCount == 4)
+            #expect(refused.conflicts.contains { $0.id == invalidUser && $0.kind == .invalid(reason: "no email") })
+            #expect(
+                refused.conflicts.contains { $0.kind == .invalid(reason: "text or image contains a NUL character") })
+            #expect(refused.conflicts.contains { $0.kind == .missingUser(ghost) })
+            #expect(try await target.countUsers() == 0)
+
+            let skipped = try await copy(from: source, to: target, onConflict: .skip)
+            #expect(skipped.outcome == .completed)
+            #expect(skipped.users.inserted == 2)
+            #expect(skipped.messages.inserted == 1)
+            #expect(skipped.conflictCount == 4)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func copy(
+        from source: any ChatExporter,
+        to target: any ChatImporter,
+        batchSize: Int = 5000,
+        onConflict: ConflictPolicy = .fail,
+        dryRun: Bool = false
+    ) async throws -> CopyReport {
+        let options = CopyOptions(batchSize: batchSize, onConflict: onConflict, dryRun: dryRun)
+        return try await StoreCopier(from: source, to: target, options: options, logger: .quiet).run()
+    }
+}
+
+/// Users and messages of every shape a copy must keep.
+enum Seed {
+    static func fill(_ store: any ChatImporter & ChatStore) async throws -> (users: [UserRecord], messages: [Message]) {
+        var users = [
+            Fixture.user(name: "Ann", hash: "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"),
+            Fixture.user(name: "Bob Ü 😀"),
+            Fixture.user(name: "Tab\tand\\back\nslash"),
+        ]
+        users[0].user.avatar = "https://res.cloudinary.com/demo/image/upload/avatar-1.png"
+        users[0].avatarMediaID = "cloudinary:avatar-1"
+        users[1].user.updatedAt = Timestamp(millisecondsSince1970: 1_700_000_999_999)
+        for user in users { try await store.insertUser(user) }
+        var messages: [Message] = []
+        let texts: [String?] = ["plain", "tab\there", "new\nline", "back\\slash", "émoji 🎉", "\\N", nil, ""]
+        for index in 0..<31 {
+            let (sender, receiver) = index % 3 == 2 ? (users[2], users[0]) : (users[index % 2], users[1 - index % 2])
+            let text = texts[index % texts.count]
+            let message = Fixture.message(
+                from: sender.user.id,
+                to: receiver.user.id,
+                text: text,
+                image: text == nil || index % 5 == 0 ? "https://example.com/i/\(index).png" : nil,
+                at: Timestamp(millisecondsSince1970: 1_700_000_000_000 + Int64(index) * 1001)
+            )
+            try await store.insertMessage(message)
+            messages.append(message)
+        }
+        // Read receipts, an edit and a deletion: a copy must keep them too.
+        let later = Timestamp(millisecondsSince1970: 1_700_000_100_000)
+        _ = try await store.markRead(by: users[1].user.id, from: users[0].user.id, upTo: messages[10].id, at: later)
+        _ = try await store.editMessage(id: messages[3].id, text: "edited", at: later)
+        _ = try await store.deleteMessage(id: messages[5].id, at: later)
+        return (users, messages)
+    }
+}
+
+/// A target that fails its nth message batch, as a killed process or a lost connection would.
+struct FailingImporter: ChatImporter {
+    struct Interrupted: Error {}
+    let inner: any ChatImporter
+    let failOnMessageBatch: Int
+    private let batches = Counter()
+
+    init(_ inner: any ChatImporter, failOnMessageBatch: Int) {
+        self.inner = inner
+        self.failOnMessageBatch = failOnMessageBatch
+    }
+
+    var displayName: String { inner.displayName }
+    var enforcesReferences: Bool { inner.enforcesReferences }
+    func countUsers() async throws -> Int { try await inner.countUsers() }
+    func countMessages() async throws -> Int { try await inner.countMessages() }
+    func exportUsers(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<UserRecord>] {
+        try await inner.exportUsers(after: after, limit: limit)
+    }
+    func settledLastMessageID() async throws -> ObjectID? { try await inner.settledLastMessageID() }
+    func exportMessages(after: ObjectID?, through: ObjectID, limit: Int) async throws -> [ExportedRecord<Message>] {
+        try await inner.exportMessages(after: after, through: through, limit: limit)
+    }
+    func messagesByID(after: ObjectID?, limit: Int) async throws -> [Message] {
+        try await inner.messagesByID(after: after, limit: limit)
+    }
+    func users(withIDs ids: [ObjectID]) async throws -> [ObjectID: UserRecord] { try await inner.users(withIDs: ids) }
+    func importUsers(_ users: [UserRecord]) async throws -> Int { try await inner.importUsers(users) }
+    func importMessages(_ messages: [Message]) async throws -> Int {
+        if await batches.next() == failOnMessageBatch { throw Interrupted() }
+        return try await inner.importMessages(messages)
+    }
+    func userIDs(withEmails emails: [String]) async throws -> [String: ObjectID] {
+        try await inner.userIDs(withEmails: emails)
+    }
+    func lastStoredMessageID() async throws -> ObjectID? { try await inner.lastStoredMessageID() }
+    func hasSchema() async throws -> Bool { try await inner.hasSchema() }
+    func finishImport() async throws { try await inner.finishImport() }
+
+    actor Counter {
+        var value = 0
+        func next() -> Int {
+            value += 1
+            return value
+        }
+    }
+}
+
+/// A source like another application's database: no references enforced, records that break
+/// Parley's rules.
+struct ScriptedExporter: ChatExporter {
+    let users: [ExportedRecord<UserRecord>]
+    let messages: [ExportedRecord<Message>]
+
+    var displayName: String { "scripted source" }
+    var enforcesReferences: Bool { false }
+    func countUsers() async throws -> Int { users.count }
+    func countMessages() async throws -> Int { messages.count }
+
+    func exportUsers(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<UserRecord>] {
+        let sorted = users.sorted { key($0) < key($1) }
+        return Array(sorted.filter { record in after.map { key(record) > $0.hexString } ?? true }.prefix(limit))
+    }
+
+    func settledLastMessageID() async throws -> ObjectID? {
+        messages.last.flatMap { ObjectID(key($0)) }
+    }
+
+    func exportMessages(after: ObjectID?, through: ObjectID, limit: Int) async throws -> [ExportedRecord<Message>] {
+        var start = 0
+        if let after {
+            guard let index = messages.firstIndex(where: { key($0) == after.hexString }) else {
+                throw StoreError.cursorNotFound
+            }
+            start = index + 1
+        }
+        guard let end = messages.firstIndex(where: { key($0) == through.hexString }) else {
+            throw StoreError.cursorNotFound
+        }
+        return start > end ? [] : Array(messages[start...end].prefix(limit))
+    }
+
+    func messagesByID(after: ObjectID?, limit: Int) async throws -> [Message] {
+        let valid = messages.compactMap { record -> Message? in
+            if case .valid(let message) = record { return message }
+            return nil
+        }
+        let sorted = valid.sorted { $0.id < $1.id }
+        return Array(sorted.filter { message in after.map { message.id > $0 } ?? true }.prefix(limit))
+    }
+
+    func users(withIDs ids: [ObjectID]) async throws -> [ObjectID: UserRecord] {
+        var found: [ObjectID: UserRecord] = [:]
+        for case .valid(let user) in users where ids.contains(user.user.id) { found[user.user.id] = user }
+        return found
+    }
+
+    private func key<Record>(_ record: ExportedRecord<Record>) -> String {
+        switch record {
+        case .valid(let user as UserRecord): user.user.id.hexString
+        case .valid(let message as Message): message.id.hexString
+        case .valid: ""
+        case .invalid(let id, _): id
+        }
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}
+
+/// Runs `body` with fresh, migrated stores of these kinds.
+func withStores(
+    _ a: StoreKind,
+    _ body: @escaping @Sendable (any ChatStore & ChatImporter) async throws -> Void
+) async throws {
+    try await withStore(a) { store in try await body(store as! any ChatStore & ChatImporter) }
+}
+
+func withStores(
+    _ a: StoreKind,
+    _ b: StoreKind,
+    _ body: @escaping @Sendable (any ChatStore & ChatImporter, any ChatStore & ChatImporter) async throws -> Void
+) async throws {
+    try await withStores(a) { first in
+        try await withStores(b) { second in try await body(first, second) }
+    }
+}
+
+func withStores(
+    _ a: StoreKind,
+    _ b: StoreKind,
+    _ c: StoreKind,
+    _ body:
+        @escaping @Sendable (any ChatStore & ChatImporter, any ChatStore & ChatImporter, any ChatStore & ChatImporter)
+        async throws -> Void
+) async throws {
+    try await withStores(a, b) { first, second in
+        try await withStores(c) { third in try await body(first, second, third) }
+    }
+}
