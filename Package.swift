@@ -64,6 +64,7 @@ let package = Package(
         .target(
             name: "ParleyChat",
             dependencies: [
+                "JSONText",
                 "ParleyDomain",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

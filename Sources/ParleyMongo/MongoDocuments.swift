@@ -12,6 +12,8 @@ import ParleyDomain
 enum MongoDocuments {
     static let users = "users"
     static let messages = "messages"
+    /// Tokens logged out before they expire: `_id` is the token's fingerprint.
+    static let revokedTokens = "parley_revoked_tokens"
 
     static func document(_ record: UserRecord) -> BSONDocument {
         let user = record.user
@@ -22,6 +24,8 @@ enum MongoDocuments {
         if let mediaID = record.avatarMediaID { document["avatarMediaId"] = .string(mediaID) }
         document["createdAt"] = .date(user.createdAt)
         document["updatedAt"] = .date(user.updatedAt)
+        if let revoked = record.sessionsRevokedAt { document["sessionsRevokedAt"] = .date(revoked) }
+        if let deleted = record.deletedAt { document["deletedAt"] = .date(deleted) }
         document["__v"] = 0
         return document
     }
@@ -39,7 +43,9 @@ enum MongoDocuments {
                 updatedAt: try optionalDate(document, "updatedAt") ?? created
             ),
             passwordHash: try string(document, "password"),
-            avatarMediaID: try optionalString(document, "avatarMediaId")
+            avatarMediaID: try optionalString(document, "avatarMediaId"),
+            sessionsRevokedAt: try optionalDate(document, "sessionsRevokedAt"),
+            deletedAt: try optionalDate(document, "deletedAt")
         )
     }
 

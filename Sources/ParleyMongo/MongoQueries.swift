@@ -27,6 +27,11 @@ enum MongoQueries {
         (MongoEventBus.collection, "at_1", ["at": 1], false),
         (MongoPresence.online, "instances_1", ["instances": 1], false),
         (MongoPresence.instances, "heartbeatAt_1", ["heartbeatAt": 1], false),
+        // Sessions ended early: revocations read since a time, expired ones pruned; users who
+        // logged out everywhere.
+        (MongoDocuments.revokedTokens, "revokedAt_1", ["revokedAt": 1], false),
+        (MongoDocuments.revokedTokens, "expiresAt_1", ["expiresAt": 1], false),
+        (MongoDocuments.users, "sessionsRevokedAt_1", ["sessionsRevokedAt": 1], false),
     ]
 
     /// One `createIndexes` command per index, so that one the database cannot build (the Node
@@ -122,7 +127,9 @@ enum MongoQueries {
     static func otherUsers(than user: ObjectID, excluding excluded: [ObjectID], after position: SidebarPosition?)
         -> BSONDocument
     {
-        var filter: BSONDocument = ["_id": ["$nin": .array(([user] + excluded).map { .objectID($0) })]]
+        var filter: BSONDocument = [
+            "_id": ["$nin": .array(([user] + excluded).map { .objectID($0) })], "deletedAt": ["$exists": false],
+        ]
         if case .user(let name, let id) = position {
             filter["$or"] = [
                 ["name": ["$gt": .string(name)]],

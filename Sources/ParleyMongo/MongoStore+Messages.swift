@@ -136,13 +136,13 @@ extension MongoStore {
                         MongoDocuments.users,
                         filter: ["_id": ["$in": .array(slice.map { .objectID($0.peer) })]]
                     )
-                    var records: [ObjectID: User] = [:]
+                    var records: [ObjectID: UserRecord] = [:]
                     for record in self.readable(users, MongoDocuments.userRecord) {
-                        records[record.user.id] = record.user
+                        records[record.user.id] = record
                     }
                     for conversation in slice where entries.count < limit ?? .max {
                         guard let peer = records[conversation.peer] else { continue }
-                        entries.append(conversation.entry(with: peer))
+                        entries.append(conversation.entry(with: peer.user, deleted: peer.deletedAt != nil))
                     }
                     start += chunk
                 }
@@ -210,14 +210,15 @@ private struct SidebarConversation {
         self.unread = document["unread"]?.intValue ?? 0
     }
 
-    func entry(with user: User) -> SidebarEntry {
+    func entry(with user: User, deleted userDeleted: Bool) -> SidebarEntry {
         SidebarEntry(
             user: user,
             lastMessage: LastMessage(
                 id: lastID, senderID: lastSenderID, text: text, hasImage: hasImage, deleted: deleted,
                 createdAt: createdAt),
             unreadCount: max(0, unread),
-            position: .conversationByMessage(lastMessageID: lastID)
+            position: .conversationByMessage(lastMessageID: lastID),
+            userDeleted: userDeleted
         )
     }
 }

@@ -49,9 +49,37 @@ extension MongoStore {
     public func users(excluding id: ObjectID) async throws -> [User] {
         let documents = try await call { connection in
             try connection.find(
-                MongoDocuments.users, filter: ["_id": ["$ne": .objectID(id)]], sort: ["name": 1, "_id": 1])
+                MongoDocuments.users, filter: ["_id": ["$ne": .objectID(id)], "deletedAt": ["$exists": false]],
+                sort: ["name": 1, "_id": 1])
         }
         return readable(documents, MongoDocuments.userRecord).map(\.user)
+    }
+
+    public func revokeSessions(of user: ObjectID, upTo time: Timestamp) async throws -> Bool {
+        let result = try await call { connection in
+            try connection.update(
+                MongoDocuments.users, filter: ["_id": .objectID(user)],
+                update: ["$max": ["sessionsRevokedAt": .date(time)]])
+        }
+        return result.count > 0
+    }
+
+    public func deleteUser(id: ObjectID, at time: Timestamp) async throws -> UserRecord? {
+        let before = try await call { connection in
+            try connection.findAndModify(
+                MongoDocuments.users,
+                filter: ["_id": .objectID(id), "deletedAt": ["$exists": false]],
+                update: [
+                    "$set": [
+                        "name": "", "email": .string(UserRecord.deletedEmail(of: id)), "password": "", "avatar": "",
+                        "updatedAt": .date(time), "sessionsRevokedAt": .date(time), "deletedAt": .date(time),
+                    ],
+                    "$unset": ["avatarMediaId": ""],
+                ],
+                returnNew: false
+            )
+        }
+        return before.flatMap { readable([$0], MongoDocuments.userRecord).first }
     }
 
     private func findUser(_ filter: BSONDocument) async throws -> UserRecord? {

@@ -21,6 +21,8 @@ enum PostgresSchema {
             "0007_message_users_checked_per_statement.sql",
             PackageResources._007_message_users_checked_per_statement_sql
         ),
+        migration(
+            "0008_sessions_and_deleted_accounts.sql", PackageResources._008_sessions_and_deleted_accounts_sql),
     ]
 
     private static func migration(_ name: String, _ bytes: [UInt8]) -> Migration {

@@ -173,6 +173,7 @@ extension PostgresStore {
                 let rows = try await client.query(
                     """
                     SELECT u.id, u.name, u.email, u.password, u.avatar, u.avatar_media_id, u.created_at, u.updated_at,
+                           u.sessions_revoked_at, u.deleted_at,
                            c.last_seq, c.last_message_id, c.last_sender_id, c.last_text, c.last_has_image,
                            c.last_deleted, c.last_created_at,
                            CASE WHEN c.user_lo = \(me) THEN c.unread_lo ELSE c.unread_hi END
@@ -185,26 +186,29 @@ extension PostgresStore {
                 )
                 for try await row in rows.decode(
                     (
-                        String, String, String, String, String, String?, Date, Date, Int64, String, String, String?,
-                        Bool, Bool, Date, Int32
+                        String, String, String, String, String, String?, Date, Date, Date?, Date?, Int64, String,
+                        String, String?, Bool, Bool, Date, Int32
                     ).self
                 ) {
-                    guard let messageID = ObjectID(row.9), let senderID = ObjectID(row.10) else {
+                    guard let messageID = ObjectID(row.11), let senderID = ObjectID(row.12) else {
                         throw CorruptRow(column: "parley_conversations.last_message_id")
                     }
+                    let user = try Self.userRecord(
+                        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9))
                     entries.append(
                         SidebarEntry(
-                            user: try Self.userRecord((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7)).user,
+                            user: user.user,
                             lastMessage: LastMessage(
                                 id: messageID,
                                 senderID: senderID,
-                                text: row.11,
-                                hasImage: row.12,
-                                deleted: row.13,
-                                createdAt: Timestamp(row.14)
+                                text: row.13,
+                                hasImage: row.14,
+                                deleted: row.15,
+                                createdAt: Timestamp(row.16)
                             ),
-                            unreadCount: max(0, Int(row.15)),
-                            position: .conversation(lastSequence: row.8)
+                            unreadCount: max(0, Int(row.17)),
+                            position: .conversation(lastSequence: row.10),
+                            userDeleted: user.deletedAt != nil
                         )
                     )
                 }
@@ -221,7 +225,7 @@ extension PostgresStore {
             let rows = try await client.query(
                 """
                 SELECT \(unescaped: Self.userColumns) FROM users u
-                WHERE u.id <> \(me) AND NOT EXISTS (
+                WHERE u.id <> \(me) AND u.deleted_at IS NULL AND NOT EXISTS (
                     SELECT 1 FROM parley_conversations c
                     WHERE c.user_lo = LEAST(u.id, \(me)) AND c.user_hi = GREATEST(u.id, \(me))
                 ) AND (u.name, u.id) > (\(name), \(id))

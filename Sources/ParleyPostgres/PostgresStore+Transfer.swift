@@ -27,9 +27,10 @@ extension PostgresStore: ChatImporter {
 
     public func exportUsers(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<UserRecord>] {
         try await perform { client in
+            let columns = try await self.exportedUserColumns(client)
             let rows = try await client.query(
                 """
-                SELECT \(unescaped: Self.userColumns) FROM users
+                SELECT \(unescaped: columns) FROM users
                 WHERE id > \(after?.hexString ?? "") ORDER BY id LIMIT \(limit)
                 """,
                 logger: self.logger
@@ -150,8 +151,9 @@ extension PostgresStore: ChatImporter {
     public func users(withIDs ids: [ObjectID]) async throws -> [ObjectID: UserRecord] {
         let keys = ids.map(\.hexString)
         return try await perform { client in
+            let columns = try await self.exportedUserColumns(client)
             let rows = try await client.query(
-                "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = ANY(\(keys))",
+                "SELECT \(unescaped: columns) FROM users WHERE id = ANY(\(keys))",
                 logger: self.logger
             )
             var found: [ObjectID: UserRecord] = [:]
@@ -213,22 +215,28 @@ extension PostgresStore: ChatImporter {
             rows.append(record.avatarMediaID)
             rows.append(user.createdAt.millisecondsSince1970)
             rows.append(user.updatedAt.millisecondsSince1970)
+            rows.append(record.sessionsRevokedAt?.millisecondsSince1970)
+            rows.append(record.deletedAt?.millisecondsSince1970)
             rows.endRow()
         }
         return try await bulkInsert(
             staging: """
                 ord integer, id text, name text, email text, password text, avatar text, avatar_media_id text,
-                created_ms bigint, updated_ms bigint
+                created_ms bigint, updated_ms bigint, revoked_ms bigint, deleted_ms bigint
                 """,
             columns: [
                 "ord", "id", "name", "email", "password", "avatar", "avatar_media_id", "created_ms", "updated_ms",
+                "revoked_ms", "deleted_ms",
             ],
             rows: rows.buffer,
             insert: """
-                INSERT INTO users (id, name, email, password, avatar, avatar_media_id, created_at, updated_at)
+                INSERT INTO users (id, name, email, password, avatar, avatar_media_id, created_at, updated_at,
+                                   sessions_revoked_at, deleted_at)
                 SELECT id, name, email, password, avatar, avatar_media_id,
                        timestamptz 'epoch' + created_ms * interval '1 millisecond',
-                       timestamptz 'epoch' + updated_ms * interval '1 millisecond'
+                       timestamptz 'epoch' + updated_ms * interval '1 millisecond',
+                       timestamptz 'epoch' + revoked_ms * interval '1 millisecond',
+                       timestamptz 'epoch' + deleted_ms * interval '1 millisecond'
                 FROM parley_copy_staging ORDER BY ord
                 ON CONFLICT (id) DO NOTHING
                 """,
@@ -318,15 +326,31 @@ extension PostgresStore: ChatImporter {
         }
     }
 
+    /// The user columns to read: a database from before session revocation (migration 8) has no
+    /// revocation or deletion times.
+    private func exportedUserColumns(_ client: PostgresClient) async throws -> String {
+        guard try await hasColumn("deleted_at", in: "users", client) else {
+            return "id, name, email, password, avatar, avatar_media_id, created_at, updated_at, "
+                + "NULL::timestamptz AS sessions_revoked_at, NULL::timestamptz AS deleted_at"
+        }
+        return Self.userColumns
+    }
+
+    private func hasColumn(_ column: String, in table: String, _ client: PostgresClient) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            SELECT count(*) FROM information_schema.columns
+            WHERE table_schema = current_schema() AND table_name = \(table) AND column_name = \(column)
+            """,
+            logger: logger
+        )
+        return try await rows.decode(Int64.self).first(where: { _ in true }) ?? 0 > 0
+    }
+
     /// The message columns to read: a source is never migrated, and a database from before read
     /// receipts (migration 3) has no read, edit or delete times.
     private func exportedMessageColumns(_ client: PostgresClient) async throws -> String {
-        let rows = try await client.query(
-            "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'messages' AND column_name = 'read_at'",
-            logger: logger
-        )
-        let hasReadAt = try await rows.decode(Int64.self).first(where: { _ in true }) ?? 0 > 0
-        guard !hasReadAt else { return Self.messageColumns }
+        guard try await !hasColumn("read_at", in: "messages", client) else { return Self.messageColumns }
         return "id, sender_id, receiver_id, text, image, image_media_id, created_at, updated_at, "
             + "NULL::timestamptz AS read_at, NULL::timestamptz AS edited_at, NULL::timestamptz AS deleted_at"
     }

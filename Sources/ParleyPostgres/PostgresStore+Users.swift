@@ -8,16 +8,18 @@ import Foundation
 #endif
 
 extension PostgresStore {
-    typealias UserRow = (String, String, String, String, String, String?, Date, Date)
+    typealias UserRow = (String, String, String, String, String, String?, Date, Date, Date?, Date?)
 
     public func insertUser(_ record: UserRecord) async throws {
         let user = record.user
         try await perform { client in
             try await client.query(
                 """
-                INSERT INTO users (id, name, email, password, avatar, avatar_media_id, created_at, updated_at)
+                INSERT INTO users (id, name, email, password, avatar, avatar_media_id, created_at, updated_at,
+                                   sessions_revoked_at, deleted_at)
                 VALUES (\(user.id.hexString), \(user.name), \(user.email), \(record.passwordHash), \(user.avatar),
-                        \(record.avatarMediaID), \(user.createdAt.postgres), \(user.updatedAt.postgres))
+                        \(record.avatarMediaID), \(user.createdAt.postgres), \(user.updatedAt.postgres),
+                        \(record.sessionsRevokedAt?.postgres), \(record.deletedAt?.postgres))
                 """,
                 logger: self.logger
             )
@@ -58,19 +60,24 @@ extension PostgresStore {
                 FROM (SELECT id, name, avatar, avatar_media_id, updated_at FROM users WHERE id = \(id.hexString) FOR UPDATE) AS old
                 WHERE u.id = old.id
                 RETURNING u.id, u.name, u.email, u.password, u.avatar, u.avatar_media_id, u.created_at, u.updated_at,
-                          old.name, old.avatar, old.avatar_media_id, old.updated_at
+                          u.sessions_revoked_at, u.deleted_at, old.name, old.avatar, old.avatar_media_id, old.updated_at
                 """,
                 logger: self.logger
             )
             for try await row in rows.decode(
-                (String, String, String, String, String, String?, Date, Date, String, String, String?, Date).self)
+                (
+                    String, String, String, String, String, String?, Date, Date, Date?, Date?, String, String, String?,
+                    Date
+                )
+                .self)
             {
-                let updated = try Self.userRecord((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7))
+                let updated = try Self.userRecord(
+                    (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9))
                 var previous = updated
-                previous.user.name = row.8
-                previous.user.avatar = row.9
-                previous.avatarMediaID = row.10
-                previous.user.updatedAt = Timestamp(row.11)
+                previous.user.name = row.10
+                previous.user.avatar = row.11
+                previous.avatarMediaID = row.12
+                previous.user.updatedAt = Timestamp(row.13)
                 return UserUpdate(previous: previous, updated: updated)
             }
             return nil
@@ -80,7 +87,10 @@ extension PostgresStore {
     public func users(excluding id: ObjectID) async throws -> [User] {
         try await perform { client in
             let rows = try await client.query(
-                "SELECT \(unescaped: Self.userColumns) FROM users WHERE id <> \(id.hexString) ORDER BY name, id",
+                """
+                SELECT \(unescaped: Self.userColumns) FROM users
+                WHERE id <> \(id.hexString) AND deleted_at IS NULL ORDER BY name, id
+                """,
                 logger: self.logger
             )
             var users: [User] = []
@@ -91,7 +101,49 @@ extension PostgresStore {
         }
     }
 
-    static let userColumns = "id, name, email, password, avatar, avatar_media_id, created_at, updated_at"
+    public func revokeSessions(of user: ObjectID, upTo time: Timestamp) async throws -> Bool {
+        try await perform { client in
+            let rows = try await client.query(
+                """
+                UPDATE users SET sessions_revoked_at = GREATEST(sessions_revoked_at, \(time.postgres))
+                WHERE id = \(user.hexString) RETURNING id
+                """,
+                logger: self.logger
+            )
+            for try await _ in rows { return true }
+            return false
+        }
+    }
+
+    public func deleteUser(id: ObjectID, at time: Timestamp) async throws -> UserRecord? {
+        try await perform { client in
+            try await client.withTransaction(logger: self.logger) { connection in
+                let rows = try await connection.query(
+                    """
+                    SELECT \(unescaped: Self.userColumns) FROM users
+                    WHERE id = \(id.hexString) AND deleted_at IS NULL FOR UPDATE
+                    """,
+                    logger: self.logger
+                )
+                guard let previous = try await Self.firstUser(rows) else { return nil }
+                let tombstone = previous.tombstone(at: time)
+                try await connection.run(
+                    """
+                    UPDATE users SET name = \(tombstone.user.name), email = \(tombstone.user.email), password = '',
+                        avatar = '', avatar_media_id = NULL, updated_at = \(time.postgres),
+                        sessions_revoked_at = \(time.postgres), deleted_at = \(time.postgres)
+                    WHERE id = \(id.hexString)
+                    """,
+                    logger: self.logger
+                )
+                return previous
+            }
+        }
+    }
+
+    static let userColumns = """
+        id, name, email, password, avatar, avatar_media_id, created_at, updated_at, sessions_revoked_at, deleted_at
+        """
 
     static func firstUser(_ rows: PostgresRowSequence) async throws -> UserRecord? {
         for try await row in rows.decode(UserRow.self) {
@@ -112,7 +164,9 @@ extension PostgresStore {
                 updatedAt: Timestamp(row.7)
             ),
             passwordHash: row.3,
-            avatarMediaID: row.5
+            avatarMediaID: row.5,
+            sessionsRevokedAt: row.8.map(Timestamp.init),
+            deletedAt: row.9.map(Timestamp.init)
         )
     }
 

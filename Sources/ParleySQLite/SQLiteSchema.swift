@@ -137,5 +137,20 @@ enum SQLiteSchema {
             END
             """,
         ],
+        // Sessions ended before their tokens expire ("log out everywhere" on the user, single
+        // tokens by fingerprint) and deleted accounts (the row stays as a tombstone).
+        [
+            "ALTER TABLE users ADD COLUMN sessions_revoked_at INTEGER",
+            "ALTER TABLE users ADD COLUMN deleted_at INTEGER",
+            """
+            CREATE TABLE revoked_tokens (
+                fingerprint TEXT PRIMARY KEY NOT NULL,
+                user_id     TEXT NOT NULL,
+                expires_at  INTEGER NOT NULL,
+                revoked_at  INTEGER NOT NULL
+            )
+            """,
+            "CREATE INDEX revoked_tokens_revoked_at ON revoked_tokens (revoked_at)",
+        ],
     ]
 }

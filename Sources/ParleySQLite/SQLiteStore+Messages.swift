@@ -167,7 +167,10 @@ extension SQLiteStore {
     {
         let me = SQLiteData.text(user.hexString)
         var entries: [SidebarEntry] = []
-        let userColumns = "u.id, u.name, u.email, u.password, u.avatar, u.avatar_media_id, u.created_at, u.updated_at"
+        let userColumns = """
+            u.id, u.name, u.email, u.password, u.avatar, u.avatar_media_id, u.created_at, u.updated_at,
+            u.sessions_revoked_at, u.deleted_at
+            """
         if !position.isPastConversations {
             var binds: [SQLiteData] = [me, me, me, me, me]
             var cursor = ""
@@ -190,9 +193,10 @@ extension SQLiteStore {
             for row in rows {
                 let decoder = SQLiteRowDecoder(row)
                 let sequence = Int64(row.column("last_seq")?.integer ?? 0)
+                let user = try Self.userRecord(row)
                 entries.append(
                     SidebarEntry(
-                        user: try Self.userRecord(row).user,
+                        user: user.user,
                         lastMessage: LastMessage(
                             id: try decoder.id("last_message_id"),
                             senderID: try decoder.id("last_sender_id"),
@@ -202,7 +206,8 @@ extension SQLiteStore {
                             createdAt: try decoder.timestamp("last_created_at")
                         ),
                         unreadCount: max(0, row.column("unread")?.integer ?? 0),
-                        position: .conversation(lastSequence: sequence)
+                        position: .conversation(lastSequence: sequence),
+                        userDeleted: user.deletedAt != nil
                     )
                 )
             }
@@ -219,7 +224,7 @@ extension SQLiteStore {
         let rows = try await read(
             """
             SELECT \(userColumns) FROM users u
-            WHERE u.id <> ? AND NOT EXISTS (
+            WHERE u.id <> ? AND u.deleted_at IS NULL AND NOT EXISTS (
                 SELECT 1 FROM conversations c WHERE c.user_lo = min(u.id, ?) AND c.user_hi = max(u.id, ?)
             ) \(cursor)
             ORDER BY u.name, u.id LIMIT ?

@@ -15,8 +15,9 @@ extension SQLiteStore: ChatImporter {
     }
 
     public func exportUsers(after: ObjectID?, limit: Int) async throws -> [ExportedRecord<UserRecord>] {
+        let columns = try await exportedUserColumns()
         let rows = try await read(
-            "SELECT \(Self.userColumns) FROM users WHERE id > ? ORDER BY id LIMIT ?",
+            "SELECT \(columns) FROM users WHERE id > ? ORDER BY id LIMIT ?",
             [.text(after?.hexString ?? ""), .integer(limit)]
         )
         return rows.map { row in ExportedRecord(id: row.column("id")?.string ?? "?") { try Self.userRecord(row) } }
@@ -106,10 +107,11 @@ extension SQLiteStore: ChatImporter {
 
     public func users(withIDs ids: [ObjectID]) async throws -> [ObjectID: UserRecord] {
         var found: [ObjectID: UserRecord] = [:]
+        let columns = try await exportedUserColumns()
         for chunk in ids.chunked(into: 500) {
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
             let rows = try await read(
-                "SELECT \(Self.userColumns) FROM users WHERE id IN (\(placeholders))", chunk.map { .text($0.hexString) }
+                "SELECT \(columns) FROM users WHERE id IN (\(placeholders))", chunk.map { .text($0.hexString) }
             )
             for row in rows {
                 let record = try Self.userRecord(row)
@@ -126,6 +128,15 @@ extension SQLiteStore: ChatImporter {
 
     public func hasSchema() async throws -> Bool {
         try await read("PRAGMA user_version").first?.column("user_version")?.integer ?? 0 > 0
+    }
+
+    /// The user columns to read from this file: one from before session revocation (schema
+    /// version 4) has no revocation or deletion times.
+    private func exportedUserColumns() async throws -> String {
+        let version = try await read("PRAGMA user_version").first?.column("user_version")?.integer ?? 0
+        guard version < 4 else { return Self.userColumns }
+        return "id, name, email, password, avatar, avatar_media_id, created_at, updated_at, "
+            + "NULL AS sessions_revoked_at, NULL AS deleted_at"
     }
 
     /// The message columns to read from this file: a source is never migrated, and a file from

@@ -2,7 +2,9 @@ import ParleyDomain
 import SQLiteNIO
 
 extension SQLiteStore {
-    static let userColumns = "id, name, email, password, avatar, avatar_media_id, created_at, updated_at"
+    static let userColumns = """
+        id, name, email, password, avatar, avatar_media_id, created_at, updated_at, sessions_revoked_at, deleted_at
+        """
 
     /// A user's values for ``userColumns``.
     static func userRow(_ record: UserRecord) -> [SQLiteData] {
@@ -11,6 +13,8 @@ extension SQLiteStore {
             .text(user.id.hexString), .text(user.name), .text(user.email), .text(record.passwordHash),
             .text(user.avatar), record.avatarMediaID.map { .text($0) } ?? .null,
             .integer(Int(user.createdAt.millisecondsSince1970)), .integer(Int(user.updatedAt.millisecondsSince1970)),
+            record.sessionsRevokedAt.map { .integer(Int($0.millisecondsSince1970)) } ?? .null,
+            record.deletedAt.map { .integer(Int($0.millisecondsSince1970)) } ?? .null,
         ]
     }
 
@@ -18,7 +22,7 @@ extension SQLiteStore {
         let binds = Self.userRow(record)
         try await write { connection in
             _ = try await connection.query(
-                "INSERT INTO users (\(Self.userColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO users (\(Self.userColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 binds
             )
         }
@@ -56,7 +60,7 @@ extension SQLiteStore {
 
     public func users(excluding id: ObjectID) async throws -> [User] {
         let rows = try await read(
-            "SELECT \(Self.userColumns) FROM users WHERE id <> ? ORDER BY name, id",
+            "SELECT \(Self.userColumns) FROM users WHERE id <> ? AND deleted_at IS NULL ORDER BY name, id",
             [.text(id.hexString)]
         )
         return try rows.map { try Self.userRecord($0).user }
@@ -74,7 +78,44 @@ extension SQLiteStore {
                 updatedAt: try decoder.timestamp("updated_at")
             ),
             passwordHash: try decoder.text("password"),
-            avatarMediaID: decoder.optionalText("avatar_media_id")
+            avatarMediaID: decoder.optionalText("avatar_media_id"),
+            sessionsRevokedAt: try decoder.optionalTimestamp("sessions_revoked_at"),
+            deletedAt: try decoder.optionalTimestamp("deleted_at")
         )
+    }
+
+    public func revokeSessions(of user: ObjectID, upTo time: Timestamp) async throws -> Bool {
+        try await write { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE users SET sessions_revoked_at = max(coalesce(sessions_revoked_at, ?), ?)
+                WHERE id = ? RETURNING id
+                """,
+                [
+                    .integer(Int(time.millisecondsSince1970)), .integer(Int(time.millisecondsSince1970)),
+                    .text(user.hexString),
+                ]
+            )
+            return !rows.isEmpty
+        }
+    }
+
+    public func deleteUser(id: ObjectID, at time: Timestamp) async throws -> UserRecord? {
+        try await write { connection in
+            let before = try await connection.query(
+                "SELECT \(Self.userColumns) FROM users WHERE id = ? AND deleted_at IS NULL", [.text(id.hexString)])
+            guard let previous = try before.first.map(Self.userRecord) else { return nil }
+            let tombstone = previous.tombstone(at: time)
+            let now = SQLiteData.integer(Int(time.millisecondsSince1970))
+            _ = try await connection.query(
+                """
+                UPDATE users SET name = ?, email = ?, password = '', avatar = '', avatar_media_id = NULL,
+                    updated_at = ?, sessions_revoked_at = ?, deleted_at = ?
+                WHERE id = ?
+                """,
+                [.text(tombstone.user.name), .text(tombstone.user.email), now, now, now, .text(id.hexString)]
+            )
+            return previous
+        }
     }
 }

@@ -25,6 +25,20 @@ struct TokenServiceTests {
         #expect(claims["iat"] as? Int == 1_800_000_000)
         #expect(claims["exp"] as? Int == 1_800_000_000 + 7 * 24 * 3600)
         #expect(session.expiresAt.millisecondsSince1970 == (1_800_000_000 + 7 * 24 * 3600) * 1000)
+        // Plus a random id, so that two sessions started in the same second are two tokens.
+        #expect((claims["jti"] as? String)?.count == 32)
+        let twin = try await tokens.issue(for: user, now: Timestamp(millisecondsSince1970: 1_800_000_000_456))
+        #expect(twin.token != session.token)
+    }
+
+    /// After "log out everywhere", a new token is issued after the revocation, even in its second.
+    @Test func aTokenIssuedAfterARevocationIsNotBornRevoked() async throws {
+        let tokens = try await TokenService(secret: secret)
+        let revoked = Timestamp(millisecondsSince1970: 1_800_000_000_456)
+        let session = try await tokens.issue(
+            for: ObjectID(), now: Timestamp(millisecondsSince1970: 1_800_000_000_789), revokedUpTo: revoked)
+        #expect(session.issuedAt > revoked)
+        #expect(session.issuedAt.millisecondsSince1970 == 1_800_000_001_000)
     }
 
     @Test func verifiesItsOwnTokens() async throws {

@@ -243,3 +243,47 @@ def test_a_database_restart_during_traffic_loses_no_stored_message(parley):
                           cookies={"jwt": bob["token"]}).json()
     assert a_events.wait_for("new-message", lambda p: p["_id"] == fresh["_id"], timeout=15)["text"] == "after the restart"
     a.disconnect()
+
+
+def wait_until(condition, timeout):
+    """Polls `condition` (an HTTP answer from another instance: there is no event to wait for)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout}s"
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+def check(server, user):
+    return requests.get(server.url + "/api/auth/check", cookies={"jwt": user["token"]}).status_code
+
+
+def test_logout_everywhere_and_deletion_reach_every_instance(cluster):
+    one, two = cluster
+    ann, bob, cat = one.signup(name="Ann"), one.signup(name="Bob"), one.signup(name="Cat")
+    # Each token is in both instances' session caches.
+    for server in (one, two):
+        for user in (ann, bob, cat):
+            assert check(server, user) == 200
+    a, a_events = connect(two, token=ann["token"])
+    b, b_events = connect(two, token=bob["token"])
+
+    # Logout on one instance: the other refuses the token within the documented bound (2 s).
+    started = time.monotonic()
+    assert requests.post(one.url + "/api/auth/logout", cookies={"jwt": ann["token"]}).status_code == 200
+    assert wait_until(lambda: check(two, ann) == 401, timeout=3) - started < 2.5
+    a_events.wait_for("disconnect")
+
+    # Log out everywhere, from one instance: every token of Bob's, everywhere.
+    started = time.monotonic()
+    assert requests.post(one.url + "/api/auth/logout-all", cookies={"jwt": bob["token"]}).status_code == 200
+    assert wait_until(lambda: check(two, bob) == 401, timeout=3) - started < 2.5
+    b_events.wait_for("disconnect")
+
+    # Deleting the account, likewise.
+    reply = requests.delete(one.url + "/api/auth/account", json={"password": cat["password"]},
+                            cookies={"jwt": cat["token"]})
+    assert reply.status_code == 200, reply.text
+    assert wait_until(lambda: check(two, cat) == 401, timeout=3) - started < 5
+    assert requests.post(two.url + "/api/auth/login",
+                         json={"email": cat["email"], "password": cat["password"]}).status_code == 400

@@ -195,3 +195,50 @@ def test_a_large_connect_payload_is_refused(parley):
     assert client.connected
     client.disconnect()
     assert_alive(server)
+
+
+def raw_http(port, request, source="127.0.0.1"):
+    """One request on its own connection, from a chosen loopback address; the status line."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as conn:
+        conn.sendall(request.encode())
+        return conn.recv(4096).split(b"\r\n", 1)[0].decode()
+
+
+def test_a_session_id_alone_does_not_open_someone_elses_session(parley):
+    """Engine.IO session ids are bound to what opened the session: a request carrying a token must
+    carry the same one, a request carrying none must come from the same address."""
+    server = parley(env={"LOG_LEVEL": "trace"})
+    ann, bob = server.signup(name="Ann"), server.signup(name="Bob")
+    client = socketio.Client(reconnection=False)
+    got = threading.Event()
+    client.on("online-users", lambda *_: got.set())
+    # python-socketio sends these headers with the handshake only: its later polls carry nothing.
+    client.connect(server.url, transports=["polling"], headers={"Cookie": f"jwt={ann['token']}"}, wait_timeout=5)
+    assert got.wait(5)
+    sid = client.eio.sid
+    path = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+    send = '42["send-message",{"to":"%s","text":"not from Ann"}]' % bob["_id"]
+    attempts = [
+        ("127.0.0.2", ""),  # another address, no token
+        ("127.0.0.1", f"Cookie: jwt={bob['token']}\r\n"),  # Ann's address, Bob's token
+        ("127.0.0.2", f"Authorization: Bearer {bob['token']}\r\n"),
+    ]
+    for source, credential in attempts:
+        poll = raw_http(server.port, f"GET {path} HTTP/1.1\r\nHost: a\r\n{credential}\r\n", source)
+        assert poll.startswith("HTTP/1.1 400"), (source, credential, poll)
+        post = raw_http(server.port, f"POST {path} HTTP/1.1\r\nHost: a\r\n{credential}Content-Type: text/plain\r\n"
+                                     f"Content-Length: {len(send.encode())}\r\n\r\n{send}", source)
+        assert post.startswith("HTTP/1.1 400"), (source, credential, post)
+        # The WebSocket upgrade of that session, likewise.
+        upgrade = raw_http(server.port, f"GET /socket.io/?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\nHost: a\r\n"
+                                        f"{credential}Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+                           source)
+        assert upgrade.startswith("HTTP/1.1 400"), (source, credential, upgrade)
+    # Nothing was sent as Ann; her own session goes on.
+    assert requests.get(f"{server.url}/api/message/{bob['_id']}", cookies={"jwt": ann["token"]}).json() == []
+    assert client.connected
+    client.emit("typing", {"to": bob["_id"]})
+    client.disconnect()
+    # The server log never holds a session id.
+    assert sid not in server.output()

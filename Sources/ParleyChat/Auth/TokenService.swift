@@ -7,8 +7,9 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// Issues and verifies the session JWT exactly as the Node app does (HS256, claims `userId`,
-/// `iat`, `exp`, seven days), so a token it issued stays valid after switching servers.
+/// Issues and verifies the session JWT as the Node app does (HS256, claims `userId`, `iat`, `exp`,
+/// seven days), so a token it issued stays valid after switching servers; Parley's tokens add a
+/// random `jti`, so that each session can be logged out on its own.
 public struct TokenService: Sendable {
     /// RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
     public static let minimumSecretBytes = 32
@@ -33,14 +34,21 @@ public struct TokenService: Sendable {
     }
 
     /// A new token for `userID`, valid from now for ``lifetimeSeconds``.
-    public func issue(for userID: ObjectID, now: Timestamp = .now()) async throws -> SessionToken {
+    /// - Parameter revokedUpTo: the user's sessions were revoked up to this time ("log out
+    ///   everywhere"): the new token is issued after it (`iat` is whole seconds, so a login in the
+    ///   same second as the revocation gets the next second rather than a token born revoked).
+    public func issue(for userID: ObjectID, now: Timestamp = .now(), revokedUpTo: Timestamp? = nil)
+        async throws -> SessionToken
+    {
         // Whole seconds: jwt-kit would otherwise write fractional `iat`/`exp`, which other
         // libraries reject.
-        let issued = now.millisecondsSince1970 / 1000
+        var issued = now.millisecondsSince1970 / 1000
+        if let revokedUpTo { issued = max(issued, revokedUpTo.millisecondsSince1970 / 1000 + 1) }
         let claims = Claims(
             userId: userID.hexString,
             iat: IssuedAtClaim(value: Date(timeIntervalSince1970: Double(issued))),
-            exp: ExpirationClaim(value: Date(timeIntervalSince1970: Double(issued + lifetimeSeconds)))
+            exp: ExpirationClaim(value: Date(timeIntervalSince1970: Double(issued + lifetimeSeconds))),
+            jti: Self.newTokenID()
         )
         let token = try await keys.sign(claims)
         return SessionToken(
@@ -88,10 +96,22 @@ public struct TokenService: Sendable {
         var alg: String
     }
 
+    /// 128 random bits, hex: makes every token distinct (two logins in one second would otherwise
+    /// get the very same token, and logging one out would end the other).
+    private static func newTokenID() -> String {
+        (0..<2).map { _ in
+            let hex = String(UInt64.random(in: .min ... .max), radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+
+    /// The Node app's claims, and `jti`, which its tokens do not have (and its jsonwebtoken
+    /// ignores in Parley's).
     private struct Claims: JWTPayload {
         var userId: String
         var iat: IssuedAtClaim
         var exp: ExpirationClaim
+        var jti: String?
 
         func verify(using algorithm: some JWTAlgorithm) async throws {
             try exp.verifyNotExpired()

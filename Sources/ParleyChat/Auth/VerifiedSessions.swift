@@ -2,13 +2,15 @@ import ParleyDomain
 import Synchronization
 
 /// Session tokens this instance verified lately, so that a client's every request does not
-/// repeat the token's signature check and the lookup of its user in the store.
+/// repeat the token's signature check and the lookups of its user and of the token's revocation in
+/// the store.
 ///
-/// A token is remembered once its signature, algorithm and claims were verified and its user was
-/// found. Each hit checks the token's expiry again; after ``recheckInterval`` the token is verified
-/// and its user looked up anew. Parley never deletes users; one removed from the database by hand
-/// stops being accepted within ``recheckInterval``. The key is the whole token, signature
-/// included, so only a token that was verified can hit.
+/// A token is remembered once its signature, algorithm and claims were verified, its user was
+/// found (not deleted, no "log out everywhere" since it was issued) and it was not logged out.
+/// Each hit checks the token's expiry again, and ``AuthService`` checks the revocations this
+/// instance has learned of since (``SessionRevocationList``); after ``recheckInterval`` the token
+/// is verified and looked up anew. The key is the whole token, signature included, so only a
+/// token that was verified can hit.
 final class VerifiedSessions: Sendable {
     static let recheckInterval = Duration.seconds(60)
     /// Most tokens remembered; beyond it, entries older than ``recheckInterval`` go first, then
@@ -42,6 +44,11 @@ final class VerifiedSessions: Sendable {
             }
             entries[session.token] = Entry(session: session, verifiedAt: now)
         }
+    }
+
+    /// Forgets a token (it was revoked).
+    func forget(_ token: String) {
+        _ = entries.withLock { $0.removeValue(forKey: token) }
     }
 
     /// Tokens remembered now.

@@ -63,7 +63,8 @@ public struct MessageService: Sendable {
                 avatar: entry.user.avatar,
                 online: online.contains(entry.user.id),
                 lastMessage: entry.lastMessage,
-                unreadCount: entry.unreadCount
+                unreadCount: entry.unreadCount,
+                deleted: entry.userDeleted
             )
         }
         let next = pageSize.flatMap { size in
@@ -277,6 +278,8 @@ public struct Contact: Sendable, Hashable, Codable {
     public var online: Bool
     public var lastMessage: LastMessage?
     public var unreadCount: Int
+    /// The user deleted their account (the conversation stays; `name` and `avatar` are empty).
+    public var deleted: Bool
 
     public init(
         id: ObjectID,
@@ -284,7 +287,8 @@ public struct Contact: Sendable, Hashable, Codable {
         avatar: String,
         online: Bool,
         lastMessage: LastMessage? = nil,
-        unreadCount: Int = 0
+        unreadCount: Int = 0,
+        deleted: Bool = false
     ) {
         self.id = id
         self.name = name
@@ -292,11 +296,25 @@ public struct Contact: Sendable, Hashable, Codable {
         self.online = online
         self.lastMessage = lastMessage
         self.unreadCount = unreadCount
+        self.deleted = deleted
     }
 
     enum CodingKeys: String, CodingKey {
         case id = "_id"
-        case name, avatar, online, lastMessage, unreadCount
+        case name, avatar, online, lastMessage, unreadCount, deleted
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(ObjectID.self, forKey: .id),
+            name: try container.decode(String.self, forKey: .name),
+            avatar: try container.decode(String.self, forKey: .avatar),
+            online: try container.decode(Bool.self, forKey: .online),
+            lastMessage: try container.decodeIfPresent(LastMessage.self, forKey: .lastMessage),
+            unreadCount: try container.decodeIfPresent(Int.self, forKey: .unreadCount) ?? 0,
+            deleted: try container.decodeIfPresent(Bool.self, forKey: .deleted) ?? false
+        )
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -307,5 +325,7 @@ public struct Contact: Sendable, Hashable, Codable {
         try container.encode(online, forKey: .online)
         try container.encode(lastMessage, forKey: .lastMessage)
         try container.encode(unreadCount, forKey: .unreadCount)
+        // Only for deleted users: the Node app's answer had no such member.
+        if deleted { try container.encode(true, forKey: .deleted) }
     }
 }

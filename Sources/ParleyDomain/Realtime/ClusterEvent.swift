@@ -19,6 +19,9 @@ public enum ClusterEvent: Sendable, Hashable {
     case stopTyping(from: ObjectID, to: ObjectID)
     /// The session whose token has this fingerprint logged out: end its sockets.
     case sessionEnded(tokenFingerprint: String)
+    /// Every token of a user issued at or before `upTo` was revoked ("log out everywhere", or the
+    /// account deleted): end its sockets, refuse its tokens.
+    case sessionsRevoked(user: ObjectID, upTo: Timestamp)
 }
 
 extension ClusterEvent {
@@ -48,6 +51,9 @@ extension ClusterEvent {
             json.member("to", to.hexString)
         case .sessionEnded(let fingerprint):
             json.member("token", fingerprint)
+        case .sessionsRevoked(let user, let upTo):
+            json.member("user", user.hexString)
+            json.member("upTo", upTo.iso8601)
         }
         json.endObject()
         return json.text
@@ -65,6 +71,7 @@ extension ClusterEvent {
         case .typing: "typing"
         case .stopTyping: "stop-typing"
         case .sessionEnded: "session-ended"
+        case .sessionsRevoked: "sessions-revoked"
         }
     }
 
@@ -77,6 +84,7 @@ extension ClusterEvent {
         var receipt: ReadReceipt?
         var user, from, to: ObjectID?
         var token: String?
+        var upTo: Timestamp?
         do {
             try JSONReader.read(text) { reader throws(JSONReader.Malformed) in
                 try reader.readObject { reader, key throws(JSONReader.Malformed) in
@@ -88,6 +96,7 @@ extension ClusterEvent {
                     case "from": from = try reader.readObjectID()
                     case "to": to = try reader.readObjectID()
                     case "token": token = try reader.readString()
+                    case "upTo": upTo = try reader.readTimestampOrNull()
                     default: try reader.skipValue()
                     }
                 }
@@ -124,6 +133,9 @@ extension ClusterEvent {
         case "session-ended":
             guard let token else { return nil }
             self = .sessionEnded(tokenFingerprint: token)
+        case "sessions-revoked":
+            guard let user, let upTo else { return nil }
+            self = .sessionsRevoked(user: user, upTo: upTo)
         default:
             return nil
         }

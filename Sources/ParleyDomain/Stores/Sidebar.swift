@@ -6,12 +6,21 @@ public struct SidebarEntry: Sendable, Hashable {
     public var unreadCount: Int
     /// Where this entry is in the sidebar's order, for the next page's cursor.
     public var position: SidebarPosition
+    /// The other user deleted their account: the conversation stays, from a user with no name.
+    public var userDeleted: Bool
 
-    public init(user: User, lastMessage: LastMessage?, unreadCount: Int, position: SidebarPosition) {
+    public init(
+        user: User,
+        lastMessage: LastMessage?,
+        unreadCount: Int,
+        position: SidebarPosition,
+        userDeleted: Bool = false
+    ) {
         self.user = user
         self.lastMessage = lastMessage
         self.unreadCount = unreadCount
         self.position = position
+        self.userDeleted = userDeleted
     }
 }
 

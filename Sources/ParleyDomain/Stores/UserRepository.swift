@@ -13,8 +13,19 @@ public protocol UserRepository: Sendable {
     /// - Returns: the record before and after the change, or `nil` when there is no such user.
     func updateUser(id: ObjectID, changes: UserChanges, at time: Timestamp) async throws -> UserUpdate?
 
-    /// Every user except `id`, ordered by name (then id), for the contact list.
+    /// Every user except `id` and deleted ones, ordered by name (then id), for the contact list.
     func users(excluding id: ObjectID) async throws -> [User]
+
+    /// Every token of `user` issued at or before `time` stops being valid ("log out everywhere").
+    /// A later revocation already recorded stays.
+    /// - Returns: whether there is such a user.
+    func revokeSessions(of user: ObjectID, upTo time: Timestamp) async throws -> Bool
+
+    /// Deletes the account: the record becomes ``UserRecord/tombstone(at:)`` (its messages stay,
+    /// from a user with no name, avatar or email; the email is free again).
+    /// - Returns: the record as it was (its avatar is to be deleted), or `nil` when there is no
+    ///   such user or it was deleted already.
+    func deleteUser(id: ObjectID, at time: Timestamp) async throws -> UserRecord?
 }
 
 /// A user record before and after an update; the old one tells which avatar to delete.

@@ -54,12 +54,55 @@ public struct UserRecord: Sendable, Hashable {
     public var passwordHash: String
     /// The media store's id of the avatar image, used to delete it when it is replaced.
     public var avatarMediaID: String?
+    /// Every token of the user issued at or before this time is no longer valid ("log out
+    /// everywhere", or the account deleted).
+    public var sessionsRevokedAt: Timestamp?
+    /// When the account was deleted: the record stays as a tombstone (messages keep their sender
+    /// and receiver) with no name, avatar, password, or email of its own.
+    public var deletedAt: Timestamp?
 
-    public init(user: User, passwordHash: String, avatarMediaID: String? = nil) {
+    public init(
+        user: User,
+        passwordHash: String,
+        avatarMediaID: String? = nil,
+        sessionsRevokedAt: Timestamp? = nil,
+        deletedAt: Timestamp? = nil
+    ) {
         self.user = user
         self.passwordHash = passwordHash
         self.avatarMediaID = avatarMediaID
+        self.sessionsRevokedAt = sessionsRevokedAt
+        self.deletedAt = deletedAt
     }
+
+    /// Whether a token of this user issued at `issuedAt` was revoked (or the account deleted).
+    public func revokes(tokenIssuedAt issuedAt: Timestamp) -> Bool {
+        if deletedAt != nil { return true }
+        guard let sessionsRevokedAt else { return false }
+        return issuedAt <= sessionsRevokedAt
+    }
+
+    /// The tombstone a deleted account leaves: the same id and creation time, nothing else of the
+    /// person, every session revoked. Its email is a placeholder no one can sign up with (the
+    /// `.invalid` top-level domain is reserved), so the real one is free again.
+    public func tombstone(at time: Timestamp) -> UserRecord {
+        UserRecord(
+            user: User(
+                id: user.id,
+                name: "",
+                email: Self.deletedEmail(of: user.id),
+                avatar: "",
+                createdAt: user.createdAt,
+                updatedAt: time
+            ),
+            passwordHash: "",
+            avatarMediaID: nil,
+            sessionsRevokedAt: time,
+            deletedAt: time
+        )
+    }
+
+    public static func deletedEmail(of id: ObjectID) -> String { "deleted-\(id.hexString)@deleted.invalid" }
 }
 
 /// What an update may change on a user; `nil` leaves a field as it is.

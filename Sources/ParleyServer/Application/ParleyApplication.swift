@@ -60,6 +60,8 @@ public enum ParleyApplication {
 
         let auth = AuthService(
             users: store,
+            revocations: store,
+            bus: store.bus,
             passwords: passwords,
             tokens: tokens,
             media: media,
@@ -90,6 +92,7 @@ public enum ParleyApplication {
             presence: presence,
             bus: store.bus,
             allowedOrigins: socketOrigins,
+            trustProxy: configuration.server.trustProxy,
             settings: configuration.realtime,
             logger: logger
         )
@@ -105,7 +108,7 @@ public enum ParleyApplication {
         let router = Router(context: ParleyRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: MetricsMiddleware())
-        router.add(middleware: LogRequestsMiddleware(.debug))
+        router.add(middleware: RequestLogMiddleware())
         router.add(middleware: CORSPolicy(allowedOrigins: Set(configuration.server.corsOrigins)))
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: UploadsGuard())
@@ -126,7 +129,7 @@ public enum ParleyApplication {
         router.addEngineIORoutes(realtime.io.engine)
         AuthController(
             auth: auth,
-            realtime: realtime,
+            exporter: AccountExporter(messages: store),
             cookie: SessionCookie(secure: configuration.environment == .production),
             rateLimit: AuthRateLimit(
                 limiter: RateLimiter(),
@@ -140,6 +143,7 @@ public enum ParleyApplication {
         MessageController(messages: messages, auth: auth, bodyLimit: configuration.messages.requestBodyLimit)
             .addRoutes(to: router.group("api/message"))
 
+        let migrated = MigrationGate()
         var application = Application(
             router: router,
             server: .http1WithEngineIO([realtime.io.engine], limits: configuration.server.httpLimits),
@@ -149,11 +153,13 @@ public enum ParleyApplication {
             ),
             // Shut down in reverse: the server (its sockets told to reconnect), then realtime,
             // presence, the store (this instance leaves presence), the hashing pool.
-            services: [ThreadPoolService(pool: hashingPool)] + store.services + [presence, realtime],
+            services: [ThreadPoolService(pool: hashingPool)] + store.services
+                + [AfterMigration(gate: migrated, service: auth.revocationService), presence, realtime],
             logger: logger
         )
         application.beforeServerStarts {
             try await store.migrate()
+            migrated.open()
             logger.info(
                 "Parley is ready",
                 metadata: [

@@ -4,10 +4,11 @@ import Logging
 import ParleyChat
 import ParleyDomain
 
-/// `/api/auth`: sign-up, log-in, log-out, profile update and session check.
+/// `/api/auth`: sign-up, log-in, log-out (here or everywhere), profile update, session check, and
+/// the account itself: its data as JSON, its deletion.
 struct AuthController {
     let auth: AuthService
-    let realtime: RealtimeHub
+    let exporter: AccountExporter
     let cookie: SessionCookie
     let rateLimit: AuthRateLimit
     /// Largest request body accepted, in bytes (room for the largest image as a data URI).
@@ -21,10 +22,22 @@ struct AuthController {
             .add(middleware: SessionAuthenticator(auth: auth))
             .put("update", use: update)
             .get("check", use: check)
+            .post("logout-all", use: logOutEverywhere)
+            .get("export", use: export)
+            .delete("account", use: deleteAccount)
     }
 
-    struct LogOutAnswer: ResponseEncodable {
-        var message = "Logged out successfully"
+    struct Answer: ResponseEncodable {
+        var message: String
+    }
+
+    struct PasswordRequest: FormDecodable {
+        static let fieldNames = ["password"]
+        var password: String?
+
+        init(fields: [String: String]) {
+            password = fields["password"]
+        }
     }
 
     @Sendable func signUp(request: Request, context: ParleyRequestContext) async throws -> EditedResponse<User> {
@@ -46,19 +59,52 @@ struct AuthController {
         return signedIn(session, status: .ok)
     }
 
-    @Sendable func logOut(request: Request, context: ParleyRequestContext) async throws
-        -> EditedResponse<LogOutAnswer>
-    {
-        // A valid token's sockets end with it, on every instance.
-        if let token = SessionCookie.token(in: request), (try? await auth.authenticate(token: token)) != nil {
-            do {
-                try await realtime.endSessions(usingToken: token)
-            } catch {
-                context.logger.warning(
-                    "Could not end the sockets of a logged-out session", metadata: ["error": "\(error)"])
-            }
+    /// Ends the session the request carries (its token is refused from now on, on every instance,
+    /// and its sockets end) and clears the cookie. Without a valid token it only clears the cookie.
+    @Sendable func logOut(request: Request, context: ParleyRequestContext) async throws -> EditedResponse<Answer> {
+        if let token = SessionCookie.token(in: request) {
+            try await auth.logOut(token: token)
         }
-        return EditedResponse(headers: [.setCookie: cookie.clear().description], response: LogOutAnswer())
+        return signedOut("Logged out successfully")
+    }
+
+    /// Ends every session of the user, this one included.
+    @Sendable func logOutEverywhere(request: Request, context: ParleyRequestContext) async throws
+        -> EditedResponse<Answer>
+    {
+        try await auth.logOutEverywhere(try context.requireIdentity().session)
+        return signedOut("Logged out everywhere")
+    }
+
+    /// Deletes the account, once the password is given again.
+    @Sendable func deleteAccount(request: Request, context: ParleyRequestContext) async throws
+        -> EditedResponse<Answer>
+    {
+        let session = try context.requireIdentity().session
+        let body = try await JSONBody.decodeFields(PasswordRequest.self, from: request, limit: 64 * 1024)
+        // Guessing the password through this route is held to the log-in limits.
+        let user = try await auth.user(of: session)
+        try rateLimit.check(request: request, context: context, email: user.email)
+        try await auth.deleteAccount(session, password: body.password)
+        return signedOut("Account deleted")
+    }
+
+    /// Everything Parley holds about the user, as one JSON document (streamed).
+    @Sendable func export(request: Request, context: ParleyRequestContext) async throws -> Response {
+        let session = try context.requireIdentity().session
+        let user = try await auth.user(of: session)
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "application/json; charset=utf-8",
+                .contentDisposition: "attachment; filename=\"parley-export-\(user.id.hexString).json\"",
+            ],
+            body: ResponseBody(asyncSequence: exporter.export(user).map { ByteBuffer(bytes: $0) })
+        )
+    }
+
+    private func signedOut(_ message: String) -> EditedResponse<Answer> {
+        EditedResponse(headers: [.setCookie: cookie.clear().description], response: Answer(message: message))
     }
 
     @Sendable func update(request: Request, context: ParleyRequestContext) async throws -> User {

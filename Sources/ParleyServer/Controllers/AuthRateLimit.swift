@@ -46,27 +46,3 @@ struct AuthRateLimit: Sendable {
         return keys
     }
 }
-
-/// The address a request came from: the TCP peer, or (behind a trusted proxy) the last
-/// `X-Forwarded-For` entry that proxy appended.
-enum ClientAddress {
-    static func of(_ request: Request, context: ParleyRequestContext, trustProxy: Bool) -> String {
-        if trustProxy, let forwarded = request.headers[.xForwardedFor],
-            let last = forwarded.split(separator: ",").last
-        {
-            let address = last.trimmingCharacters(in: " ")
-            if !address.isEmpty { return address }
-        }
-        return context.remoteAddress?.ipAddress ?? "unknown"
-    }
-}
-
-extension HTTPField.Name {
-    static let xForwardedFor = Self("X-Forwarded-For")!
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        String(self).trimmingCharacters(in: set)
-    }
-}

@@ -4,7 +4,7 @@ import ParleyDomain
 
 /// The `jwt` cookie exactly as the Node app sets it: HttpOnly, SameSite=Strict, Path=/,
 /// seven days, Secure in production.
-struct SessionCookie: Sendable {
+package struct SessionCookie: Sendable {
     static let name = "jwt"
     let secure: Bool
 
@@ -38,7 +38,12 @@ struct SessionCookie: Sendable {
     /// The token a request carries: `Authorization: Bearer` first, else the `jwt` cookie.
     static func token(in request: Request) -> String? {
         if let token = bearerToken(in: request) { return token }
-        guard let cookie = request.cookies[name]?.value, !cookie.isEmpty else { return nil }
+        return token(inCookieHeaders: request.headers[values: .cookie])
+    }
+
+    /// The `jwt` cookie's value in these `Cookie` headers (Hummingbird's parsing), if not empty.
+    static func token(inCookieHeaders headers: [String]) -> String? {
+        guard let cookie = Cookies(from: headers)[name]?.value, !cookie.isEmpty else { return nil }
         return cookie
     }
 
@@ -48,7 +53,7 @@ struct SessionCookie: Sendable {
         return bearerToken(in: authorization)
     }
 
-    static func bearerToken(in authorization: String) -> String? {
+    package static func bearerToken(in authorization: String) -> String? {
         let utf8 = authorization.utf8
         let scheme = "bearer ".utf8
         guard utf8.count > scheme.count,

@@ -1,4 +1,5 @@
 import JSONText
+import ParleyChat
 import ParleyDomain
 import SocketIO
 
@@ -39,6 +40,12 @@ struct RealtimeDelivery: Sendable {
             namespace.to(RealtimeRooms.user(to)).emit("stop-typing", ["from": .string(from.hexString)])
         case .sessionEnded(let fingerprint):
             for socket in namespace.to(RealtimeRooms.token(fingerprint)).localSockets {
+                socket.disconnect()
+            }
+        case .sessionsRevoked(let user, let upTo):
+            // Sockets opened with a token issued after the revocation (a new login) stay.
+            for socket in namespace.to(RealtimeRooms.user(user)).localSockets {
+                guard let session = socket[data: SocketSession.self], session.issuedAt <= upTo else { continue }
                 socket.disconnect()
             }
         }

@@ -28,6 +28,7 @@ public final class RealtimeHub: Service {
         presence: PresenceService,
         bus: any ClusterBus,
         allowedOrigins: Set<String>,
+        trustProxy: Bool,
         settings: RealtimeSettings,
         logger: Logger
     ) {
@@ -41,7 +42,8 @@ public final class RealtimeHub: Service {
             requestCheck: { request in
                 origins.allows(origin: request.headers[.origin], host: request.authority)
                     ? .allow : .deny(message: "Origin not allowed")
-            }
+            },
+            sessionBinding: { request in SessionBinding.of(request, trustProxy: trustProxy) }
         )
         let sent = SentMessages()
         let authenticator = SocketAuthenticator(auth: auth)

@@ -17,7 +17,7 @@ struct SocketAuthenticator: Sendable {
     func authenticate(_ socket: Socket) async throws {
         let token =
             socket.handshake.auth["token"]?.stringValue
-            ?? Cookies(from: socket.handshake.headers[values: .cookie])[SessionCookie.name]?.value
+            ?? SessionCookie.token(inCookieHeaders: socket.handshake.headers[values: .cookie])
         guard let token, !token.isEmpty else { throw ConnectionRefused("unauthorized") }
         do {
             socket[data: SocketSession.self] = try await auth.authenticate(token: token)

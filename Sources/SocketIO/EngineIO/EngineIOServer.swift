@@ -15,23 +15,31 @@ public final class EngineIOServer: Sendable {
     private let sessions = NIOLockedValueBox<[String: EngineSession]>([:])
     private let shuttingDown = NIOLockedValueBox(false)
     private let requestCheck: (@Sendable (EngineRequest) async -> EngineRequestVerdict)?
+    private let sessionBinding: (@Sendable (EngineRequest) -> EngineSessionBinding)?
     private let onConnection: @Sendable (EngineSession) -> Void
 
     /// - Parameters:
     ///   - path: the URL path clients use.
     ///   - requestCheck: decides on every request that opens a session or a WebSocket, before
     ///     anything else happens (origin checks, cookies); a denial answers 403.
+    ///   - sessionBinding: what ties a session to its client (see ``EngineSessionBinding``):
+    ///     computed for the request that opens a session and for every later request naming its
+    ///     id (polls, posts, the WebSocket upgrade); one the session's binding does not admit is
+    ///     answered as an unknown session. Without it, a session id is all it takes, as with the
+    ///     reference server.
     ///   - onConnection: called on the new session's event loop, before any message can arrive;
     ///     set the session's delegate there.
     public init(
         path: String,
         configuration: EngineConfiguration = .init(),
         requestCheck: (@Sendable (EngineRequest) async -> EngineRequestVerdict)? = nil,
+        sessionBinding: (@Sendable (EngineRequest) -> EngineSessionBinding)? = nil,
         onConnection: @escaping @Sendable (EngineSession) -> Void
     ) {
         self.path = path.hasSuffix("/") ? path : path + "/"
         self.configuration = configuration
         self.requestCheck = requestCheck
+        self.sessionBinding = sessionBinding
         self.onConnection = onConnection
     }
 
@@ -84,7 +92,8 @@ public final class EngineIOServer: Sendable {
 
     /// What an incoming request is, once validated.
     enum Target {
-        case handshake(transport: EngineSessionStateMachine.Transport)
+        /// A new session; `binding` ties it to its client (see `sessionBinding`).
+        case handshake(transport: EngineSessionStateMachine.Transport, binding: EngineSessionBinding?)
         case session(EngineSession)
     }
 
@@ -104,6 +113,10 @@ public final class EngineIOServer: Sendable {
         }
         if let sid = query["sid"], !sid.isEmpty {
             guard let session = session(id: sid) else { return .failure(EngineDenial(.unknownSessionID)) }
+            // Another client holding the id is answered as if there were no such session.
+            if let sessionBinding, let binding = session.binding, !binding.admits(sessionBinding(request())) {
+                return .failure(EngineDenial(.unknownSessionID))
+            }
             // Polls for a session that moved to WebSocket, or a WebSocket URL without an upgrade.
             if !isUpgrade, transport != .polling { return .failure(EngineDenial(.badRequest)) }
             if isUpgrade, transport != .websocket { return .failure(EngineDenial(.badRequest)) }
@@ -119,7 +132,7 @@ public final class EngineIOServer: Sendable {
             return .failure(EngineDenial(.forbidden, message: message))
         }
         guard query["EIO"] == "4" else { return .failure(EngineDenial(.unsupportedProtocolVersion)) }
-        return .success(.handshake(transport: transport))
+        return .success(.handshake(transport: transport, binding: sessionBinding?(request())))
     }
 
     // MARK: Sessions
@@ -128,6 +141,7 @@ public final class EngineIOServer: Sendable {
     func openSession(
         transport: EngineSessionStateMachine.Transport,
         handshake: EngineHandshake,
+        binding: EngineSessionBinding?,
         eventLoop: any EventLoop,
         webSocket: EngineWebSocket?
     ) -> EngineSession {
@@ -135,6 +149,7 @@ public final class EngineIOServer: Sendable {
         let session = EngineSession(
             id: SessionID.make(),
             handshake: handshake,
+            binding: binding,
             transport: transport,
             configuration: configuration,
             eventLoop: eventLoop,

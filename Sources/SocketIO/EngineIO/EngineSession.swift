@@ -39,9 +39,13 @@ public final class EngineSession: @unchecked Sendable {
     /// truth, on the event loop).
     private let webSocketInUse: Synchronization.Atomic<Bool>
 
+    /// What ties the session to its client (see ``EngineIOServer``'s `sessionBinding`).
+    let binding: EngineSessionBinding?
+
     init(
         id: String,
         handshake: EngineHandshake,
+        binding: EngineSessionBinding? = nil,
         transport: EngineSessionStateMachine.Transport,
         configuration: EngineConfiguration,
         eventLoop: any EventLoop,
@@ -49,6 +53,7 @@ public final class EngineSession: @unchecked Sendable {
     ) {
         self.id = id
         self.handshake = handshake
+        self.binding = binding
         self.eventLoop = eventLoop
         self.upgradeTimeout = TimeAmount(configuration.upgradeTimeout)
         self.machine = EngineSessionStateMachine(transport: transport, configuration: configuration, now: .now())

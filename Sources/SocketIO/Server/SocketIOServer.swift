@@ -22,11 +22,14 @@ public final class SocketIOServer: Sendable {
     /// - Parameters:
     ///   - requestCheck: decides on each request that opens a connection or a WebSocket (origin,
     ///     cookies); a denial answers 403 before any Socket.IO packet is exchanged.
+    ///   - sessionBinding: ties each connection to its client, so that its session id alone is
+    ///     not enough to use it (see ``EngineSessionBinding``).
     ///   - adapter: makes the adapter of each namespace (in-memory by default).
     public init(
         path: String = "/socket.io/",
         configuration: SocketIOConfiguration = .init(),
         requestCheck: (@Sendable (EngineRequest) async -> EngineRequestVerdict)? = nil,
+        sessionBinding: (@Sendable (EngineRequest) -> EngineSessionBinding)? = nil,
         adapter: @escaping @Sendable (_ namespace: String) -> any SocketIOAdapter = { _ in InMemoryAdapter() }
     ) {
         let namespaces = NamespaceRegistry(adapter: adapter)
@@ -36,6 +39,7 @@ public final class SocketIOServer: Sendable {
             path: path,
             configuration: configuration.engine,
             requestCheck: requestCheck,
+            sessionBinding: sessionBinding,
             onConnection: { session in
                 let client = SocketIOClient(session: session, namespaces: namespaces, configuration: configuration)
                 session.setDelegate(client)

@@ -194,10 +194,11 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         )
         try channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: watermark)
         switch target {
-        case .handshake:
+        case .handshake(_, let binding):
             let session = checked.server.openSession(
                 transport: .websocket,
                 handshake: checked.handshake,
+                binding: binding,
                 eventLoop: channel.eventLoop,
                 webSocket: handler
             )

@@ -39,13 +39,14 @@ extension EngineIOServer {
         switch validation {
         case .failure(let denial):
             return Self.errorResponse(denial)
-        case .success(.handshake):
+        case .success(.handshake(_, let binding)):
             let handshake = EngineHandshake(
                 headers: request.headers, query: query, remoteAddress: channel.remoteAddress)
             let open = channel.eventLoop.submit {
                 let session = self.openSession(
                     transport: .polling,
                     handshake: handshake,
+                    binding: binding,
                     eventLoop: channel.eventLoop,
                     webSocket: nil
                 )

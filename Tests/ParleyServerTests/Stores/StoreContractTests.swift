@@ -67,6 +67,69 @@ struct StoreContractTests {
     }
 
     @Test(arguments: StoreKind.available)
+    func revokedTokensAndLoggingOutEverywhereAreRecordedAndReadBack(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let ann = Fixture.user()
+            try await store.insertUser(ann)
+            let start = Timestamp(millisecondsSince1970: 1_800_000_000_000)
+            let revocation = TokenRevocation(
+                fingerprint: "ab12", userID: ann.user.id, expiresAt: start.adding(milliseconds: 60_000),
+                revokedAt: start)
+            try await store.revokeToken(revocation)
+            try await store.revokeToken(revocation)  // twice is harmless
+            #expect(try await store.isTokenRevoked(fingerprint: "ab12"))
+            #expect(try await !store.isTokenRevoked(fingerprint: "cd34"))
+
+            #expect(try await store.revokeSessions(of: ann.user.id, upTo: start.adding(milliseconds: 5)))
+            // An earlier time does not undo a later revocation.
+            #expect(try await store.revokeSessions(of: ann.user.id, upTo: start))
+            #expect(try await store.user(id: ann.user.id)?.sessionsRevokedAt == start.adding(milliseconds: 5))
+            #expect(try await !store.revokeSessions(of: ObjectID(), upTo: start))
+
+            let recent = try await store.revocations(since: start)
+            #expect(
+                Set(recent) == [
+                    .token(fingerprint: "ab12"), .sessions(of: ann.user.id, upTo: start.adding(milliseconds: 5)),
+                ])
+            #expect(try await store.revocations(since: start.adding(milliseconds: 10)).isEmpty)
+
+            try await store.pruneTokenRevocations(expiredBefore: start.adding(milliseconds: 60_001))
+            #expect(try await !store.isTokenRevoked(fingerprint: "ab12"))
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func aDeletedUserLeavesATombstoneAndFreesTheEmail(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            var ann = Fixture.user(email: "ann@example.com")
+            ann.avatarMediaID = "avatar-1"
+            let bob = Fixture.user(email: "bob@example.com")
+            try await store.insertUser(ann)
+            try await store.insertUser(bob)
+            try await store.insertMessage(Fixture.message(from: ann.user.id, to: bob.user.id))
+            let time = Timestamp(millisecondsSince1970: 1_800_000_000_000)
+
+            let previous = try #require(try await store.deleteUser(id: ann.user.id, at: time))
+            #expect(previous.avatarMediaID == "avatar-1")
+            #expect(try await store.deleteUser(id: ann.user.id, at: time) == nil)
+
+            let tombstone = try #require(try await store.user(id: ann.user.id))
+            #expect(tombstone == ann.tombstone(at: time))
+            #expect(tombstone.revokes(tokenIssuedAt: time.adding(milliseconds: 60_000)))
+            #expect(try await store.user(email: "ann@example.com") == nil)
+            // The email is free; the deleted user is nobody's contact outside a conversation.
+            try await store.insertUser(Fixture.user(email: "ann@example.com"))
+            #expect(try await !store.users(excluding: bob.user.id).contains { $0.id == ann.user.id })
+            // The conversation stays, from a deleted user.
+            let sidebar = try await store.sidebar(of: bob.user.id, after: nil, limit: nil)
+            let entry = try #require(sidebar.first { $0.user.id == ann.user.id })
+            #expect(entry.userDeleted)
+            #expect(entry.lastMessage != nil)
+            #expect(try await store.conversation(ConversationQuery(user: bob.user.id, peer: ann.user.id)).count == 1)
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
     func refusesAMessageBetweenUnknownUsers(kind: StoreKind) async throws {
         try await withStore(kind) { store in
             let ann = Fixture.user()
