@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "parley", targets: ["parley"]),
         .library(name: "SocketIO", targets: ["SocketIO"]),
+        .library(name: "ParleyFuzzing", targets: ["ParleyFuzzing"]),
         .executable(name: "socketio-conformance", targets: ["socketio-conformance"]),
     ],
     traits: [
@@ -197,6 +198,26 @@ let package = Package(
             resources: [.embedInCode("OpenAPI/openapi.yaml")],
             swiftSettings: swiftSettings
         ),
+        // Every parser of bytes from the network behind one entry point each, for the
+        // libFuzzer driver in Fuzz/ and for the corpus replay in the tests.
+        .target(
+            name: "ParleyFuzzing",
+            dependencies: [
+                "JSONText",
+                "ParleyChat",
+                "ParleyDomain",
+                "ParleyPostgres",
+                "ParleyServer",
+                "SocketIO",
+                .target(name: "ParleyMongo", condition: .when(traits: ["MongoDB"])),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "parley",
             dependencies: [
@@ -323,6 +344,11 @@ let package = Package(
                 "ParleyTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParleyFuzzingTests",
+            dependencies: ["ParleyFuzzing"],
             swiftSettings: swiftSettings
         ),
         // The application through its router and real stores: the HTTP API, configuration, the

@@ -2,15 +2,15 @@ import NIOCore
 
 /// Rows in the text format of `COPY … FROM STDIN`: columns separated by tabs, rows ended by a
 /// newline, `\N` for NULL, and backslash escapes for the characters that would break the framing.
-struct PostgresCopyText {
-    private(set) var buffer: ByteBuffer
+package struct PostgresCopyText {
+    package private(set) var buffer: ByteBuffer
     private var columnsInRow = 0
 
-    init(capacity: Int = 64 * 1024) {
+    package init(capacity: Int = 64 * 1024) {
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
     }
 
-    mutating func append(_ value: String?) {
+    package mutating func append(_ value: String?) {
         if columnsInRow > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
         columnsInRow += 1
         guard var text = value else {
@@ -46,7 +46,7 @@ struct PostgresCopyText {
         buffer.writeString(String(value))
     }
 
-    mutating func endRow() {
+    package mutating func endRow() {
         buffer.writeInteger(UInt8(ascii: "\n"))
         columnsInRow = 0
     }

@@ -8,8 +8,8 @@ import Foundation
 
 /// The opaque `cursor` of contact pages: a ``SidebarPosition`` in base64url, so clients pass it
 /// back without reading it.
-enum SidebarCursor {
-    static func encode(_ position: SidebarPosition) -> String {
+package enum SidebarCursor {
+    package static func encode(_ position: SidebarPosition) -> String {
         let plain =
             switch position {
             case .conversation(let sequence): "c:\(sequence)"
@@ -19,7 +19,7 @@ enum SidebarCursor {
         return Data(plain.utf8).base64URLEncodedString
     }
 
-    static func decode(_ cursor: String) throws -> SidebarPosition {
+    package static func decode(_ cursor: String) throws -> SidebarPosition {
         guard cursor.utf8.count <= 4096, let data = Data(base64URLEncoded: Substring(cursor)),
             let plain = String(data: data, encoding: .utf8)
         else { throw invalid }

@@ -8,11 +8,11 @@ import ParleyDomain
 ///
 /// The body is parsed as it arrives (MultipartKit's streaming parser), so a file is held once,
 /// in one buffer, and a body over the limit is refused as soon as it passes it.
-struct MultipartForm: Sendable {
+package struct MultipartForm: Sendable {
     /// Text parts by name.
-    var fields: [String: String] = [:]
+    package var fields: [String: String] = [:]
     /// The part carrying a file: one with a `filename`, or named `file`.
-    var file: ByteBuffer?
+    package var file: ByteBuffer?
 
     /// Whether `contentType` is `multipart/form-data`.
     static func accepts(_ contentType: String) -> Bool {
@@ -22,20 +22,48 @@ struct MultipartForm: Sendable {
     /// Reads and parses `request`'s body, at most `limit` bytes of it.
     /// - Throws: ``ParleyError``: 400 `invalid_multipart` for a malformed body, 413 over `limit`.
     static func read(_ request: Request, limit: Int) async throws -> MultipartForm {
-        guard let contentType = request.headers[.contentType], let boundary = boundary(in: contentType) else {
+        guard let contentType = request.headers[.contentType] else {
             throw malformed("Content-Type: multipart/form-data needs a boundary parameter")
         }
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             throw JSONBody.tooLarge(limit)
         }
-        let reader = Reader()
-        var guardian = MultipartGuard(boundary: boundary)
-        let parser = MultipartParser(boundary: boundary)
-        parser.onHeader = { name, value in reader.header(name, value) }
-        parser.onBody = { chunk in reader.body(&chunk) }
-        parser.onPartComplete = { reader.completePart() }
-        var received = 0
+        var parser = try Parser(contentType: contentType, limit: limit)
         for try await chunk in request.body {
+            try parser.feed(chunk)
+        }
+        return try parser.finish()
+    }
+
+    /// Parses a body given as chunks (as it arrives): the entry point the fuzzer drives.
+    package static func parse(chunks: [ByteBuffer], contentType: String, limit: Int) throws -> MultipartForm {
+        var parser = try Parser(contentType: contentType, limit: limit)
+        for chunk in chunks { try parser.feed(chunk) }
+        return try parser.finish()
+    }
+
+    /// A body being parsed: ``MultipartGuard`` in front of MultipartKit's parser, which reports
+    /// to a ``Reader``.
+    struct Parser {
+        private let limit: Int
+        private var received = 0
+        private var guardian: MultipartGuard
+        private let parser: MultipartParser
+        private let reader = Reader()
+
+        init(contentType: String, limit: Int) throws {
+            guard let boundary = MultipartForm.boundary(in: contentType) else {
+                throw malformed("Content-Type: multipart/form-data needs a boundary parameter")
+            }
+            self.limit = limit
+            guardian = MultipartGuard(boundary: boundary)
+            parser = MultipartParser(boundary: boundary)
+            parser.onHeader = { [reader] name, value in reader.header(name, value) }
+            parser.onBody = { [reader] chunk in reader.body(&chunk) }
+            parser.onPartComplete = { [reader] in reader.completePart() }
+        }
+
+        mutating func feed(_ chunk: ByteBuffer) throws {
             received += chunk.readableBytes
             guard received <= limit else { throw JSONBody.tooLarge(limit) }
             do {
@@ -56,10 +84,13 @@ struct MultipartForm: Sendable {
             }
             if let error = reader.error { throw error }
         }
-        guard !reader.inPart else {
-            throw malformed("The multipart body ended before its closing boundary")
+
+        func finish() throws -> MultipartForm {
+            guard !reader.inPart else {
+                throw malformed("The multipart body ended before its closing boundary")
+            }
+            return reader.form
         }
-        return reader.form
     }
 
     /// Collects parts as the parser reports them. Used by one task only, for one body.

@@ -43,7 +43,7 @@ public enum EnginePacket: Sendable, Hashable {
 
     /// Decodes the text form (a WebSocket text frame, or one packet of a polling payload, where
     /// `allowBase64Binary` lets `b<base64>` stand for a binary message).
-    static func decode(text buffer: ByteBuffer, allowBase64Binary: Bool) throws(DecodingError) -> EnginePacket {
+    package static func decode(text buffer: ByteBuffer, allowBase64Binary: Bool) throws(DecodingError) -> EnginePacket {
         guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else {
             throw DecodingError(reason: "empty packet")
         }

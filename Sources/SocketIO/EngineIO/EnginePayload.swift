@@ -1,10 +1,11 @@
 import NIOCore
 
 /// The HTTP long-polling body: packets in their text form joined by the record separator `\u{1E}`.
-enum EnginePayload {
+package enum EnginePayload {
     static let separator: UInt8 = 0x1E
 
-    static func encode(_ packets: some Collection<EnginePacket>, allocator: ByteBufferAllocator = .init()) -> ByteBuffer
+    package static func encode(_ packets: some Collection<EnginePacket>, allocator: ByteBufferAllocator = .init())
+        -> ByteBuffer
     {
         var buffer = allocator.buffer(capacity: packets.reduce(0) { $0 + $1.estimatedSize })
         for (index, packet) in packets.enumerated() {
@@ -15,7 +16,7 @@ enum EnginePayload {
     }
 
     /// Decodes packets until the first invalid one: the packets before it and the error.
-    static func decode(_ body: ByteBuffer) -> (packets: [EnginePacket], error: EnginePacket.DecodingError?) {
+    package static func decode(_ body: ByteBuffer) -> (packets: [EnginePacket], error: EnginePacket.DecodingError?) {
         var packets: [EnginePacket] = []
         var remaining = body
         while true {

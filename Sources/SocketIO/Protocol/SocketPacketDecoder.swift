@@ -6,16 +6,16 @@ import OrderedCollections
 ///
 /// A state machine: idle, or reconstructing a binary packet until its attachments have arrived.
 /// Any error means the client is broken or hostile; the caller closes the connection.
-struct SocketPacketDecoder {
+package struct SocketPacketDecoder {
     private enum State {
         case idle
         case reconstructing(header: SocketPacket, expected: Int, buffers: [ByteBuffer], bytes: Int)
     }
 
     /// A complete packet and how many bytes of input it took.
-    struct Decoded: Hashable {
-        var packet: SocketPacket
-        var byteCount: Int
+    package struct Decoded: Hashable {
+        package var packet: SocketPacket
+        package var byteCount: Int
     }
 
     let maxAttachments: Int
@@ -23,7 +23,7 @@ struct SocketPacketDecoder {
     let maxAttachmentBytes: Int
     private var state = State.idle
 
-    init(maxAttachments: Int = 10, maxAttachmentBytes: Int = 1_000_000) {
+    package init(maxAttachments: Int = 10, maxAttachmentBytes: Int = 1_000_000) {
         self.maxAttachments = maxAttachments
         self.maxAttachmentBytes = maxAttachmentBytes
     }
@@ -35,7 +35,7 @@ struct SocketPacketDecoder {
     }
 
     /// A complete packet, or `nil` while attachments are outstanding.
-    mutating func decode(_ message: EngineMessage) throws(SocketProtocolError) -> Decoded? {
+    package mutating func decode(_ message: EngineMessage) throws(SocketProtocolError) -> Decoded? {
         switch (state, message) {
         case (.idle, .text(let text)):
             let (packet, attachments) = try Self.parse(text, maxAttachments: maxAttachments)

@@ -13,11 +13,11 @@ import NIOHTTP1
 /// It passes every message on unchanged, and accepts messages that are not HTTP parts (the
 /// bytes the decoder forwards when it is removed for a WebSocket upgrade), so that it is safe in
 /// the pipeline until the upgrade removes it.
-final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = Any
-    typealias InboundOut = Any
-    typealias OutboundIn = Any
-    typealias OutboundOut = HTTPServerResponsePart
+package final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    package typealias InboundIn = Any
+    package typealias InboundOut = Any
+    package typealias OutboundIn = Any
+    package typealias OutboundOut = HTTPServerResponsePart
 
     private var state: HTTPConnectionGuardStateMachine
     private var timer: Scheduled<Void>?
@@ -25,33 +25,33 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private let now: () -> NIODeadline
 
     /// - Parameter now: the clock (tests pass their event loop's).
-    init(limits: HTTPConnectionGuardStateMachine.Limits, now: @escaping () -> NIODeadline = { .now() }) {
+    package init(limits: HTTPConnectionGuardStateMachine.Limits, now: @escaping () -> NIODeadline = { .now() }) {
         state = HTTPConnectionGuardStateMachine(limits: limits)
         self.now = now
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { start(context: context) }
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    package func channelActive(context: ChannelHandlerContext) {
         start(context: context)
         context.fireChannelActive()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if let part = unwrapInboundIn(data) as? HTTPServerRequestPart {
             perform(state.requestPartReceived(part, now: now()), context: context)
         }
         context.fireChannelRead(data)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let action = (unwrapOutboundIn(data) as? HTTPServerResponsePart).map {
             state.responsePartWritten($0, now: now())
         }
@@ -59,7 +59,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         if let action { perform(action, context: context) }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let error = error as? HTTPParserError else {
             context.fireErrorCaught(error)
             return
@@ -67,7 +67,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         perform(state.parseFailed(error), context: context)
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
             perform(state.quiesce(), context: context)
         }

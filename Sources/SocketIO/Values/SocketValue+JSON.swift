@@ -35,7 +35,7 @@ extension SocketValue {
     }
 
     /// Parses exactly one JSON value, with optional surrounding whitespace.
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONReader.Malformed) -> SocketValue {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONReader.Malformed) -> SocketValue {
         try JSONReader.read(bytes) { reader throws(JSONReader.Malformed) in
             let value = try SocketValue(reading: &reader)
             try reader.finish()
@@ -79,7 +79,7 @@ extension SocketValue {
     }
 
     /// The compact JSON text (binary values as `null`).
-    func jsonBytes(binary: (ByteBuffer) -> SocketValue = { _ in .null }) -> [UInt8] {
+    package func jsonBytes(binary: (ByteBuffer) -> SocketValue = { _ in .null }) -> [UInt8] {
         var writer = JSONWriter(capacity: 64)
         write(into: &writer, binary: binary)
         return writer.bytes
