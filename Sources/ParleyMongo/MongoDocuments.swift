@@ -97,6 +97,28 @@ enum MongoDocuments {
         }
     }
 
+    // MARK: Token revocations
+
+    /// A logged-out token: `_id` is its fingerprint.
+    static func document(_ revocation: TokenRevocation) -> BSONDocument {
+        [
+            "_id": .string(revocation.fingerprint), "userId": .objectID(revocation.userID),
+            "expiresAt": .date(revocation.expiresAt), "revokedAt": .date(revocation.revokedAt),
+        ]
+    }
+
+    static func tokenRevocation(_ document: BSONDocument) throws(MongoDocumentError) -> TokenRevocation {
+        guard let expiresAt = try optionalDate(document, "expiresAt") else {
+            throw MongoDocumentError("expiresAt", "is missing")
+        }
+        guard let revokedAt = try optionalDate(document, "revokedAt") else {
+            throw MongoDocumentError("revokedAt", "is missing")
+        }
+        return TokenRevocation(
+            fingerprint: try string(document, "_id"), userID: try objectID(document, "userId"), expiresAt: expiresAt,
+            revokedAt: revokedAt)
+    }
+
     // MARK: Fields
 
     /// An ObjectId, or a string of 24 hex digits (how some applications store references).

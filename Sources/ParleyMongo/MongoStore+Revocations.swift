@@ -5,14 +5,7 @@ import ParleyDomain
 extension MongoStore {
     public func revokeToken(_ revocation: TokenRevocation) async throws {
         try await call { connection in
-            let result = try connection.insert(
-                MongoDocuments.revokedTokens,
-                [
-                    [
-                        "_id": .string(revocation.fingerprint), "userId": .objectID(revocation.userID),
-                        "expiresAt": .date(revocation.expiresAt), "revokedAt": .date(revocation.revokedAt),
-                    ]
-                ])
+            let result = try connection.insert(MongoDocuments.revokedTokens, [MongoDocuments.document(revocation)])
             // Recorded already: nothing to do.
             if let error = result.writeErrors.first, !error.isDuplicateKey { throw error }
         }
@@ -49,6 +42,27 @@ extension MongoStore {
         _ = try await call { connection in
             try connection.delete(
                 MongoDocuments.revokedTokens, filter: ["expiresAt": ["$lt": .date(time)]], multi: true)
+        }
+    }
+
+    public func exportTokenRevocations(after: String?, unexpiredAt time: Timestamp, limit: Int) async throws
+        -> [TokenRevocation]
+    {
+        try await call { connection in
+            var filter: BSONDocument = ["expiresAt": ["$gte": .date(time)]]
+            if let after { filter["_id"] = ["$gt": .string(after)] }
+            return try connection.find(MongoDocuments.revokedTokens, filter: filter, sort: ["_id": 1], limit: limit)
+                .map { document throws(MongoDocumentError) in try MongoDocuments.tokenRevocation(document) }
+        }
+    }
+
+    public func importTokenRevocations(_ revocations: [TokenRevocation]) async throws -> Int {
+        guard !revocations.isEmpty else { return 0 }
+        return try await call { connection in
+            let result = try connection.insert(
+                MongoDocuments.revokedTokens, revocations.map(MongoDocuments.document), ordered: false)
+            if let error = result.writeErrors.first(where: { !$0.isDuplicateKey }) { throw error }
+            return result.count
         }
     }
 }

@@ -18,6 +18,11 @@ struct CopyReportText {
             }
             lines.append(line)
         }
+        if report.outcome != .dryRun && report.outcome != .refused && report.tokenRevocations.read > 0 {
+            lines.append(
+                "logged-out tokens (still refused on the target): read \(report.tokenRevocations.read), "
+                    + "inserted \(report.tokenRevocations.inserted)")
+        }
         if let resumedAfter = report.resumedAfter {
             lines.append("resumed after message \(resumedAfter), the last one the target had")
         }

@@ -35,6 +35,8 @@ public struct CopyReport: Sendable {
     public var outcome: Outcome = .completed
     public var users = CollectionCopyReport()
     public var messages = CollectionCopyReport()
+    /// Logged-out tokens not yet expired: read from the source, and new to the target.
+    public var tokenRevocations = (read: 0, inserted: 0)
     /// The message after which this run resumed an earlier one.
     public var resumedAfter: ObjectID?
     /// The first ``maximumListedConflicts`` conflicts; ``conflictCount`` has them all.

@@ -59,6 +59,7 @@ public struct StoreCopier: Sendable {
             report.outcome = .stopped
             return report
         }
+        try await copyTokenRevocations(&report)
         guard let bound else {
             try await target.finishImport()
             return report
@@ -154,6 +155,20 @@ public struct StoreCopier: Sendable {
         }
         progress(.init(phase: .copying, collection: .users, done: report.users.read, total: total, finished: true))
         return true
+    }
+
+    /// Logged-out tokens that have not expired yet, so that they stay refused on the target.
+    private func copyTokenRevocations(_ report: inout CopyReport) async throws {
+        let now = Timestamp.now()
+        var after: String?
+        while true {
+            let batch = try await source.exportTokenRevocations(
+                after: after, unexpiredAt: now, limit: options.batchSize)
+            guard let last = batch.last else { break }
+            after = last.fingerprint
+            report.tokenRevocations.read += batch.count
+            report.tokenRevocations.inserted += try await target.importTokenRevocations(batch)
+        }
     }
 
     private func importUsersOneByOne(_ users: [UserRecord], conflicts: [CopyConflict]) async throws

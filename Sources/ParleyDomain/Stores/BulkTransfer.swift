@@ -53,6 +53,12 @@ public protocol ChatExporter: Sendable {
 
     /// The users with these ids (those the store has).
     func users(withIDs ids: [ObjectID]) async throws -> [ObjectID: UserRecord]
+
+    /// Logged-out tokens not yet expired at `time`, with fingerprints greater than `after`, in
+    /// fingerprint order: copied so that a token logged out before a move stays refused after it.
+    /// None in a store from before revocations.
+    func exportTokenRevocations(after: String?, unexpiredAt time: Timestamp, limit: Int) async throws
+        -> [TokenRevocation]
 }
 
 /// Writes copied records into a store, keeping their ids and timestamps.
@@ -66,6 +72,10 @@ public protocol ChatImporter: ChatExporter {
     /// without announcing them to connected clients.
     /// - Returns: how many were inserted.
     func importMessages(_ messages: [Message]) async throws -> Int
+
+    /// Records these token revocations (those already recorded stay as they are).
+    /// - Returns: how many were new.
+    func importTokenRevocations(_ revocations: [TokenRevocation]) async throws -> Int
 
     /// The ids of the users with these emails.
     func userIDs(withEmails emails: [String]) async throws -> [String: ObjectID]

@@ -21,6 +21,8 @@ struct StoreCopyTests {
             #expect(there.outcome == .completed)
             #expect(there.users.inserted == seeded.users.count)
             #expect(there.messages.inserted == seeded.messages.count)
+            // The logged-out token that has not expired, and only it.
+            #expect(there.tokenRevocations.read == 1 && there.tokenRevocations.inserted == 1)
             let home = try await copy(from: middle, to: back, batchSize: 7)
             #expect(home.messages.inserted == seeded.messages.count)
 
@@ -41,6 +43,11 @@ struct StoreCopyTests {
                 #expect(try await back.message(id: id) == (try await source.message(id: id)))
             }
             #expect(try await back.message(id: seeded.messages[0].id)?.readAt != nil)
+            // Sessions ended before the copy stay ended; the deleted account stays a tombstone.
+            #expect(try await back.isTokenRevoked(fingerprint: "live-token"))
+            #expect(try await !back.isTokenRevoked(fingerprint: "expired-token"))
+            #expect(try await back.user(id: seeded.users[1].user.id)?.sessionsRevokedAt != nil)
+            #expect(try await back.user(id: seeded.users[3].user.id)?.deletedAt != nil)
             #expect(try await back.message(id: seeded.messages[3].id)?.editedAt != nil)
             #expect(try await back.message(id: seeded.messages[5].id)?.deletedAt != nil)
             // The sidebar summary is rebuilt from the copied messages.
@@ -244,7 +251,30 @@ enum Seed {
         _ = try await store.markRead(by: users[1].user.id, from: users[0].user.id, upTo: messages[10].id, at: later)
         _ = try await store.editMessage(id: messages[3].id, text: "edited", at: later)
         _ = try await store.deleteMessage(id: messages[5].id, at: later)
-        return (users, messages)
+        // Sessions and accounts: a user who logged out everywhere, a deleted account with a
+        // message, a logged-out token still to be refused and one that expired anyway.
+        let dee = Fixture.user(name: "Dee")
+        try await store.insertUser(dee)
+        let fromDee = Fixture.message(
+            from: dee.user.id, to: users[0].user.id, text: "bye",
+            at: Timestamp(millisecondsSince1970: 1_700_000_200_000))
+        try await store.insertMessage(fromDee)
+        messages.append(fromDee)
+        _ = try await store.revokeSessions(of: users[1].user.id, upTo: later)
+        _ = try await store.deleteUser(id: dee.user.id, at: later)
+        try await store.revokeToken(
+            revokedToken(user: users[0].user.id, expiresAt: .now().adding(milliseconds: 3_600_000)))
+        try await store.revokeToken(revokedToken(user: users[0].user.id, expiresAt: .now().adding(milliseconds: -1)))
+        var stored: [UserRecord] = []
+        for user in users + [dee] { stored.append(try #require(try await store.user(id: user.user.id))) }
+        return (stored, messages)
+    }
+
+    /// A logged-out token, its fingerprint telling whether it expires in the future.
+    static func revokedToken(user: ObjectID, expiresAt: Timestamp) -> TokenRevocation {
+        TokenRevocation(
+            fingerprint: expiresAt > .now() ? "live-token" : "expired-token", userID: user, expiresAt: expiresAt,
+            revokedAt: .now())
     }
 }
 
@@ -275,7 +305,15 @@ struct FailingImporter: ChatImporter {
         try await inner.messagesByID(after: after, limit: limit)
     }
     func users(withIDs ids: [ObjectID]) async throws -> [ObjectID: UserRecord] { try await inner.users(withIDs: ids) }
+    func exportTokenRevocations(after: String?, unexpiredAt time: Timestamp, limit: Int) async throws
+        -> [TokenRevocation]
+    {
+        try await inner.exportTokenRevocations(after: after, unexpiredAt: time, limit: limit)
+    }
     func importUsers(_ users: [UserRecord]) async throws -> Int { try await inner.importUsers(users) }
+    func importTokenRevocations(_ revocations: [TokenRevocation]) async throws -> Int {
+        try await inner.importTokenRevocations(revocations)
+    }
     func importMessages(_ messages: [Message]) async throws -> Int {
         if await batches.next() == failOnMessageBatch { throw Interrupted() }
         return try await inner.importMessages(messages)
@@ -315,6 +353,10 @@ struct ScriptedExporter: ChatExporter {
     func settledLastMessageID() async throws -> ObjectID? {
         messages.last.flatMap { ObjectID(key($0)) }
     }
+
+    func exportTokenRevocations(after: String?, unexpiredAt time: Timestamp, limit: Int) async throws
+        -> [TokenRevocation]
+    { [] }
 
     func exportMessages(after: ObjectID?, through: ObjectID, limit: Int) async throws -> [ExportedRecord<Message>] {
         var start = 0
