@@ -16,6 +16,7 @@ import requests
 
 BINARY = os.environ.get("PARLEY_BINARY", "")
 ADMIN_URL = os.environ.get("PARLEY_TEST_DATABASE_URL", "")
+MONGODB_URI = os.environ.get("MONGODB_URI", "")
 TEST_SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 
 
@@ -33,6 +34,14 @@ def fresh_database():
     subprocess.run(["psql", ADMIN_URL, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
     parts = urlsplit(ADMIN_URL)
     return urlunsplit(parts._replace(path="/" + name))
+
+
+def fresh_mongo_database(prefix="parley_it_"):
+    """A MongoDB URL naming a database of its own on MONGODB_URI's server (skips without one)."""
+    if not MONGODB_URI:
+        pytest.skip("MONGODB_URI is not set")
+    parts = urlsplit(MONGODB_URI)
+    return urlunsplit(parts._replace(path="/" + prefix + uuid.uuid4().hex[:8]))
 
 
 class ParleyProcess:

@@ -15,18 +15,12 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 
-from conftest import ADMIN_URL, fresh_database
+from conftest import ADMIN_URL, MONGODB_URI, fresh_database, fresh_mongo_database
 from realtime_support import connect
 
-MONGODB_URI = os.environ.get("MONGODB_URI", "")
 needs_postgres = pytest.mark.skipif(not ADMIN_URL, reason="PARLEY_TEST_DATABASE_URL is not set (scripts/test sets it)")
 
 FAST_PRESENCE = {"PRESENCE_HEARTBEAT_MS": "300", "PRESENCE_TTL_MS": "2000", "PRESENCE_GRACE_MS": "300"}
-
-
-def fresh_mongo_database():
-    parts = urlsplit(MONGODB_URI)
-    return urlunsplit(parts._replace(path="/parley_cluster_" + uuid.uuid4().hex[:8]))
 
 
 def mongo_cluster_mode():
@@ -57,7 +51,7 @@ def cluster(request, parley):
     if request.param == "postgres":
         env = {"DATABASE_URL": fresh_database(), **FAST_PRESENCE}
     else:
-        env = {"MONGODB_URI": fresh_mongo_database(), "MONGODB_CLUSTER": mongo_cluster_mode(), **FAST_PRESENCE}
+        env = {"MONGODB_URI": fresh_mongo_database("parley_cluster_"), "MONGODB_CLUSTER": mongo_cluster_mode(), **FAST_PRESENCE}
     first = parley(env=env)
     second = parley(env=env)
     return first, second

@@ -164,7 +164,7 @@ public struct AuthService: Sendable {
         else { throw ParleyError.unauthorized }
         guard password.utf8.count <= PasswordHasher.maximumInputBytes,
             try await passwords.verify(password, against: record.passwordHash)
-        else { throw ParleyError.invalidCredentials }
+        else { throw ParleyError.wrongPassword }
         let now = Timestamp.now()
         guard let previous = try await StoreCall.run({ try await users.deleteUser(id: session.userID, at: now) })
         else { throw ParleyError.unauthorized }

@@ -14,17 +14,18 @@ public enum Validation {
     public static let maximumPasswordBytes = 72
     public static let maximumTextLength = 5000
 
-    /// A display name: canonically composed (NFC), trimmed of whitespace and invisible
-    /// characters, 1–100 characters with at least one visible one, no control characters and no
-    /// bidirectional overrides (which make a name display as another).
+    /// A display name: at most 100 code points as sent; canonically composed (NFC), trimmed of
+    /// whitespace and invisible characters, with at least one visible one, no control characters
+    /// and no bidirectional overrides (which make a name display as another).
     public static func name(_ raw: String?) throws -> String {
         guard let raw else { throw ParleyError.missingField("name") }
+        // Lengths are counted in code points as sent, as JSON Schema's maxLength counts them.
+        guard raw.unicodeScalars.count <= maximumNameLength else {
+            throw ParleyError.invalidField("name", "name must be at most \(maximumNameLength) characters")
+        }
         let name = raw.precomposedStringWithCanonicalMapping.trimmingWhitespace(andInvisible: true)
         guard name.unicodeScalars.contains(where: \.isVisible) else {
             throw ParleyError.invalidField("name", "name must have a visible character")
-        }
-        guard name.count <= maximumNameLength else {
-            throw ParleyError.invalidField("name", "name must be at most \(maximumNameLength) characters")
         }
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw ParleyError.invalidField("name", "name must not contain control characters")
@@ -42,6 +43,9 @@ public enum Validation {
     /// control characters: two addresses that look the same are the same account.
     public static func email(_ raw: String?) throws -> String {
         guard let raw else { throw ParleyError.missingField("email") }
+        guard raw.unicodeScalars.count <= maximumEmailLength else {
+            throw ParleyError.invalidField("email", "email must be a valid email address")
+        }
         let email = normalizedEmail(raw)
         guard isPlausibleEmail(email) else {
             throw ParleyError.invalidField("email", "email must be a valid email address")
@@ -57,10 +61,10 @@ public enum Validation {
         return raw.precomposedStringWithCompatibilityMapping.trimmingWhitespace(andInvisible: true).lowercased()
     }
 
-    /// A new password: 6 characters to 72 bytes, no NUL.
+    /// A new password: 6 code points to 72 bytes, no NUL.
     public static func newPassword(_ raw: String?) throws -> String {
         guard let password = raw else { throw ParleyError.missingField("password") }
-        guard password.count >= minimumPasswordLength else {
+        guard password.unicodeScalars.count >= minimumPasswordLength else {
             throw ParleyError.invalidField(
                 "password",
                 "password must be at least \(minimumPasswordLength) characters"
@@ -78,10 +82,10 @@ public enum Validation {
         return password
     }
 
-    /// Message text: absent or blank means none; otherwise at most 5000 characters, no NUL.
+    /// Message text: absent or blank means none; otherwise at most 5000 code points, no NUL.
     public static func messageText(_ raw: String?) throws -> String? {
         guard let text = raw, !text.trimmingWhitespace().isEmpty else { return nil }
-        guard text.count <= maximumTextLength else {
+        guard text.unicodeScalars.count <= maximumTextLength else {
             throw ParleyError.invalidField("text", "text must be at most \(maximumTextLength) characters")
         }
         guard !text.utf8.contains(0) else {

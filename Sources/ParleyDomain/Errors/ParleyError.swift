@@ -50,6 +50,11 @@ extension ParleyError {
         message: "Invalid credentials"
     )
 
+    /// A password asked again for a sensitive action (deleting the account) that does not match:
+    /// 403, not 401, since the session itself is fine.
+    public static let wrongPassword = ParleyError(
+        .forbidden, code: "wrong_password", message: "The password does not match this account")
+
     public static let emailTaken = ParleyError(.badRequest, code: "email_taken", message: "Email already exists")
 
     public static let unauthorized = ParleyError(.unauthorized, code: "unauthorized", message: "Unauthorized")

@@ -105,12 +105,14 @@ public enum ParleyApplication {
             realtime: realtime
         )
 
-        let router = Router(context: ParleyRequestContext.self)
+        let router = Router(context: ParleyRequestContext.self, options: .autoGenerateHeadEndpoints)
+        let knownRoutes = KnownRoutes()
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: CORSPolicy(allowedOrigins: Set(configuration.server.corsOrigins)))
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: MethodNotAllowedMiddleware(routes: knownRoutes))
         router.add(middleware: UploadsGuard())
         router.add(
             middleware: FileMiddleware(
@@ -169,6 +171,7 @@ public enum ParleyApplication {
                 ]
             )
         }
+        knownRoutes.set(router.routes.map { ($0.path, $0.method) })
         components.routes = router.routes.map { "\($0.method) \($0.path)" }
         return (application, components)
     }

@@ -42,7 +42,8 @@ struct MessageController {
         let (contacts, next) = try await messages.contacts(
             of: identity.userID,
             limit: query.get("limit"),
-            cursor: query.get("cursor")
+            // `cursor=` with nothing is the first page, as no cursor is.
+            cursor: query.get("cursor").flatMap { $0.isEmpty ? nil : $0 }
         )
         var headers = HTTPFields()
         if let next { headers[Self.nextCursor] = next }

@@ -43,7 +43,7 @@ enum JSONBody {
             }
             return (try decodeFields(type, from: try await collect(request, limit: limit)), nil)
         }
-        let form = try await MultipartForm.read(request, limit: limit)
+        let form = try await MultipartForm.read(request, limit: limit, fieldNames: Set(Body.fieldNames))
         return (Body(fields: form.fields), form.file)
     }
 

@@ -19,16 +19,17 @@ package struct MultipartForm: Sendable {
         mediaType(contentType) == "multipart/form-data"
     }
 
-    /// Reads and parses `request`'s body, at most `limit` bytes of it.
+    /// Reads and parses `request`'s body, at most `limit` bytes of it, keeping the text parts
+    /// named in `fieldNames` (others are ignored, as unknown JSON members are).
     /// - Throws: ``ParleyError``: 400 `invalid_multipart` for a malformed body, 413 over `limit`.
-    static func read(_ request: Request, limit: Int) async throws -> MultipartForm {
+    static func read(_ request: Request, limit: Int, fieldNames: Set<String>? = nil) async throws -> MultipartForm {
         guard let contentType = request.headers[.contentType] else {
             throw malformed("Content-Type: multipart/form-data needs a boundary parameter")
         }
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             throw JSONBody.tooLarge(limit)
         }
-        var parser = try Parser(contentType: contentType, limit: limit)
+        var parser = try Parser(contentType: contentType, limit: limit, fieldNames: fieldNames)
         for try await chunk in request.body {
             try parser.feed(chunk)
         }
@@ -51,13 +52,14 @@ package struct MultipartForm: Sendable {
         private let parser: MultipartParser
         private let reader = Reader()
 
-        init(contentType: String, limit: Int) throws {
+        init(contentType: String, limit: Int, fieldNames: Set<String>? = nil) throws {
             guard let boundary = MultipartForm.boundary(in: contentType) else {
                 throw malformed("Content-Type: multipart/form-data needs a boundary parameter")
             }
             self.limit = limit
             guardian = MultipartGuard(boundary: boundary)
             parser = MultipartParser(boundary: boundary)
+            reader.fieldNames = fieldNames
             parser.onHeader = { [reader] name, value in reader.header(name, value) }
             parser.onBody = { [reader] chunk in reader.body(&chunk) }
             parser.onPartComplete = { [reader] in reader.completePart() }
@@ -97,6 +99,8 @@ package struct MultipartForm: Sendable {
     private final class Reader {
         var form = MultipartForm()
         var error: ParleyError?
+        /// The text parts kept; `nil` keeps every one.
+        var fieldNames: Set<String>?
         var inPart = false
         private var name: String?
         private var fileName: String?
@@ -123,7 +127,7 @@ package struct MultipartForm: Sendable {
                 content = ByteBuffer()
             }
             guard error == nil else { return }
-            guard let name, !name.isEmpty else {
+            guard let name else {
                 error = MultipartForm.malformed("Every part needs a Content-Disposition with a name")
                 return
             }
@@ -134,6 +138,8 @@ package struct MultipartForm: Sendable {
                 }
                 form.file = content
             } else {
+                // Unknown parts are ignored, as unknown JSON members are (repeated ones too).
+                guard fieldNames?.contains(name) ?? !name.isEmpty else { return }
                 guard form.fields[name] == nil else {
                     error = ParleyError.invalidField(name, "\(name) is sent more than once")
                     return

@@ -7,8 +7,9 @@ import ParleyDomain
 /// Stands in front of Hummingbird's `FileMiddleware` for `/uploads/`: only a plain image file
 /// name reaches it, and never a `Range`.
 ///
-/// - A name is letters, digits, `-`, `_` and `.`, not starting with a dot, ending in an image
-///   extension; anything else is `404` before the file system is asked. A `%00` used to reach the
+/// - A name is letters, digits, `-`, `_` and single dots between them, ending in an image
+///   extension; anything else is `404` before the file system is asked. Methods other than GET
+///   and HEAD are `405`. A `%00` used to reach the
 ///   file system (`name.png%00.txt` served the image: C strings end at the NUL), and `/uploads/.`
 ///   answered a redirect echoing the path.
 /// - `Range` and `If-Range` are dropped, so the whole image is served: FileMiddleware 2.28.1
@@ -25,8 +26,13 @@ struct UploadsGuard<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         }
         let name = String(path.dropFirst(Self.prefix.count + 1)).removingPercentEncoding ?? ""
-        guard request.method == .get || request.method == .head, Self.isImageFileName(name) else {
+        guard Self.isImageFileName(name) else {
             throw ParleyError(.notFound, code: "not_found", message: "Not found")
+        }
+        guard request.method == .get || request.method == .head else {
+            let allow = "GET, HEAD, OPTIONS"
+            if request.method == .options { return Response(status: .noContent, headers: [.allow: allow]) }
+            throw HTTPError(.methodNotAllowed, headers: [.allow: allow])
         }
         guard request.headers[.range] != nil || request.headers[.ifRange] != nil else {
             return try await next(request, context)
@@ -38,8 +44,10 @@ struct UploadsGuard<Context: RequestContext>: RouterMiddleware {
     }
 
     static func isImageFileName(_ name: String) -> Bool {
-        guard name.utf8.count <= 200, let first = name.utf8.first, first != UInt8(ascii: "."),
-            name.utf8.allSatisfy(isNameByte)
+        // Dots only between other characters: no leading dot, no `..` (the file middleware
+        // answers 400 to those).
+        guard name.utf8.count <= 200, name.utf8.allSatisfy(isNameByte),
+            name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ !$0.isEmpty })
         else { return false }
         return [".png", ".jpg", ".jpeg", ".gif", ".webp"].contains { name.hasSuffix($0) }
     }

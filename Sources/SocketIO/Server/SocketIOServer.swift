@@ -120,7 +120,9 @@ extension RouterMethods {
     @discardableResult
     public func addEngineIORoutes(_ engine: EngineIOServer) -> Self where Context: EngineIORequestContext {
         let path = RouterPath(engine.path)
-        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] {
+        // Every method: the protocol answers each (a handshake other than GET is 400), and a
+        // router that made HEAD from GET would open sessions nobody reads.
+        for method in [HTTPRequest.Method.get, .head, .post, .put, .delete, .patch, .options] {
             on(path, method: method) { request, context in
                 await engine.respond(to: request, channel: context.channel)
             }

@@ -125,9 +125,24 @@ struct BadInputTests {
             let missing = try await api.request(.get, "/api/nope")
             #expect(missing.status == .notFound)
             #expect(missing.code == "not_found")
+            // A known path with another method: 405 and what it allows (RFC 9110).
             let wrongMethod = try await api.request(.delete, "/api/auth/login")
-            #expect(wrongMethod.status.code >= 400 && wrongMethod.status.code < 500)
-            #expect(wrongMethod.code != nil)
+            #expect(wrongMethod.status == .methodNotAllowed)
+            #expect(wrongMethod.code == "method_not_allowed")
+            #expect(wrongMethod.headers[.allow] == "POST, OPTIONS")
+            // The route with the most literal segments decides, as in the router.
+            let users = try await api.request(.patch, "/api/message/users")
+            #expect(users.status == .methodNotAllowed)
+            #expect(users.headers[.allow] == "GET, HEAD, OPTIONS")
+            let message = try await api.request(.put, "/api/message/6b0610d42418feb384a4dcf4")
+            #expect(message.headers[.allow] == "GET, HEAD, PATCH, DELETE, OPTIONS")
+            // OPTIONS says the same without an error; HEAD is answered wherever GET is.
+            let options = try await api.request(.options, "/api/auth/check")
+            #expect(options.status == .noContent)
+            #expect(options.headers[.allow] == "GET, HEAD, OPTIONS")
+            #expect(try await api.request(.head, "/healthz").status == .ok)
+            // Unknown paths stay 404 whatever the method.
+            #expect(try await api.request(.delete, "/api/nope").status == .notFound)
         }
     }
 }

@@ -109,12 +109,17 @@ struct MediaAPITests {
             for path in [
                 avatar + "%00.txt", avatar + "%00", "/uploads/.", "/uploads/", "/uploads", "/uploads/%2e",
                 avatar + "/", avatar.replacingOccurrences(of: ".png", with: ".txt"), "/uploads/.jwt-secret",
+                "/uploads/a..png", "/uploads/a..b.jpeg",
             ] {
                 let reply = try await api.request(.get, path)
                 #expect(reply.status == .notFound, "\(path): \(reply.status)")
                 #expect(reply.headers[.location] == nil, "\(path)")
             }
-            #expect(try await api.request(.post, avatar).status != .ok)
+            // Other methods on an image are 405, with what is allowed.
+            let post = try await api.request(.post, avatar)
+            #expect(post.status == .methodNotAllowed)
+            #expect(post.headers[.allow] == "GET, HEAD, OPTIONS")
+            #expect(try await api.request(.head, avatar).status == .ok)
         }
     }
 

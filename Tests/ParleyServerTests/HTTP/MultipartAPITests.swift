@@ -42,6 +42,18 @@ struct MultipartAPITests {
                 .post, "/api/message", fields: [("to", bob.id), ("text", "hi")], headers: ann.cookie)
             #expect(plain.status == .created)
             #expect(plain.object["image"] == nil)
+
+            // Parts it does not read are ignored, as unknown JSON members are (even repeated, even
+            // named ""); a field it reads sent twice is refused.
+            let extra = try await api.multipart(
+                .post, "/api/message",
+                fields: [("", "x"), ("to", bob.id), ("note", "1"), ("note", "2"), ("", "y"), ("text", "hey")],
+                headers: ann.cookie)
+            #expect(extra.status == .created)
+            #expect(extra.object["text"] as? String == "hey")
+            let twice = try await api.multipart(
+                .post, "/api/message", fields: [("to", bob.id), ("text", "a"), ("text", "b")], headers: ann.cookie)
+            #expect(twice.code == "invalid_text")
         }
     }
 

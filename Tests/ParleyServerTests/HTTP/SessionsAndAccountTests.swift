@@ -78,8 +78,8 @@ struct SessionsAndAccountTests {
 
             let wrong = try await api.request(
                 .delete, "/api/auth/account", json: ["password": "nope!!"], headers: ann.cookie)
-            #expect(wrong.status == .badRequest)
-            #expect(wrong.code == "invalid_credentials")
+            #expect(wrong.status == .forbidden)
+            #expect(wrong.code == "wrong_password")
             let missing = try await api.request(.delete, "/api/auth/account", json: [:], headers: ann.cookie)
             #expect(missing.code == "missing_password")
 

@@ -110,6 +110,10 @@ struct SidebarAndCatchUpTests {
             #expect(try await sidebar(api, ann, query: "?limit=x").code == "invalid_limit")
             #expect(try await sidebar(api, ann, query: "?cursor=bm9wZQ").code == "invalid_cursor")
             #expect(try await sidebar(api, ann, query: "?cursor=%%%").status == .badRequest)
+            // An empty cursor is the first page, as none is.
+            let first = try await sidebar(api, ann, query: "?limit=2&cursor=")
+            #expect(first.status == .ok)
+            #expect(first.array.map { $0["_id"] as? String } == Array(all.prefix(2)))
         }
     }
 
