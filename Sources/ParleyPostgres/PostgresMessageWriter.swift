@@ -147,7 +147,7 @@ final class PostgresMessageWriter: Sendable {
             outcome.continuation = continuation
             let work = Task {
                 do {
-                    try await self.insert(messages, lockWait: (deadline - .now) / 2)
+                    try await self.insert(messages, until: deadline)
                     outcome.finish(.success(()))
                 } catch {
                     outcome.finish(.failure(error))
@@ -172,10 +172,14 @@ final class PostgresMessageWriter: Sendable {
     }
 
     /// One statement does the work: `parley_store_messages` locks the conversations, inserts the
-    /// rows and publishes their events (see migration 0005), waiting at most `lockWait` for locks.
-    /// Rows go as one array per column. The explicit transaction is for the commit: an error there
-    /// (PostgreSQL refuses to commit notifications when its queue is full) reaches the senders.
-    private func insert(_ messages: ArraySlice<Message>, lockWait: Duration) async throws {
+    /// rows and publishes their events (see migration 0005), waiting for locks at most half of
+    /// the time left once it has a connection. Rows go as one array per column. The explicit
+    /// transaction is for the commit: an error there (PostgreSQL refuses to commit notifications
+    /// when its queue is full) reaches the senders.
+    ///
+    /// A batch the writer gave up on while it waited for a connection does not start: it would
+    /// store messages whose senders were told they failed.
+    private func insert(_ messages: ArraySlice<Message>, until deadline: ContinuousClock.Instant) async throws {
         let ids = messages.map(\.id.hexString)
         let senders = messages.map(\.senderID.hexString)
         let receivers = messages.map(\.receiverID.hexString)
@@ -185,9 +189,11 @@ final class PostgresMessageWriter: Sendable {
         let created = messages.map(\.createdAt.millisecondsSince1970)
         let updated = messages.map(\.updatedAt.millisecondsSince1970)
         let events = messages.map { ClusterEvent.messageCreated($0).encoded() }
-        let (seconds, attoseconds) = lockWait.components
-        let lockWaitMilliseconds = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
         try await client.withTransaction(logger: logger) { connection in
+            let left = deadline - .now
+            guard !Task.isCancelled, left > .milliseconds(2) else { throw Self.timedOut }
+            let (seconds, attoseconds) = (left / 2).components
+            let lockWaitMilliseconds = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
             try await connection.run(
                 """
                 SELECT parley_store_messages(

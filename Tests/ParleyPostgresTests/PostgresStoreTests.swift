@@ -418,8 +418,10 @@ struct PostgresStoreTests {
             let (held, hold) = AsyncStream.makeStream(of: Void.self)
             let (released, release) = AsyncStream.makeStream(of: Void.self)
             try await withThrowingTaskGroup(of: Void.self) { group in
+                // The lock is held through the checker: the store under test's short deadlines
+                // would end the holder itself on a slow moment of the machine.
                 group.addTask {
-                    try await store.client.withTransaction(logger: .quiet) { connection in
+                    try await checker.client.withTransaction(logger: .quiet) { connection in
                         try await connection.run(
                             "SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: .quiet)
                         hold.yield()
@@ -442,6 +444,49 @@ struct PostgresStoreTests {
             #expect(try await checker.message(id: message.id) == nil)
             try await checker.insertMessage(message)
             #expect(try await checker.message(id: message.id) != nil)
+        }
+    }
+
+    /// A batch that got its connection late waits for its lock only as long as its deadline
+    /// allows: were it to wait longer, the lock could come after its sender was told it failed,
+    /// and the message would be stored anyway.
+    @Test(.timeLimit(.minutes(1))) func aBatchThatGotItsConnectionLateIsNotStoredAfterItsDeadline() async throws {
+        let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
+        let store = PostgresStore(url: url, maximumConnections: 1, operationTimeout: .seconds(1), logger: .quiet)
+        let checker = PostgresStore(url: url, maximumConnections: 2, logger: .quiet)
+        try await Self.withRunning([store, checker]) {
+            let (ann, bob) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"))
+            for user in [ann, bob] { try await checker.insertUser(user) }
+            let late = Fixture.message(from: ann.user.id, to: bob.user.id)
+            let (low, high) = ann.user.id < bob.user.id ? (ann.user.id, bob.user.id) : (bob.user.id, ann.user.id)
+            let key = "parley.conversation.\(low.hexString).\(high.hexString)"
+            let (held, hold) = AsyncStream.makeStream(of: Void.self)
+            let (released, release) = AsyncStream.makeStream(of: Void.self)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await checker.client.withTransaction(logger: .quiet) { connection in
+                        try await connection.run(
+                            "SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: .quiet)
+                        hold.yield()
+                        for await _ in released { break }
+                    }
+                }
+                // The store's only connection is busy for most of the insert's second. A sleep, because
+                // what is under test is a deadline on the wall clock.
+                group.addTask {
+                    try await store.client.withConnection { _ in try await Task.sleep(for: .milliseconds(700)) }
+                }
+                for await _ in held { break }
+                await #expect(throws: StoreError.self) { try await store.insertMessage(late) }
+                // The lock comes free just after the sender heard of the failure.
+                release.yield()
+                try await group.waitForAll()
+            }
+            // The pool serves waiters in order: once this one is stored, the late batch has ended.
+            let next = Fixture.message(from: ann.user.id, to: bob.user.id)
+            try await store.insertMessage(next)
+            #expect(try await checker.message(id: next.id) != nil)
+            #expect(try await checker.message(id: late.id) == nil)
         }
     }
 
