@@ -1,5 +1,6 @@
 """Requests a hostile client sends, against a running server: each is answered (or the connection
 closed) in bounded time, and the server keeps serving everyone else."""
+import json
 import socket
 import ssl
 import threading
@@ -170,6 +171,28 @@ def test_long_polls_and_websockets_outlive_the_http_limits(parley):
         time.sleep(2)
         assert client.connected, transports
         client.disconnect()
+    assert_alive(server)
+
+
+def test_handshakes_past_the_connection_cap_get_503_until_a_session_closes(parley):
+    """Sessions that never join a namespace live until the connect timeout: a flood of handshakes
+    must meet a bound, not grow memory for as long as it lasts."""
+    server = parley(env={"SOCKET_MAX_CONNECTIONS": "3"})
+    handshake = server.url + "/socket.io/?EIO=4&transport=polling"
+    sids = []
+    for _ in range(3):
+        response = requests.get(handshake, timeout=5)
+        assert response.status_code == 200, response.text
+        sids.append(json.loads(response.text[1:])["sid"])
+    full = requests.get(handshake, timeout=5)
+    assert full.status_code == 503
+    assert full.json() == {"code": 3, "message": "Server is full"}
+    # A session that closes (the client's CLOSE packet, then its last poll) makes room at once.
+    closed = requests.post(f"{handshake}&sid={sids[0]}", data="1", timeout=5)
+    assert closed.status_code == 200, closed.text
+    requests.get(f"{handshake}&sid={sids[0]}", timeout=5)
+    again = requests.get(handshake, timeout=5)
+    assert again.status_code == 200, again.text
     assert_alive(server)
 
 

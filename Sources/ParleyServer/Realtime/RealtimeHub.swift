@@ -35,6 +35,7 @@ public final class RealtimeHub: Service {
         var configuration = SocketIOConfiguration()
         configuration.engine.pingInterval = settings.pingInterval
         configuration.engine.pingTimeout = settings.pingTimeout
+        configuration.engine.maxSessions = settings.maxConnections
         let origins = OriginPolicy(allowed: allowedOrigins)
         let io = SocketIOServer(
             path: "/socket.io/",

@@ -13,12 +13,15 @@ public struct RealtimeSettings: Sendable {
     /// Engine.IO heartbeat (`SOCKETIO_PING_INTERVAL_MS`, `SOCKETIO_PING_TIMEOUT_MS`).
     public var pingInterval: Duration = .seconds(25)
     public var pingTimeout: Duration = .seconds(20)
+    /// Most Socket.IO connections (Engine.IO sessions) open at once; handshakes past it get 503
+    /// (`SOCKET_MAX_CONNECTIONS`). At some 10 KiB each, the default bounds them near 1 GiB.
+    public var maxConnections: Int = 100_000
 
     public init() {}
 }
 
 extension RealtimeSettings {
-    /// `PRESENCE_*`, `SOCKET_EVENT_*`, `SOCKETIO_PING_*`.
+    /// `PRESENCE_*`, `SOCKET_EVENT_*`, `SOCKET_MAX_CONNECTIONS`, `SOCKETIO_PING_*`.
     init(reader values: ConfigurationValues) throws {
         self.init()
         presenceGrace = try values.milliseconds("PRESENCE_GRACE_MS", in: 0...600_000) ?? presenceGrace
@@ -31,5 +34,6 @@ extension RealtimeSettings {
         eventBurst = try values.integer("SOCKET_EVENT_BURST", in: 1...100_000) ?? eventBurst
         pingInterval = try values.milliseconds("SOCKETIO_PING_INTERVAL_MS", in: 100...3_600_000) ?? pingInterval
         pingTimeout = try values.milliseconds("SOCKETIO_PING_TIMEOUT_MS", in: 100...3_600_000) ?? pingTimeout
+        maxConnections = try values.integer("SOCKET_MAX_CONNECTIONS", in: 1...10_000_000) ?? maxConnections
     }
 }

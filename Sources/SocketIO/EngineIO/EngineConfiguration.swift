@@ -18,6 +18,11 @@ public struct EngineConfiguration: Sendable {
     /// How long a server-closed polling session waits for the client's next poll to deliver the
     /// close packet.
     public var closeTimeout: Duration = .seconds(30)
+    /// Most sessions open at once. A handshake past it is answered 503 (`Server is full`): every
+    /// session holds memory until it closes, and one that never joins a namespace lives until
+    /// the Socket.IO connect timeout, so without a bound a flood of handshakes grows memory for
+    /// as long as it lasts. Unlimited by default, as the reference server.
+    public var maxSessions: Int = .max
 
     public init() {}
 }

@@ -128,6 +128,9 @@ public final class EngineIOServer: Sendable {
             return .failure(EngineDenial(.badRequest, message: "Server is shutting down", status: .serviceUnavailable))
         }
         guard isUpgrade == (transport == .websocket) else { return .failure(EngineDenial(.badRequest)) }
+        guard sessionCount < configuration.maxSessions else {
+            return .failure(EngineDenial(.badRequest, message: "Server is full", status: .serviceUnavailable))
+        }
         if let requestCheck, case .deny(let message) = await requestCheck(request()) {
             return .failure(EngineDenial(.forbidden, message: message))
         }
