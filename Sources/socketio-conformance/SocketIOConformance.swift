@@ -28,6 +28,8 @@ struct SocketIOConformance: AsyncParsableCommand {
     @Option(help: "Ping interval in ms (default 25000, or 300 with --conformance).") var pingInterval: Int?
     @Option(help: "Ping timeout in ms (default 20000, or 200 with --conformance).") var pingTimeout: Int?
     @Option(help: "trace, debug, info, warning, error.") var logLevel = "warning"
+    @Option(help: "Turn on connection-state recovery for this many seconds (off by default).")
+    var recoverySeconds: Int?
 
     func run() async throws {
         var settings = SocketIOConfiguration()
@@ -39,6 +41,11 @@ struct SocketIOConformance: AsyncParsableCommand {
         }
         if let pingInterval { settings.engine.pingInterval = .milliseconds(pingInterval) }
         if let pingTimeout { settings.engine.pingTimeout = .milliseconds(pingTimeout) }
+        if let recoverySeconds {
+            guard recoverySeconds > 0 else { throw ValidationError("--recovery-seconds must be positive") }
+            settings.connectionStateRecovery = ConnectionStateRecovery(
+                maxDisconnectionDuration: .seconds(recoverySeconds))
+        }
 
         let io = SocketIOServer(path: "/socket.io/", configuration: settings)
         io.main.onConnection { socket in

@@ -46,6 +46,9 @@ enum TestNamespace {
                     ack?.send([["error": .string("\(error)")]])
                 }
             }
+            socket.on("recovered") { _, ack in
+                ack?.send([.bool(socket.recovered)])
+            }
             socket.on("whoami") { _, ack in
                 ack?.send([.string(socket[data: ClientName.self] ?? "")])
             }

@@ -144,6 +144,62 @@ struct SocketConnectionStateMachineTests {
         #expect(machine.engineClosed(.transportClose) == [])
         #expect(machine.disconnectAll() == [])
     }
+
+    // MARK: Connection-state recovery
+
+    @Test func aConnectWithPidAndOffsetAsksForRecoveryOnlyWhenItIsOn() throws {
+        let auth: SocketValue = ["token": "t", "pid": "p", "offset": "o"]
+        var off = machine()
+        #expect(
+            try off.packetReceived(connect(auth: auth), byteCount: 20, namespaceExists: true)
+                == [.runMiddleware(namespace: "/", auth: auth)])
+        var on = Machine(now: start, connectTimeout: .seconds(45), maxConnectPayloadBytes: 100, recoveryEnabled: true)
+        #expect(
+            try on.packetReceived(connect(auth: auth), byteCount: 20, namespaceExists: true)
+                == [.restoreSession(namespace: "/", auth: auth, pid: "p", offset: "o")])
+        #expect(on.namespaces == ["/": .connecting])
+    }
+
+    @Test func recoveryNeedsBothStrings() throws {
+        for auth: SocketValue in [
+            ["pid": "p"], ["offset": "o"], ["pid": 1, "offset": "o"], ["pid": "p", "offset": nil],
+        ] {
+            var machine = Machine(
+                now: start, connectTimeout: .seconds(45), maxConnectPayloadBytes: 100, recoveryEnabled: true)
+            #expect(
+                try machine.packetReceived(connect(auth: auth), byteCount: 20, namespaceExists: true)
+                    == [.runMiddleware(namespace: "/", auth: auth)])
+        }
+    }
+
+    @Test func aRecoveredSessionSkipsMiddlewareOrRunsIt() throws {
+        let auth: SocketValue = ["pid": "p", "offset": "o"]
+        var skipping = Machine(
+            now: start, connectTimeout: .seconds(45), maxConnectPayloadBytes: 100, recoveryEnabled: true)
+        _ = try skipping.packetReceived(connect(auth: auth), byteCount: 20, namespaceExists: true)
+        #expect(
+            skipping.restoreFinished(namespace: "/", auth: auth, skipMiddleware: true) == [
+                .createSocket(namespace: "/", auth: auth), .cancelConnectTimer, .acceptConnect(namespace: "/"),
+            ])
+        #expect(skipping.namespaces == ["/": .connected])
+        var checking = Machine(
+            now: start, connectTimeout: .seconds(45), maxConnectPayloadBytes: 100, recoveryEnabled: true)
+        _ = try checking.packetReceived(connect(auth: auth), byteCount: 20, namespaceExists: true)
+        #expect(
+            checking.restoreFinished(namespace: "/", auth: auth, skipMiddleware: false) == [
+                .runMiddleware(namespace: "/", auth: auth)
+            ])
+        #expect(checking.namespaces == ["/": .connecting])
+    }
+
+    @Test func aLookupThatEndsAfterTheConnectionClosedDoesNothing() throws {
+        let auth: SocketValue = ["pid": "p", "offset": "o"]
+        var machine = Machine(
+            now: start, connectTimeout: .seconds(45), maxConnectPayloadBytes: 100, recoveryEnabled: true)
+        _ = try machine.packetReceived(connect(auth: auth), byteCount: 20, namespaceExists: true)
+        _ = machine.engineClosed(.transportClose)
+        #expect(machine.restoreFinished(namespace: "/", auth: auth, skipMiddleware: true) == [])
+    }
 }
 
 @Suite("Acknowledgement table")

@@ -89,6 +89,12 @@ public final class EngineSession: @unchecked Sendable {
         send([message])
     }
 
+    /// Sends `messages` now, in order with ``sendOnLoop(_:)-(EncodedBroadcast)``. On the event loop.
+    func sendOnLoop(_ messages: [EngineMessage]) {
+        eventLoop.assertInEventLoop()
+        perform(machine.send(messages.map(EnginePacket.message)))
+    }
+
     /// Sends a broadcast, encoded once for all its recipients: WebSocket sessions take the
     /// ready frames as they are; others go through the state machine. On the event loop.
     func sendOnLoop(_ broadcast: EncodedBroadcast) {

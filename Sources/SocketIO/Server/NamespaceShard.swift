@@ -31,7 +31,7 @@ final class NamespaceShard: Sendable {
         if let targets {
             guard !targets.isEmpty else { return }
             eventLoop.execute {
-                for socket in targets { socket.client.session.sendOnLoop(encoded) }
+                for socket in targets { socket.client.deliverOnLoop(encoded, offset: broadcast.offset, to: socket) }
             }
         } else if count > 0 {
             eventLoop.execute { [self] in
@@ -41,7 +41,7 @@ final class NamespaceShard: Sendable {
                 let targets = membership.withLockedValue {
                     $0.targets(rooms: broadcast.rooms, except: broadcast.exceptRooms)
                 }
-                for socket in targets { socket.client.session.sendOnLoop(local) }
+                for socket in targets { socket.client.deliverOnLoop(local, offset: broadcast.offset, to: socket) }
             }
         }
     }

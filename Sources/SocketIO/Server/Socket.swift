@@ -32,19 +32,55 @@ public final class Socket: Sendable, Identifiable {
         /// Rooms joined before the socket was in its namespace (in middleware).
         var earlyRooms: [String] = []
         var disconnectReason: SocketDisconnectReason?
+        var pid: String?
+        var recovered = false
     }
 
     private typealias PendingAck = (CheckedContinuation<[SocketValue], any Error>, Scheduled<Void>?)
 
     private let state = NIOLockedValueBox(State())
 
-    init(id: String, namespace: SocketNamespace, handshake: SocketHandshake, client: SocketIOClient) {
+    /// - Parameter pid: the private session id, with connection-state recovery.
+    init(id: String, pid: String? = nil, namespace: SocketNamespace, handshake: SocketHandshake, client: SocketIOClient)
+    {
         self.id = id
         self.namespace = namespace
         self.handshake = handshake
         self.client = client
         self.events = SocketEventQueue(executor: EventLoopTaskExecutor(client.session.eventLoop))
+        state.withLockedValue { $0.pid = pid }
     }
+
+    /// The socket of a recovered session: its id, rooms (joined as it connects) and data.
+    convenience init(
+        recovering session: RecoverableSession, namespace: SocketNamespace, handshake: SocketHandshake,
+        client: SocketIOClient
+    ) {
+        self.init(id: session.sid, pid: session.pid, namespace: namespace, handshake: handshake, client: client)
+        state.withLockedValue { state in
+            state.recovered = true
+            state.data = session.data.values
+            state.earlyRooms = session.rooms.filter { $0 != session.sid }.sorted()
+        }
+    }
+
+    /// Whether this socket is one that connection-state recovery gave back (its id, rooms and
+    /// data as they were, and the events it missed sent before anything new).
+    public var recovered: Bool { state.withLockedValue { $0.recovered } }
+
+    /// The private session id the client presents to recover, with connection-state recovery.
+    var pid: String? { state.withLockedValue { $0.pid } }
+
+    /// The store could not replay what the socket missed: it carries on as a new session.
+    func recoveryFailed() {
+        state.withLockedValue { state in
+            state.recovered = false
+            state.pid = SessionID.make()
+        }
+    }
+
+    /// Everything set with ``subscript(data:)``.
+    var data: SocketData { SocketData(values: state.withLockedValue { $0.data }) }
 
     /// Whether the socket is in its namespace (connected and not yet disconnected).
     public var isConnected: Bool {

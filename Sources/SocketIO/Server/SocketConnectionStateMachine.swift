@@ -10,8 +10,14 @@ import NIOCore
 /// closes the connection, as the reference server does.
 struct SocketConnectionStateMachine {
     enum Action: Equatable {
-        /// Run the namespace's middleware for a new socket with this CONNECT payload.
+        /// Look up the session a CONNECT asks to recover (connection-state recovery), then report
+        /// with ``restoreFinished(namespace:auth:skipMiddleware:)``.
+        case restoreSession(namespace: String, auth: SocketValue, pid: String, offset: String)
+        /// Make the socket for this CONNECT payload (the recovered one, if any) and run the
+        /// namespace's middleware for it.
         case runMiddleware(namespace: String, auth: SocketValue)
+        /// Make the socket for this CONNECT payload (the recovered one), without middleware.
+        case createSocket(namespace: String, auth: SocketValue)
         /// Answer a CONNECT with CONNECT_ERROR.
         case refuseConnect(namespace: String, payload: SocketValue)
         /// The middleware let the socket in: add it to its namespace and answer CONNECT.
@@ -44,11 +50,15 @@ struct SocketConnectionStateMachine {
     private var phase: Phase
     private(set) var namespaces: [String: NamespaceState] = [:]
     private let maxConnectPayloadBytes: Int
+    private let recoveryEnabled: Bool
 
-    /// - Parameter connectTimeout: how long the client may take to join its first namespace.
-    init(now: NIODeadline, connectTimeout: TimeAmount, maxConnectPayloadBytes: Int) {
+    /// - Parameters:
+    ///   - connectTimeout: how long the client may take to join its first namespace.
+    ///   - recoveryEnabled: whether a CONNECT carrying `pid` and `offset` asks for recovery.
+    init(now: NIODeadline, connectTimeout: TimeAmount, maxConnectPayloadBytes: Int, recoveryEnabled: Bool = false) {
         phase = .awaitingFirstNamespace(deadline: now + connectTimeout)
         self.maxConnectPayloadBytes = maxConnectPayloadBytes
+        self.recoveryEnabled = recoveryEnabled
     }
 
     /// When the connect timer must fire, if it is armed.
@@ -81,7 +91,12 @@ struct SocketConnectionStateMachine {
                 return [.refuseConnect(namespace: name, payload: ["message": "Invalid namespace"])]
             }
             namespaces[name] = .connecting
-            return [.runMiddleware(namespace: name, auth: packet.data ?? [:])]
+            let auth = packet.data ?? [:]
+            // As the reference server: both strings, or no recovery.
+            if recoveryEnabled, case .string(let pid)? = auth["pid"], case .string(let offset)? = auth["offset"] {
+                return [.restoreSession(namespace: name, auth: auth, pid: pid, offset: offset)]
+            }
+            return [.runMiddleware(namespace: name, auth: auth)]
         case .disconnect:
             guard namespaces[name] == .connected else {
                 throw SocketProtocolError(reason: "not connected to \(name)")
@@ -110,6 +125,14 @@ struct SocketConnectionStateMachine {
     }
 
     // MARK: From the server
+
+    /// The recovery store answered a ``Action/restoreSession(namespace:auth:pid:offset:)``;
+    /// `skipMiddleware` when it found the session and recovered sockets skip middleware.
+    mutating func restoreFinished(namespace name: String, auth: SocketValue, skipMiddleware: Bool) -> [Action] {
+        guard phase != .closed, namespaces[name] == .connecting else { return [] }
+        guard skipMiddleware else { return [.runMiddleware(namespace: name, auth: auth)] }
+        return [.createSocket(namespace: name, auth: auth)] + middlewareFinished(namespace: name, refusal: nil)
+    }
 
     /// A namespace's middleware finished; `refusal` is the CONNECT_ERROR payload if it refused.
     mutating func middlewareFinished(namespace name: String, refusal: SocketValue?) -> [Action] {

@@ -25,12 +25,19 @@ public struct SocketBroadcast: Sendable, Hashable {
     public var rooms: Set<String>
     /// Skip sockets in any of these rooms (a socket id is a room holding that socket).
     public var exceptRooms: Set<String>
+    /// With connection-state recovery: the offset sent as the event's last argument, so the
+    /// client can say where it was when it comes back.
+    public var offset: String?
 
-    public init(event: String, arguments: [SocketValue], rooms: Set<String> = [], exceptRooms: Set<String> = []) {
+    public init(
+        event: String, arguments: [SocketValue], rooms: Set<String> = [], exceptRooms: Set<String> = [],
+        offset: String? = nil
+    ) {
         self.event = event
         self.arguments = arguments
         self.rooms = rooms
         self.exceptRooms = exceptRooms
+        self.offset = offset
     }
 }
 
@@ -68,13 +75,16 @@ public struct BroadcastOperator: Sendable {
         emit(event, arguments: arguments)
     }
 
-    /// Reserved names (`connect`, `disconnect`, …) are not sent.
-    public func emit(_ event: String, arguments: [SocketValue]) {
+    /// Reserved names (`connect`, `disconnect`, …) are not sent. With connection-state recovery,
+    /// the event gets `offset` as its last argument, or else one from the recovery store.
+    public func emit(_ event: String, arguments: [SocketValue], offset: String? = nil) {
         guard !SocketPacket.reservedEvents.contains(event) else { return }
-        namespace.adapter.broadcast(
-            SocketBroadcast(event: event, arguments: arguments, rooms: rooms, exceptRooms: exceptRooms),
-            in: namespace
-        )
+        var broadcast = SocketBroadcast(
+            event: event, arguments: arguments, rooms: rooms, exceptRooms: exceptRooms, offset: offset)
+        if broadcast.offset == nil, let recovery = namespace.recovery {
+            broadcast.offset = recovery.store.record(broadcast, in: namespace.name)
+        }
+        namespace.adapter.broadcast(broadcast, in: namespace)
     }
 
     /// The local sockets this operator addresses.

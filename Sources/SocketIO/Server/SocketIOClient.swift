@@ -14,6 +14,13 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
     /// The socket of each namespace joined or joining, by name.
     private var sockets: [String: Socket] = [:]
     private var connectTimer: Scheduled<Void>?
+    private let recovery: ConnectionStateRecovery?
+    /// Sessions found for recovering CONNECTs, by namespace, with the offset to replay from,
+    /// until their socket is made.
+    private var restored: [String: (session: RecoverableSession, offset: String)] = [:]
+    /// Recovered sockets between joining their rooms and the end of their replay: broadcasts
+    /// that reach them meanwhile wait here, to follow the replay (without the ones it held).
+    private var held: [String: [(encoded: EncodedBroadcast, offset: String?)]] = [:]
 
     init(session: EngineSession, namespaces: NamespaceRegistry, configuration: SocketIOConfiguration) {
         self.session = session
@@ -23,10 +30,12 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
             maxAttachments: configuration.maxAttachments,
             maxAttachmentBytes: configuration.engine.maxPayload
         )
+        self.recovery = configuration.connectionStateRecovery
         self.machine = SocketConnectionStateMachine(
             now: .now(),
             connectTimeout: TimeAmount(configuration.connectTimeout),
-            maxConnectPayloadBytes: configuration.maxConnectPayloadBytes
+            maxConnectPayloadBytes: configuration.maxConnectPayloadBytes,
+            recoveryEnabled: configuration.connectionStateRecovery != nil
         )
     }
 
@@ -40,6 +49,15 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
 
     func send(_ packet: SocketPacket) {
         session.send(packet.encode())
+    }
+
+    /// A broadcast reached `socket`, on the session's event loop.
+    func deliverOnLoop(_ encoded: EncodedBroadcast, offset: String?, to socket: Socket) {
+        if !held.isEmpty, held[socket.namespace.name] != nil, sockets[socket.namespace.name] === socket {
+            held[socket.namespace.name]?.append((encoded, offset))
+            return
+        }
+        session.sendOnLoop(encoded)
     }
 
     // MARK: EngineSessionDelegate
@@ -67,18 +85,14 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
 
     private func perform(_ action: SocketConnectionStateMachine.Action) {
         switch action {
+        case .restoreSession(let name, let auth, let pid, let offset):
+            guard let recovery else { return }
+            restore(namespace: name, auth: auth, pid: pid, offset: offset, from: recovery)
         case .runMiddleware(let name, let auth):
-            guard let namespace = namespaces.namespace(named: name) else { return }
-            let handshake = SocketHandshake(
-                headers: session.handshake.headers,
-                query: session.handshake.query,
-                auth: auth,
-                remoteAddress: session.handshake.remoteAddress,
-                time: .now
-            )
-            let socket = Socket(id: SessionID.make(), namespace: namespace, handshake: handshake, client: self)
-            sockets[name] = socket
-            runMiddleware(of: namespace, for: socket)
+            guard let socket = makeSocket(namespace: name, auth: auth) else { return }
+            runMiddleware(of: socket.namespace, for: socket)
+        case .createSocket(let name, let auth):
+            _ = makeSocket(namespace: name, auth: auth)
         case .refuseConnect(let name, let payload):
             sockets[name] = nil
             send(SocketPacket(kind: .connectError, namespace: name, data: payload))
@@ -88,9 +102,13 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
             namespaces.socketJoined()
             let earlyRooms = socket.markConnected()
             if !earlyRooms.isEmpty { socket.namespace.join(socket, rooms: earlyRooms) }
-            send(SocketPacket(kind: .connect, namespace: name, data: ["sid": .string(socket.id)]))
-            if let handler = socket.namespace.connectionHandler {
-                socket.events.enqueue { await handler(socket) }
+            if let (recovered, offset) = restored.removeValue(forKey: name), let recovery {
+                // In its rooms first, then asked what it missed: nothing falls between the two.
+                held[name] = []
+                replay(to: socket, session: recovered, after: offset, from: recovery)
+            } else {
+                send(connectAnswer(for: socket))
+                startHandlers(of: socket)
             }
         case .cancelConnectTimer:
             connectTimer?.cancel()
@@ -103,10 +121,107 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
             send(SocketPacket(kind: .disconnect, namespace: name))
         case .leave(let name, let reason):
             guard let socket = sockets.removeValue(forKey: name) else { return }
+            held[name] = nil
+            let persisted = persistableSession(of: socket, leaving: reason)
             socket.disconnected(reason) { [namespaces] in namespaces.socketLeft() }
+            if let persisted, let recovery {
+                Task { await recovery.store.persist(persisted) }
+            }
         case .closeConnection(let reason):
             session.close(reason: reason)
         }
+    }
+
+    /// The socket for a CONNECT: the recovered one when the store found its session.
+    private func makeSocket(namespace name: String, auth: SocketValue) -> Socket? {
+        guard let namespace = namespaces.namespace(named: name) else { return nil }
+        let handshake = SocketHandshake(
+            headers: session.handshake.headers,
+            query: session.handshake.query,
+            auth: auth,
+            remoteAddress: session.handshake.remoteAddress,
+            time: .now
+        )
+        let socket: Socket
+        if let recovered = restored[name]?.session {
+            socket = Socket(recovering: recovered, namespace: namespace, handshake: handshake, client: self)
+        } else {
+            socket = Socket(
+                id: SessionID.make(), pid: recovery.map { _ in SessionID.make() }, namespace: namespace,
+                handshake: handshake, client: self)
+        }
+        sockets[name] = socket
+        return socket
+    }
+
+    private func connectAnswer(for socket: Socket) -> SocketPacket {
+        let data: SocketValue =
+            socket.pid.map { ["sid": .string(socket.id), "pid": .string($0)] } ?? ["sid": .string(socket.id)]
+        return SocketPacket(kind: .connect, namespace: socket.namespace.name, data: data)
+    }
+
+    private func startHandlers(of socket: Socket) {
+        if let handler = socket.namespace.connectionHandler {
+            socket.events.enqueue { await handler(socket) }
+        }
+    }
+
+    // MARK: Recovery
+
+    /// Asks the store for the session a CONNECT names, off the event loop; a store that fails is
+    /// taken as not knowing it.
+    private func restore(
+        namespace name: String, auth: SocketValue, pid: String, offset: String, from recovery: ConnectionStateRecovery
+    ) {
+        let eventLoop = session.eventLoop
+        Task {
+            let found = try? await recovery.store.restore(pid: pid, offset: offset, namespace: name)
+            eventLoop.execute {
+                if let found { self.restored[name] = (found, offset) }
+                self.perform(
+                    self.machine.restoreFinished(
+                        namespace: name, auth: auth, skipMiddleware: found != nil && recovery.skipMiddlewares))
+            }
+        }
+    }
+
+    /// Sends a recovered socket its CONNECT answer, what it missed, then what reached it
+    /// meanwhile (once), and starts its handlers. If the store no longer has everything after
+    /// the offset, the socket carries on with a new `pid`, so the client knows it was not
+    /// recovered.
+    private func replay(
+        to socket: Socket, session recovered: RecoverableSession, after offset: String,
+        from recovery: ConnectionStateRecovery
+    ) {
+        let eventLoop = session.eventLoop
+        Task {
+            let missed = (try? await recovery.store.missedPackets(of: recovered, after: offset)) ?? nil
+            eventLoop.execute {
+                let name = socket.namespace.name
+                guard self.sockets[name] === socket, let waiting = self.held.removeValue(forKey: name) else { return }
+                if missed == nil { socket.recoveryFailed() }
+                var messages = self.connectAnswer(for: socket).encode()
+                var replayed = Set<String>()
+                for arguments in missed ?? [] {
+                    if case .string(let offset)? = arguments.last { replayed.insert(offset) }
+                    messages += SocketPacket(kind: .event, namespace: name, data: .array(arguments)).encode()
+                }
+                self.session.sendOnLoop(messages)
+                for (encoded, offset) in waiting where offset.map({ !replayed.contains($0) }) ?? true {
+                    self.session.sendOnLoop(encoded)
+                }
+                self.startHandlers(of: socket)
+            }
+        }
+    }
+
+    /// What the store keeps of a socket leaving for `reason`, when it may come back recovered.
+    private func persistableSession(of socket: Socket, leaving reason: SocketDisconnectReason) -> RecoverableSession? {
+        guard recovery != nil, ConnectionStateRecovery.allowsRecovery(after: reason), socket.isConnected,
+            let pid = socket.pid
+        else { return nil }
+        return RecoverableSession(
+            sid: socket.id, pid: pid, namespace: socket.namespace.name, rooms: socket.rooms, data: socket.data)
     }
 
     /// Runs the namespace's middleware in order off the event loop, then reports back on it.

@@ -13,6 +13,8 @@ public struct SocketIOConfiguration: Sendable {
     /// that floods past either is disconnected, so a slow handler cannot make memory grow.
     public var maxPendingEvents = 256
     public var maxPendingEventBytes = 4 * 1_000_000
+    /// Connection-state recovery (off by default, as in socket.io): see ``ConnectionStateRecovery``.
+    public var connectionStateRecovery: ConnectionStateRecovery?
 
     public init() {}
 }

@@ -32,7 +32,7 @@ public final class SocketIOServer: Sendable {
         sessionBinding: (@Sendable (EngineRequest) -> EngineSessionBinding)? = nil,
         adapter: @escaping @Sendable (_ namespace: String) -> any SocketIOAdapter = { _ in InMemoryAdapter() }
     ) {
-        let namespaces = NamespaceRegistry(adapter: adapter)
+        let namespaces = NamespaceRegistry(adapter: adapter, recovery: configuration.connectionStateRecovery)
         self.configuration = configuration
         self.namespaces = namespaces
         self.engine = EngineIOServer(
@@ -80,9 +80,11 @@ final class NamespaceRegistry: Sendable {
     private let namespaces = NIOLockedValueBox<[String: SocketNamespace]>([:])
     private let makeAdapter: @Sendable (String) -> any SocketIOAdapter
     private let liveSockets = NIOLockedValueBox(0)
+    let recovery: ConnectionStateRecovery?
 
-    init(adapter: @escaping @Sendable (String) -> any SocketIOAdapter) {
+    init(adapter: @escaping @Sendable (String) -> any SocketIOAdapter, recovery: ConnectionStateRecovery? = nil) {
         self.makeAdapter = adapter
+        self.recovery = recovery
     }
 
     func namespace(named name: String) -> SocketNamespace? {
@@ -92,7 +94,7 @@ final class NamespaceRegistry: Sendable {
     func of(_ name: String) -> SocketNamespace {
         if let existing = namespace(named: name) { return existing }
         // The adapter factory is the application's code: not called under the lock.
-        let created = SocketNamespace(name: name, adapter: makeAdapter(name))
+        let created = SocketNamespace(name: name, adapter: makeAdapter(name), recovery: recovery)
         return namespaces.withLockedValue { namespaces in
             if let existing = namespaces[name] { return existing }
             namespaces[name] = created

@@ -9,6 +9,8 @@ public final class SocketNamespace: Sendable {
 
     public let name: String
     let adapter: any SocketIOAdapter
+    /// Connection-state recovery, when the server enables it.
+    let recovery: ConnectionStateRecovery?
 
     private struct State {
         var middleware: [Middleware] = []
@@ -19,9 +21,10 @@ public final class SocketNamespace: Sendable {
     /// This server's sockets and rooms, one shard per event loop their connections live on.
     private let shards = NIOLockedValueBox<[ObjectIdentifier: NamespaceShard]>([:])
 
-    init(name: String, adapter: any SocketIOAdapter) {
+    init(name: String, adapter: any SocketIOAdapter, recovery: ConnectionStateRecovery? = nil) {
         self.name = name
         self.adapter = adapter
+        self.recovery = recovery
     }
 
     /// Adds a middleware run for every CONNECT, in order, before the connection handler. Throw
@@ -101,7 +104,8 @@ public final class SocketNamespace: Sendable {
         let packet = SocketPacket(
             kind: .event,
             namespace: name,
-            data: .array([.string(broadcast.event)] + broadcast.arguments)
+            data: .array(
+                [.string(broadcast.event)] + broadcast.arguments + (broadcast.offset.map { [.string($0)] } ?? []))
         )
         let encoded = EncodedBroadcast(packet.encode().map(EnginePacket.message))
         for shard in shards { shard.deliver(broadcast, encoded: encoded) }
