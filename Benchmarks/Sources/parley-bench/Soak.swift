@@ -60,7 +60,7 @@ struct Soak: AsyncParsableCommand {
         let ownCPU = ProcessStats(pid: getpid()).cpuSeconds
         // Polls hold a connection each for up to 25 s, and the server closes polling connections
         // after each answer; REST requests reuse theirs.
-        let (rows, before) = try await withBenchmarkClient(connections: 256) { http in
+        let (rows, before, departed) = try await withBenchmarkClient(connections: 256) { http in
             let soakUsers = try await signUp(ParleyClient(http: http, baseURL: url))
             let before = server.sample()
             print(
@@ -75,25 +75,31 @@ struct Soak: AsyncParsableCommand {
             let rows = await traffic(
                 client: ParleyClient(http: http, baseURL: url), users: soakUsers, sockets: sockets, stats: stats,
                 server: server)
-            return (rows, before)
+            return (rows, before, sockets.departed)
         }
-        // Every client has left and the HTTP client's connections are closed: the server's
-        // descriptors should come back to where they were, once it has noticed.
-        let band = SoakSummary.descriptorBand(before: before.descriptors)
-        var after = server.openDescriptors
-        let settle = ContinuousClock.now + .seconds(30)
-        while after > before.descriptors + band, ContinuousClock.now < settle, server.isRunning {
-            try await Task.sleep(for: .seconds(1))
-            after = server.openDescriptors
-        }
+        print("\(departed)")
         print(
             "load generator CPU over the run: \(String(format2: (ProcessStats(pid: getpid()).cpuSeconds - ownCPU) / Double(duration) * 100)) % of one core"
         )
+        // Every client has left and the HTTP client's connections are closed: the server's
+        // descriptors should come back to where they were once it has noticed, and once the
+        // database pool has closed the connections the traffic opened (after 60 s idle).
+        let clock = ContinuousClock()
+        let stopped = clock.now
+        var after = server.openDescriptors
+        while after > before.descriptors, stopped.duration(to: clock.now) < Self.settling, server.isRunning {
+            try await Task.sleep(for: .seconds(1))
+            after = server.openDescriptors
+        }
+        print("fds \(stopped.duration(to: clock.now).clock) after the traffic: \(after)")
         let summary = SoakSummary(
             rows: rows, duration: .seconds(duration), descriptorsBefore: before.descriptors, descriptorsAfter: after,
             errors: stats.allErrors)
         for line in summary.lines { print(line) }
     }
+
+    /// How long the server's descriptors are given to come back after the traffic.
+    static let settling = Duration.seconds(90)
 
     /// Signs up the users, a few at a time (each is a bcrypt hash on the server).
     private func signUp(_ client: ParleyClient) async throws -> SoakUsers {

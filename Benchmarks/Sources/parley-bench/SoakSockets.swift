@@ -68,7 +68,7 @@ final class SoakSockets: Sendable {
         let emit: @Sendable (String) -> Void
     }
 
-    private enum Leaving: CaseIterable {
+    fileprivate enum Leaving: CaseIterable {
         case told, closed, silent
     }
 
@@ -80,6 +80,27 @@ final class SoakSockets: Sendable {
     private let stats: SoakStats
     private let lifetime: ClosedRange<Double>
     private let connected = Mutex<[Int: Connected]>([:])
+    private let departures = Mutex(Departures())
+
+    /// How the clients of a run left.
+    struct Departures: Sendable, CustomStringConvertible {
+        var connected = 0
+        var told = 0
+        var closed = 0
+        var silent = 0
+        /// Silent clients whose end was looked for before the run ended, and those the server
+        /// had ended by then.
+        var silentChecked = 0
+        var silentEnded = 0
+        var endedByServer = 0
+
+        var description: String {
+            "\(connected) clients connected; left as told \(told), by closing the connection \(closed), silently \(silent) (\(silentEnded) of the \(silentChecked) looked at in time ended by the server within \(Int(SoakSockets.silentAllowance.seconds)) s); ended by the server unasked \(endedByServer)"
+        }
+    }
+
+    /// How the clients have left so far.
+    var departed: Departures { departures.withLock { $0 } }
 
     init(
         baseURL: String, host: String, port: Int, http: HTTPClient, users: SoakUsers, stats: SoakStats,
@@ -151,6 +172,7 @@ final class SoakSockets: Sendable {
             return
         }
         stats.record(.connect, started.duration(to: clock.now))
+        departures.withLock { $0.connected += 1 }
         guard let channel = client.channel else { return }
         let leaving = Atomic<Bool>(false)
         let endedUnasked = Atomic<Bool>(false)
@@ -165,9 +187,12 @@ final class SoakSockets: Sendable {
         acks.abandonAll()
         if endedUnasked.load(ordering: .relaxed) {
             stats.fail("socket", "websocket closed by the server")
+            departures.withLock { $0.endedByServer += 1 }
             return
         }
-        switch clock.now >= deadline ? .told : Leaving.allCases.randomElement()! {
+        let way = clock.now >= deadline ? .told : Leaving.allCases.randomElement()!
+        departures.withLock { $0.count(way) }
+        switch way {
         case .told:
             // DISCONNECT, then a close frame; the server closes the connection.
             client.emit("1")
@@ -191,9 +216,16 @@ final class SoakSockets: Sendable {
                     if clock.now >= limit {
                         self.stats.fail(
                             "socket", "websocket: a silent client was still connected \(Self.silentAllowance) later")
+                        self.departures.withLock { $0.silentChecked += 1 }
                         break
                     }
                     try? await Task.sleep(for: .seconds(1))
+                }
+                if !channel.isActive {
+                    self.departures.withLock {
+                        $0.silentChecked += 1
+                        $0.silentEnded += 1
+                    }
                 }
                 try? await channel.close()
             }
@@ -222,6 +254,7 @@ final class SoakSockets: Sendable {
             return
         }
         stats.record(.connect, started.duration(to: clock.now))
+        departures.withLock { $0.connected += 1 }
         connected.withLock { $0[slot] = Connected(transport: .polling, user: user, acks: acks, emit: client.emit) }
 
         await live(until: min(clock.now + randomLifetime, deadline)) { end.withLock { $0 != nil } }
@@ -229,10 +262,13 @@ final class SoakSockets: Sendable {
         acks.abandonAll()
         if let reason = end.withLock({ $0 }) {
             stats.fail("socket", "polling: \(reason)")
+            departures.withLock { $0.endedByServer += 1 }
             await client.drop()
             return
         }
-        switch clock.now >= deadline ? .told : Leaving.allCases.randomElement()! {
+        let way = clock.now >= deadline ? .told : Leaving.allCases.randomElement()!
+        departures.withLock { $0.count(way) }
+        switch way {
         case .told:
             if !(await client.disconnect()) {
                 stats.fail("socket", "polling: the open poll was not answered 2 s after CLOSE")
@@ -248,9 +284,14 @@ final class SoakSockets: Sendable {
                 let check = fell + Self.silentAllowance
                 if check < deadline {
                     try? await clock.sleep(until: check)
-                    if !(await client.isForgotten()) {
+                    let forgotten = await client.isForgotten()
+                    if !forgotten {
                         self.stats.fail(
                             "socket", "polling: a silent session was still open \(Self.silentAllowance) later")
+                    }
+                    self.departures.withLock {
+                        $0.silentChecked += 1
+                        if forgotten { $0.silentEnded += 1 }
                     }
                 }
                 await client.drop()
@@ -273,6 +314,16 @@ final class SoakSockets: Sendable {
     /// How long the server may take to drop a client that fell silent: its ping interval and
     /// timeout (25 s and 20 s by default), and some.
     static let silentAllowance = Duration.seconds(60)
+}
+
+extension SoakSockets.Departures {
+    fileprivate mutating func count(_ leaving: SoakSockets.Leaving) {
+        switch leaving {
+        case .told: told += 1
+        case .closed: closed += 1
+        case .silent: silent += 1
+        }
+    }
 }
 
 /// The users the traffic is spread over, each with its latest session.
