@@ -96,6 +96,7 @@ struct Soak: AsyncParsableCommand {
             rows: rows, duration: .seconds(duration), descriptorsBefore: before.descriptors, descriptorsAfter: after,
             errors: stats.allErrors)
         for line in summary.lines { print(line) }
+        guard server.isRunning else { throw BenchError("the server (pid \(pid)) exited during the soak") }
     }
 
     /// How long the server's descriptors are given to come back after the traffic.
@@ -119,7 +120,8 @@ struct Soak: AsyncParsableCommand {
 
     private static let password = "soak-secret-1"
 
-    /// Runs every stream until the end and prints a line per sample; returns the lines' figures.
+    /// Runs every stream until the end (or until the server is gone) and prints a line per
+    /// sample; returns the lines' figures.
     private func traffic(
         client: ParleyClient, users: SoakUsers, sockets: SoakSockets, stats: SoakStats, server: ProcessStats
     ) async -> [SoakRow] {
@@ -198,7 +200,10 @@ struct Soak: AsyncParsableCommand {
                     await sockets.run(slot: index, transport: transport, until: deadline)
                 }
             }
-            return await report(stats: stats, sockets: sockets, server: server, start: start, deadline: deadline)
+            let rows = await report(stats: stats, sockets: sockets, server: server, start: start, deadline: deadline)
+            // The server is gone: nothing more to learn.
+            if !server.isRunning { group.cancelAll() }
+            return rows
         }
     }
 
@@ -253,7 +258,7 @@ struct Soak: AsyncParsableCommand {
         let clock = ContinuousClock()
         await withDiscardingTaskGroup { group in
             var sequence = 0
-            while true {
+            while !Task.isCancelled {
                 let scheduled = start + interval * sequence
                 guard scheduled < deadline else { break }
                 try? await clock.sleep(until: scheduled)

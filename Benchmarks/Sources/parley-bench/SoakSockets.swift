@@ -134,7 +134,7 @@ final class SoakSockets: Sendable {
         let clock = ContinuousClock()
         // Clients that fell silent are watched until the server drops them.
         await withDiscardingTaskGroup { watchers in
-            while clock.now < deadline {
+            while clock.now < deadline, !Task.isCancelled {
                 let user = Int.random(in: 0..<users.count)
                 let started = clock.now
                 switch transport {
@@ -212,7 +212,7 @@ final class SoakSockets: Sendable {
             client.fallSilent()
             watchers.addTask {
                 let limit = clock.now + Self.silentAllowance
-                while channel.isActive, clock.now < deadline {
+                while channel.isActive, clock.now < deadline, !Task.isCancelled {
                     if clock.now >= limit {
                         self.stats.fail(
                             "socket", "websocket: a silent client was still connected \(Self.silentAllowance) later")
@@ -284,6 +284,8 @@ final class SoakSockets: Sendable {
                 let check = fell + Self.silentAllowance
                 if check < deadline {
                     try? await clock.sleep(until: check)
+                }
+                if check < deadline, !Task.isCancelled {
                     let forgotten = await client.isForgotten()
                     if !forgotten {
                         self.stats.fail(
@@ -306,7 +308,7 @@ final class SoakSockets: Sendable {
     /// Waits until `end`, or until `ended` says the client is gone.
     private func live(until end: ContinuousClock.Instant, ended: () -> Bool) async {
         let clock = ContinuousClock()
-        while clock.now < end, !ended() {
+        while clock.now < end, !ended(), !Task.isCancelled {
             try? await Task.sleep(for: min(.seconds(1), clock.now.duration(to: end)))
         }
     }
