@@ -15,19 +15,20 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
     let connected: EventLoopPromise<Void>
     /// Called on the channel's event loop with the text of each event packet (`2[...]`, without the `4`).
     let onEvent: @Sendable (ByteBuffer) -> Void
-    /// Called on the channel's event loop with each acknowledgement id.
-    let onAck: @Sendable (Int) -> Void
+    /// Called on the channel's event loop with each acknowledgement's id and arguments (`[...]`).
+    let onAck: @Sendable (_ id: Int, _ arguments: ByteBuffer) -> Void
     let namespace: String
     /// The CONNECT payload (`{"token":…}` for Parley).
     let connectPayload: String
     private(set) var channel: (any Channel)?
+    private let silent = Atomic<Bool>(false)
 
     init(
         namespace: String = "/",
         connectPayload: String = "",
         connected: EventLoopPromise<Void>,
         onEvent: @escaping @Sendable (ByteBuffer) -> Void = { _ in },
-        onAck: @escaping @Sendable (Int) -> Void = { _ in }
+        onAck: @escaping @Sendable (_ id: Int, _ arguments: ByteBuffer) -> Void = { _, _ in }
     ) {
         self.namespace = namespace
         self.connectPayload = connectPayload
@@ -41,6 +42,7 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !silent.load(ordering: .relaxed) else { return }
         let frame = unwrapInboundIn(data)
         guard frame.opcode == .text else {
             if frame.opcode == .connectionClose { context.close(promise: nil) }
@@ -61,12 +63,13 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
             case UInt8(ascii: "3"):
                 text.moveReaderIndex(forwardBy: 1)
                 var id = 0
-                while let digit = text.readInteger(as: UInt8.self), digit >= UInt8(ascii: "0"),
+                while let digit = text.getInteger(at: text.readerIndex, as: UInt8.self), digit >= UInt8(ascii: "0"),
                     digit <= UInt8(ascii: "9")
                 {
+                    text.moveReaderIndex(forwardBy: 1)
                     id = id * 10 + Int(digit - UInt8(ascii: "0"))
                 }
-                onAck(id)
+                onAck(id, text)
             case UInt8(ascii: "4"): connected.fail(BenchError("connection refused: \(String(buffer: text))"))
             default: break
             }
@@ -98,16 +101,23 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
         channel.writeAndFlush(frame, promise: nil)
     }
 
+    /// Stops reading and answering, pings included, as a client whose network went away: the
+    /// connection stays open until the server gives up on it.
+    func fallSilent() {
+        silent.store(true, ordering: .relaxed)
+    }
+
     /// Connection attempts that failed and were retried.
     static let retries = Atomic<Int>(0)
 
-    /// Opens a WebSocket to `host:port` at `path` and waits until the namespace is joined,
-    /// retrying a few times.
+    /// Opens a WebSocket to `host:port` at `path` and waits until the namespace is joined, making
+    /// up to `attempts` attempts.
     static func connect(
         host: String,
         port: Int,
         path: String = "/socket.io/?EIO=4&transport=websocket",
         group: any EventLoopGroup,
+        attempts: Int = 5,
         makeHandler: @escaping @Sendable (EventLoopPromise<Void>) -> SocketIOBenchClient
     ) async throws -> SocketIOBenchClient {
         var attempt = 0
@@ -117,7 +127,7 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
             } catch {
                 attempt += 1
                 retries.add(1, ordering: .relaxed)
-                if attempt >= 5 { throw error }
+                if attempt >= attempts { throw error }
             }
         }
     }
@@ -130,10 +140,12 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
         makeHandler: @escaping @Sendable (EventLoopPromise<Void>) -> SocketIOBenchClient
     ) async throws -> SocketIOBenchClient {
         let handlerBox = NIOLockedBox<SocketIOBenchClient?>(nil)
+        let channelBox = NIOLockedBox<(any Channel)?>(nil)
         let upgraded = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .connect(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
+                channelBox.set(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     let promise = channel.eventLoop.makePromise(of: Void.self)
                     let handler = makeHandler(promise)
                     handlerBox.set(handler)
@@ -164,11 +176,22 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
                     )
                 }
             }
-        guard try await upgraded.get(), let handler = handlerBox.get() else {
-            throw BenchError("WebSocket upgrade refused")
+        // A failed attempt closes its connection: the next one (or the caller) starts afresh.
+        do {
+            guard try await upgraded.get(), let handler = handlerBox.get() else {
+                throw BenchError("WebSocket upgrade refused")
+            }
+            let connected = handler.connected.futureResult
+            let patience = connected.eventLoop.scheduleTask(in: .seconds(10)) {
+                handler.connected.fail(BenchError("no answer to CONNECT in 10 s"))
+            }
+            defer { patience.cancel() }
+            try await connected.get()
+            return handler
+        } catch {
+            try? await channelBox.get()?.close()
+            throw error
         }
-        try await handler.connected.futureResult.get()
-        return handler
     }
 }
 

@@ -111,7 +111,7 @@ struct SocketIOEcho: AsyncParsableCommand {
             let client = try await SocketIOBenchClient.connect(host: host, port: port, group: group) { promise in
                 SocketIOBenchClient(
                     connected: promise,
-                    onAck: { id in
+                    onAck: { id, _ in
                         if let start = pending.sentAt.withLock({ $0.removeValue(forKey: id) }) {
                             let latency = start.duration(to: clock.now)
                             counters.latencies.withLock { $0.record(latency) }
