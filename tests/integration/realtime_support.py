@@ -14,6 +14,10 @@ class Recorder:
 
     def handler(self, name):
         def record(*args):
+            # With connection-state recovery, persisted events carry an offset as a last, extra
+            # argument (docs/realtime.md); the payload is the first.
+            if len(args) == 2 and isinstance(args[1], str):
+                args = args[:1]
             with self.cond:
                 self.events.append((name, args[0] if len(args) == 1 else args))
                 self.cond.notify_all()

@@ -36,6 +36,12 @@ public final class RealtimeHub: Service {
         configuration.engine.pingInterval = settings.pingInterval
         configuration.engine.pingTimeout = settings.pingTimeout
         configuration.engine.maxSessions = settings.maxConnections
+        if let window = settings.recoveryWindow {
+            // The middleware runs for recovered sockets too: a token logged out meanwhile ends there.
+            configuration.connectionStateRecovery = ConnectionStateRecovery(
+                maxDisconnectionDuration: window, skipMiddlewares: false,
+                store: RecoverableEvents(memory: InMemoryRecoveryStore(maxDisconnectionDuration: window)))
+        }
         let origins = OriginPolicy(allowed: allowedOrigins)
         let io = SocketIOServer(
             path: "/socket.io/",

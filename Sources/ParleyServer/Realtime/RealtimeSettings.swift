@@ -16,12 +16,15 @@ public struct RealtimeSettings: Sendable {
     /// Most Socket.IO connections (Engine.IO sessions) open at once; handshakes past it get 503
     /// (`SOCKET_MAX_CONNECTIONS`). At some 10 KiB each, the default bounds them near 1 GiB.
     public var maxConnections: Int = 100_000
+    /// How long a socket whose connection was lost can come back with what it missed
+    /// (`SOCKET_RECOVERY_SECONDS`; `nil`, from 0, turns recovery off).
+    public var recoveryWindow: Duration? = .seconds(120)
 
     public init() {}
 }
 
 extension RealtimeSettings {
-    /// `PRESENCE_*`, `SOCKET_EVENT_*`, `SOCKET_MAX_CONNECTIONS`, `SOCKETIO_PING_*`.
+    /// `PRESENCE_*`, `SOCKET_EVENT_*`, `SOCKET_MAX_CONNECTIONS`, `SOCKET_RECOVERY_SECONDS`, `SOCKETIO_PING_*`.
     init(reader values: ConfigurationValues) throws {
         self.init()
         presenceGrace = try values.milliseconds("PRESENCE_GRACE_MS", in: 0...600_000) ?? presenceGrace
@@ -35,5 +38,8 @@ extension RealtimeSettings {
         pingInterval = try values.milliseconds("SOCKETIO_PING_INTERVAL_MS", in: 100...3_600_000) ?? pingInterval
         pingTimeout = try values.milliseconds("SOCKETIO_PING_TIMEOUT_MS", in: 100...3_600_000) ?? pingTimeout
         maxConnections = try values.integer("SOCKET_MAX_CONNECTIONS", in: 1...10_000_000) ?? maxConnections
+        if let seconds = try values.integer("SOCKET_RECOVERY_SECONDS", in: 0...86_400) {
+            recoveryWindow = seconds == 0 ? nil : .seconds(seconds)
+        }
     }
 }

@@ -19,10 +19,18 @@ struct SocketAuthenticator: Sendable {
             socket.handshake.auth["token"]?.stringValue
             ?? SessionCookie.token(inCookieHeaders: socket.handshake.headers[values: .cookie])
         guard let token, !token.isEmpty else { throw ConnectionRefused("unauthorized") }
+        let session: SessionToken
         do {
-            socket[data: SocketSession.self] = try await auth.authenticate(token: token)
+            session = try await auth.authenticate(token: token)
         } catch {
             throw ConnectionRefused("unauthorized")
         }
+        if socket.recovered, let previous = socket[data: SocketSession.self] {
+            // A recovered session is its user's only: someone else's `pid` gets nothing.
+            guard previous.userID == session.userID else { throw ConnectionRefused("unauthorized") }
+            // A new token for the same user (signed in again): the old one's room is not this socket's.
+            if previous.fingerprint != session.fingerprint { socket.leave(RealtimeRooms.token(previous.fingerprint)) }
+        }
+        socket[data: SocketSession.self] = session
     }
 }

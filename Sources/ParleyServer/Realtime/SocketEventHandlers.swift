@@ -39,7 +39,10 @@ struct SocketEventHandlers: Sendable {
         presence.deviceConnected(user)
         var online = await presence.onlineUsers()
         online.insert(user)
-        socket.emit("online-users", .array(online.sorted().map { .string($0.hexString) }))
+        // Through the socket's own room, so that with connection-state recovery it carries an
+        // offset (see ``RecoverableEvents``).
+        socket.namespace.to(socket.id).emit(
+            "online-users", arguments: [.array(online.sorted().map { .string($0.hexString) })])
 
         socket.on("send-message") { arguments, ack in
             await sendMessage(arguments, from: user, socket: socket, ack: ack)

@@ -1,3 +1,5 @@
+import NIOConcurrencyHelpers
+
 /// Stands between "emit to these rooms" and delivery.
 ///
 /// The default ``InMemoryAdapter`` delivers to this process's sockets. A cluster adapter also
@@ -81,10 +83,18 @@ public struct BroadcastOperator: Sendable {
         guard !SocketPacket.reservedEvents.contains(event) else { return }
         var broadcast = SocketBroadcast(
             event: event, arguments: arguments, rooms: rooms, exceptRooms: exceptRooms, offset: offset)
-        if broadcast.offset == nil, let recovery = namespace.recovery {
-            broadcast.offset = recovery.store.record(broadcast, in: namespace.name)
+        guard let recovery = namespace.recovery else {
+            namespace.adapter.broadcast(broadcast, in: namespace)
+            return
         }
-        namespace.adapter.broadcast(broadcast, in: namespace)
+        // Offsets reach each socket in the order they were handed out (a client keeps the last
+        // one it saw): taking one and queueing the delivery on the event loops is one step.
+        namespace.broadcastOrder.withLock {
+            if broadcast.offset == nil {
+                broadcast.offset = recovery.store.record(broadcast, in: namespace.name)
+            }
+            namespace.adapter.broadcast(broadcast, in: namespace)
+        }
     }
 
     /// The local sockets this operator addresses.

@@ -95,6 +95,7 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
             _ = makeSocket(namespace: name, auth: auth)
         case .refuseConnect(let name, let payload):
             sockets[name] = nil
+            restored[name] = nil
             send(SocketPacket(kind: .connectError, namespace: name, data: payload))
         case .acceptConnect(let name):
             guard let socket = sockets[name] else { return }

@@ -11,6 +11,8 @@ public final class SocketNamespace: Sendable {
     let adapter: any SocketIOAdapter
     /// Connection-state recovery, when the server enables it.
     let recovery: ConnectionStateRecovery?
+    /// Held while a broadcast takes its recovery offset and is queued for delivery.
+    let broadcastOrder = NIOLock()
 
     private struct State {
         var middleware: [Middleware] = []

@@ -1,0 +1,36 @@
+import SocketIO
+
+/// Connection-state recovery for Parley's sockets: the SocketIO module's in-memory store, given
+/// only the events a client must not miss.
+///
+/// Offsets go to the events of stored changes (`new-message`, `message-updated`,
+/// `message-deleted`, `messages-read`) and to `online-users`, which every socket gets as it
+/// connects, so that a client has an offset from its first moment and can recover from a blink
+/// before anything else reached it. Typing and presence changes are not kept: a recovered socket
+/// gets a fresh `online-users` instead, and old typing is noise.
+///
+/// A client recovers on the instance it was connected to; on another one it connects anew
+/// (`recovered === false`) and catches up with `GET /api/message/:userId?after=`.
+struct RecoverableEvents: SocketRecoveryStore {
+    static let recorded: Set<String> = [
+        "new-message", "message-updated", "message-deleted", "messages-read", "online-users",
+    ]
+
+    let memory: InMemoryRecoveryStore
+
+    func record(_ broadcast: SocketBroadcast, in namespace: String) -> String? {
+        Self.recorded.contains(broadcast.event) ? memory.record(broadcast, in: namespace) : nil
+    }
+
+    func persist(_ session: RecoverableSession) async {
+        await memory.persist(session)
+    }
+
+    func restore(pid: String, offset: String, namespace: String) async -> RecoverableSession? {
+        await memory.restore(pid: pid, offset: offset, namespace: namespace)
+    }
+
+    func missedPackets(of session: RecoverableSession, after offset: String) async -> [[SocketValue]]? {
+        await memory.missedPackets(of: session, after: offset)
+    }
+}
