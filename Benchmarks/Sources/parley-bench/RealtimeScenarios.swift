@@ -94,6 +94,8 @@ struct RealtimeLatency: AsyncParsableCommand {
     @Option var rate = 500
     @Option var duration = 20
     @Option(help: "Conversations the messages are spread over.") var pairs = 20
+    @Option(help: "A server's process id, for its CPU per message (repeat for several).") var serverPid: [Int32] = []
+    @Option(help: "PostgreSQL's postmaster process id, for the database's CPU per message.") var postgresPid: Int32?
 
     func run() async throws {
         try await withBenchmarkClient(connections: 128) { http in
@@ -116,6 +118,9 @@ struct RealtimeLatency: AsyncParsableCommand {
         let start = clock.now + .milliseconds(200)
         let interval = Duration.seconds(1) / rate
         let total = rate * duration
+        let meter = CPUMeter(servers: serverPid, postmaster: postgresPid)
+        try await clock.sleep(until: start)
+        let before = meter.read()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for sequence in 0..<total {
                 let scheduled = start + interval * sequence
@@ -140,11 +145,13 @@ struct RealtimeLatency: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(10))
         }
         let delivered = log.delivered.load(ordering: .relaxed)
+        let elapsed = start.duration(to: clock.now)
         print(
             "REST send (\(sendURL)) -> new-message (\(receiveURL)) at \(rate)/s for \(duration) s over \(pairs) conversations"
         )
         print("  delivered \(delivered)/\(total), failed sends \(log.failures.load(ordering: .relaxed))")
         print("  latency from scheduled send: \(log.latencies.withLock { $0.summary })")
+        meter.report(since: before, messages: delivered, seconds: elapsed.seconds)
         for pair in participants.pairs { try? await pair.socket.channel?.close() }
     }
 }
@@ -173,6 +180,8 @@ struct RealtimeThroughput: AsyncParsableCommand {
     @Option(help: "Connections sending, each with one request in flight.") var concurrency = 32
     @Option var duration = 20
     @Option(help: "Conversations (sender/receiver pairs) the messages are spread over.") var pairs = 32
+    @Option(help: "The server's process id, for its CPU per message.") var serverPid: [Int32] = []
+    @Option(help: "PostgreSQL's postmaster process id, for the database's CPU per message.") var postgresPid: Int32?
 
     func validate() throws {
         guard concurrency > 0, duration > 0, pairs > 0 else {
@@ -213,6 +222,8 @@ struct RealtimeThroughput: AsyncParsableCommand {
             )
         }
         let clock = ContinuousClock()
+        let meter = CPUMeter(servers: serverPid, postmaster: postgresPid)
+        let before: CPUMeter.Reading
         let start: ContinuousClock.Instant
         let completed: Int
         let failed: (count: Int, first: String?)
@@ -224,7 +235,7 @@ struct RealtimeThroughput: AsyncParsableCommand {
                     "{\"to\":\"\(heads[connection].to)\",\"text\":\"#\(sequence)# from sender \(connection)\"}".utf8)
                 return heads[connection].head + Array("Content-Length: \(body.count)\r\n\r\n".utf8) + body
             }
-            start = clock.now
+            (start, before) = (clock.now, meter.read())
             let outcome = try senders.run(for: .seconds(duration))
             (completed, failed) = (outcome.completed, (outcome.failed, outcome.firstFailure))
         case .socketio:
@@ -234,7 +245,7 @@ struct RealtimeThroughput: AsyncParsableCommand {
             ) { connection, sequence in
                 "[\"send-message\",{\"to\":\"\(heads[connection].to)\",\"text\":\"#\(sequence)# from sender \(connection)\"}]"
             }
-            start = clock.now
+            (start, before) = (clock.now, meter.read())
             let outcome = try senders.run(for: .seconds(duration))
             (completed, failed) = (outcome.completed, (outcome.failed, outcome.firstFailure))
         }
@@ -243,6 +254,10 @@ struct RealtimeThroughput: AsyncParsableCommand {
         let settle = clock.now + .seconds(5)
         while receivers.receivedCount < outcome.completed, clock.now < settle {
             try await Task.sleep(for: .milliseconds(10))
+        }
+        defer {
+            meter.report(
+                since: before, messages: receivers.receivedCount, seconds: start.duration(to: clock.now).seconds)
         }
         print(
             "sustained send with delivery: \(outcome.completed) messages in \(String(format2: elapsed)) s = \(String(format2: Double(outcome.completed) / elapsed)) messages/s (\(concurrency) senders, \(via == .rest ? "POST /api/message" : "send-message")); delivered \(receivers.receivedCount)"

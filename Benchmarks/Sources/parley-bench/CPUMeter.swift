@@ -1,0 +1,62 @@
+import Foundation
+
+/// CPU time (user + system) spent by the servers under test and by PostgreSQL over a
+/// measurement, from /proc: the figure that holds on a shared machine where wall time does not.
+///
+/// PostgreSQL's share is the postmaster's and every process it started (backends, WAL writer,
+/// checkpointer…) that is alive at both readings; the benchmarks' backends live for the whole run.
+struct CPUMeter: Sendable {
+    let servers: [Int32]
+    let postmaster: Int32?
+
+    struct Reading: Sendable {
+        var servers: Double
+        var postgres: Double
+    }
+
+    func read() -> Reading {
+        Reading(
+            servers: servers.reduce(0) { $0 + ProcessStats(pid: $1).cpuSeconds },
+            postgres: postmaster.map { Self.postgresSeconds(postmaster: $0) } ?? 0
+        )
+    }
+
+    /// Prints CPU per delivered message between `start` and now.
+    func report(since start: Reading, messages: Int, seconds: Double) {
+        guard messages > 0 else { return }
+        let end = read()
+        let server = end.servers - start.servers
+        if !servers.isEmpty {
+            print(
+                String(
+                    format: "  server CPU: %.0f µs per delivered message (%.1f %% of one core)",
+                    server / Double(messages) * 1e6, server / seconds * 100))
+        }
+        if postmaster != nil {
+            let postgres = end.postgres - start.postgres
+            print(
+                String(
+                    format: "  PostgreSQL CPU: %.0f µs per message (%.1f %% of one core)",
+                    postgres / Double(messages) * 1e6, postgres / seconds * 100))
+        }
+    }
+
+    private static func postgresSeconds(postmaster: Int32) -> Double {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return 0 }
+        var total = ProcessStats(pid: postmaster).cpuSeconds
+        for entry in entries {
+            guard let pid = Int32(entry), pid != postmaster, parent(of: pid) == postmaster else { continue }
+            total += ProcessStats(pid: pid).cpuSeconds
+        }
+        return total
+    }
+
+    private static func parent(of pid: Int32) -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // After the command: state, then the parent's pid.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+}
