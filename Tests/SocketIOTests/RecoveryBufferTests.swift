@@ -34,6 +34,16 @@ struct RecoveryBufferTests {
         #expect(missed == [["m", "b", "i-2"], ["m", "everyone", "i-5"]])
     }
 
+    @Test func aMarkHoldsItsPlaceAndIsNotReplayed() {
+        var buffer = buffer()
+        let mark = buffer.mark(in: "/", now: start)
+        buffer.persist(session(), now: start)
+        _ = buffer.mark(in: "/", now: start)
+        _ = buffer.record(broadcast("after"), in: "/", now: start)
+        let restored = buffer.restore(pid: "p", offset: mark, namespace: "/", now: start)
+        #expect(restored.flatMap { buffer.missedPackets(of: $0, after: mark) } == [["m", "after", "i-3"]])
+    }
+
     @Test func aSessionRecoversOnce() {
         var buffer = buffer()
         let offset = buffer.record(broadcast("a"), in: "/", now: start)

@@ -4,22 +4,25 @@ import SocketIO
 /// only the events a client must not miss.
 ///
 /// Offsets go to the events of stored changes (`new-message`, `message-updated`,
-/// `message-deleted`, `messages-read`) and to `online-users`, which every socket gets as it
-/// connects, so that a client has an offset from its first moment and can recover from a blink
-/// before anything else reached it. Typing and presence changes are not kept: a recovered socket
+/// `message-deleted`, `messages-read`), which are kept, and to `online-users`, which every socket
+/// gets as it connects, so that a client has an offset from its first moment and can recover
+/// from a blink before anything else reached it. That one is not kept: it holds every user
+/// online (kept for every connection, 2,000 of them made a recovery buffer of 400 MB), and a
+/// recovered socket gets a fresh one anyway. Typing and presence changes are not kept: a recovered socket
 /// gets a fresh `online-users` instead, and old typing is noise.
 ///
 /// A client recovers on the instance it was connected to; on another one it connects anew
 /// (`recovered === false`) and catches up with `GET /api/message/:userId?after=`.
 struct RecoverableEvents: SocketRecoveryStore {
-    static let recorded: Set<String> = [
-        "new-message", "message-updated", "message-deleted", "messages-read", "online-users",
-    ]
+    static let recorded: Set<String> = ["new-message", "message-updated", "message-deleted", "messages-read"]
 
     let memory: InMemoryRecoveryStore
 
     func record(_ broadcast: SocketBroadcast, in namespace: String) -> String? {
-        Self.recorded.contains(broadcast.event) ? memory.record(broadcast, in: namespace) : nil
+        if Self.recorded.contains(broadcast.event) { return memory.record(broadcast, in: namespace) }
+        // Only its offset: the list is as long as the users online, and it is sent afresh anyway.
+        if broadcast.event == "online-users" { return memory.mark(in: namespace) }
+        return nil
     }
 
     func persist(_ session: RecoverableSession) async {

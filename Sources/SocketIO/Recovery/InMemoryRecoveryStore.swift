@@ -31,6 +31,13 @@ public final class InMemoryRecoveryStore: SocketRecoveryStore {
         return buffer.withLockedValue { $0.record(broadcast, in: namespace, now: now) }
     }
 
+    /// An offset that replays nothing (see ``RecoveryBuffer/mark(in:now:)``): for a broadcast a
+    /// client should be able to recover from but that is not worth keeping.
+    public func mark(in namespace: String) -> String {
+        let now = now()
+        return buffer.withLockedValue { $0.mark(in: namespace, now: now) }
+    }
+
     public func persist(_ session: RecoverableSession) async {
         let now = now()
         buffer.withLockedValue { $0.persist(session, now: now) }

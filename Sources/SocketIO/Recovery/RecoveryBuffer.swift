@@ -22,8 +22,9 @@ struct RecoveryBuffer {
         var namespace: String
         var rooms: Set<String>
         var exceptRooms: Set<String>
-        /// Event name first, offset last: what the client got.
-        var arguments: [SocketValue]
+        /// Event name first, offset last: what the client got; `nil` for a mark, which holds its
+        /// place in the sequence and is not replayed.
+        var arguments: [SocketValue]?
         var emittedAt: ContinuousClock.Instant
     }
 
@@ -50,15 +51,32 @@ struct RecoveryBuffer {
 
     /// Keeps `broadcast` and returns its offset.
     mutating func record(_ broadcast: SocketBroadcast, in namespace: String, now: ContinuousClock.Instant) -> String {
+        append(namespace: namespace, now: now) { offset in
+            Packet(
+                sequence: 0, namespace: namespace, rooms: broadcast.rooms, exceptRooms: broadcast.exceptRooms,
+                arguments: [.string(broadcast.event)] + broadcast.arguments + [.string(offset)], emittedAt: now)
+        }
+    }
+
+    /// An offset that replays nothing: for a broadcast a client should get an offset from but
+    /// that is not worth keeping (a large one the client gets afresh anyway).
+    mutating func mark(in namespace: String, now: ContinuousClock.Instant) -> String {
+        append(namespace: namespace, now: now) { _ in
+            Packet(sequence: 0, namespace: namespace, rooms: [], exceptRooms: [], arguments: nil, emittedAt: now)
+        }
+    }
+
+    private mutating func append(
+        namespace: String, now: ContinuousClock.Instant, packet: (_ offset: String) -> Packet
+    ) -> String {
         expire(now: now)
         let sequence = nextSequence
         nextSequence += 1
         let offset = "\(instance)-\(sequence)"
         if packets.count >= limits.maxPackets { packets.removeFirst() }
-        packets.append(
-            Packet(
-                sequence: sequence, namespace: namespace, rooms: broadcast.rooms, exceptRooms: broadcast.exceptRooms,
-                arguments: [.string(broadcast.event)] + broadcast.arguments + [.string(offset)], emittedAt: now))
+        var made = packet(offset)
+        made.sequence = sequence
+        packets.append(made)
         return offset
     }
 
@@ -93,11 +111,11 @@ struct RecoveryBuffer {
         var index = start
         while index < packets.endIndex {
             let packet = packets[index]
-            if packet.namespace == session.namespace,
+            if let arguments = packet.arguments, packet.namespace == session.namespace,
                 packet.rooms.isEmpty || !packet.rooms.isDisjoint(with: session.rooms),
                 packet.exceptRooms.isDisjoint(with: session.rooms)
             {
-                missed.append(packet.arguments)
+                missed.append(arguments)
             }
             index = packets.index(after: index)
         }
