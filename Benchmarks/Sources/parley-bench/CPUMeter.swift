@@ -4,20 +4,30 @@ import Foundation
 /// measurement, from /proc: the figure that holds on a shared machine where wall time does not.
 ///
 /// PostgreSQL's share is the postmaster's and every process it started (backends, WAL writer,
-/// checkpointer…) that is alive at both readings; the benchmarks' backends live for the whole run.
+/// checkpointer…) that is alive at both readings.
 struct CPUMeter: Sendable {
     let servers: [Int32]
     let postmaster: Int32?
 
     struct Reading: Sendable {
         var servers: Double
-        var postgres: Double
+        /// PostgreSQL's processes and their CPU seconds: a process that exits between two
+        /// readings (the pool closing an idle connection) takes its time with it, so only the
+        /// processes present at both are compared.
+        var postgres: [Int32: Double]
+
+        func postgresSeconds(since start: Reading) -> Double {
+            postgres.reduce(0) { total, entry in
+                guard let before = start.postgres[entry.key] else { return total }
+                return total + (entry.value - before)
+            }
+        }
     }
 
     func read() -> Reading {
         Reading(
             servers: servers.reduce(0) { $0 + ProcessStats(pid: $1).cpuSeconds },
-            postgres: postmaster.map { Self.postgresSeconds(postmaster: $0) } ?? 0
+            postgres: postmaster.map { Self.postgresSeconds(postmaster: $0) } ?? [:]
         )
     }
 
@@ -33,7 +43,7 @@ struct CPUMeter: Sendable {
                     server / Double(messages) * 1e6, server / seconds * 100))
         }
         if postmaster != nil {
-            let postgres = end.postgres - start.postgres
+            let postgres = end.postgresSeconds(since: start)
             print(
                 String(
                     format: "  PostgreSQL CPU: %.0f µs per message (%.1f %% of one core)",
@@ -41,14 +51,14 @@ struct CPUMeter: Sendable {
         }
     }
 
-    private static func postgresSeconds(postmaster: Int32) -> Double {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return 0 }
-        var total = ProcessStats(pid: postmaster).cpuSeconds
+    private static func postgresSeconds(postmaster: Int32) -> [Int32: Double] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [:] }
+        var seconds = [postmaster: ProcessStats(pid: postmaster).cpuSeconds]
         for entry in entries {
             guard let pid = Int32(entry), pid != postmaster, parent(of: pid) == postmaster else { continue }
-            total += ProcessStats(pid: pid).cpuSeconds
+            seconds[pid] = ProcessStats(pid: pid).cpuSeconds
         }
-        return total
+        return seconds
     }
 
     private static func parent(of pid: Int32) -> Int32? {

@@ -17,6 +17,8 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
     let onEvent: @Sendable (ByteBuffer) -> Void
     /// Called on the channel's event loop with each acknowledgement's id and arguments (`[...]`).
     let onAck: @Sendable (_ id: Int, _ arguments: ByteBuffer) -> Void
+    /// Called on the channel's event loop with the CONNECT answer's payload (`{"sid":…}`).
+    let onConnect: @Sendable (ByteBuffer) -> Void
     let namespace: String
     /// The CONNECT payload (`{"token":…}` for Parley).
     let connectPayload: String
@@ -28,13 +30,15 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
         connectPayload: String = "",
         connected: EventLoopPromise<Void>,
         onEvent: @escaping @Sendable (ByteBuffer) -> Void = { _ in },
-        onAck: @escaping @Sendable (_ id: Int, _ arguments: ByteBuffer) -> Void = { _, _ in }
+        onAck: @escaping @Sendable (_ id: Int, _ arguments: ByteBuffer) -> Void = { _, _ in },
+        onConnect: @escaping @Sendable (ByteBuffer) -> Void = { _ in }
     ) {
         self.namespace = namespace
         self.connectPayload = connectPayload
         self.connected = connected
         self.onEvent = onEvent
         self.onAck = onAck
+        self.onConnect = onConnect
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -58,7 +62,9 @@ final class SocketIOBenchClient: ChannelInboundHandler, @unchecked Sendable {
         case UInt8(ascii: "4"):
             guard let kind = text.getInteger(at: text.readerIndex, as: UInt8.self) else { return }
             switch kind {
-            case UInt8(ascii: "0"): connected.succeed()
+            case UInt8(ascii: "0"):
+                onConnect(text.getSlice(at: text.readerIndex + 1, length: text.readableBytes - 1) ?? ByteBuffer())
+                connected.succeed()
             case UInt8(ascii: "2"): onEvent(text)
             case UInt8(ascii: "3"):
                 text.moveReaderIndex(forwardBy: 1)
