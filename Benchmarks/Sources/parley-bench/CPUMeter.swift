@@ -31,16 +31,16 @@ struct CPUMeter: Sendable {
         )
     }
 
-    /// Prints CPU per delivered message between `start` and now.
-    func report(since start: Reading, messages: Int, seconds: Double) {
+    /// Prints CPU per delivered message (or per `unit`) between `start` and now.
+    func report(since start: Reading, messages: Int, seconds: Double, unit: String = "delivered message") {
         guard messages > 0 else { return }
         let end = read()
         let server = end.servers - start.servers
         if !servers.isEmpty {
+            let perUnit = String(format: "%.1f", server / Double(messages) * 1e6)
             print(
-                String(
-                    format: "  server CPU: %.0f µs per delivered message (%.1f %% of one core)",
-                    server / Double(messages) * 1e6, server / seconds * 100))
+                "  server CPU: \(perUnit) µs per \(unit) (\(String(format: "%.1f", server / seconds * 100)) % of one core)"
+            )
         }
         if postmaster != nil {
             let postgres = end.postgresSeconds(since: start)

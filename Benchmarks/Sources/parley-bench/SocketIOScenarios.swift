@@ -93,6 +93,7 @@ struct SocketIOEcho: AsyncParsableCommand {
     @Option var connections = 100
     @Option(help: "Events each client keeps in flight.") var inFlight = 1
     @Option var duration = 20
+    @Option(help: "The server's process id, for its CPU per acknowledged echo.") var serverPid: Int32?
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
@@ -124,6 +125,8 @@ struct SocketIOEcho: AsyncParsableCommand {
             clients.append(client)
             senders.append(send)
         }
+        let meter = CPUMeter(servers: serverPid.map { [$0] } ?? [], postmaster: nil)
+        let before = meter.read()
         let start = clock.now
         for send in senders {
             for _ in 0..<inFlight { send() }
@@ -136,6 +139,7 @@ struct SocketIOEcho: AsyncParsableCommand {
             "echo with ack: \(connections) clients x \(inFlight) in flight: \(total) acks in \(String(format2: elapsed)) s = \(String(format2: Double(total) / elapsed)) events/s"
         )
         print("  ack latency: \(counters.latencies.withLock { $0.summary })")
+        meter.report(since: before, messages: total, seconds: elapsed, unit: "acknowledged echo")
         for client in clients { try? await client.channel?.close() }
     }
 }
