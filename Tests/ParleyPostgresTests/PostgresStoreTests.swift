@@ -401,6 +401,36 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Runs `body` while `holder` keeps the advisory lock `parley_store_messages` takes for the
+    /// conversation of `a` and `b`; the lock is released when `body` returns.
+    static func whileConversationLocked(
+        _ a: ObjectID, _ b: ObjectID, by holder: PostgresStore, _ body: () async throws -> Void
+    ) async throws {
+        let (low, high) = a < b ? (a, b) : (b, a)
+        let key = "parley.conversation.\(low.hexString).\(high.hexString)"
+        let (held, hold) = AsyncStream.makeStream(of: Void.self)
+        let (released, release) = AsyncStream.makeStream(of: Void.self)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await holder.client.withTransaction(logger: .quiet) { connection in
+                    try await connection.run(
+                        "SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: .quiet)
+                    hold.yield()
+                    for await _ in released { break }
+                }
+            }
+            for await _ in held { break }
+            do {
+                try await body()
+            } catch {
+                release.yield()
+                throw error
+            }
+            release.yield()
+            try await group.waitForAll()
+        }
+    }
+
     /// A batch that cannot get its conversation's lock in time is rolled back by the database,
     /// not left to commit after its senders were told it failed.
     @Test(.timeLimit(.minutes(1))) func aMessageThatCannotGetItsLockInTimeFailsAndIsNotStored() async throws {
@@ -413,22 +443,9 @@ struct PostgresStoreTests {
             let (ann, bob) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"))
             for user in [ann, bob] { try await checker.insertUser(user) }
             let message = Fixture.message(from: ann.user.id, to: bob.user.id)
-            let (low, high) = ann.user.id < bob.user.id ? (ann.user.id, bob.user.id) : (bob.user.id, ann.user.id)
-            let key = "parley.conversation.\(low.hexString).\(high.hexString)"
-            let (held, hold) = AsyncStream.makeStream(of: Void.self)
-            let (released, release) = AsyncStream.makeStream(of: Void.self)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                // The lock is held through the checker: the store under test's short deadlines
-                // would end the holder itself on a slow moment of the machine.
-                group.addTask {
-                    try await checker.client.withTransaction(logger: .quiet) { connection in
-                        try await connection.run(
-                            "SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: .quiet)
-                        hold.yield()
-                        for await _ in released { break }
-                    }
-                }
-                for await _ in held { break }
+            // The lock is held through the checker: the store under test's short deadlines
+            // would end the holder itself on a slow moment of the machine.
+            try await Self.whileConversationLocked(ann.user.id, bob.user.id, by: checker) {
                 let clock = ContinuousClock()
                 let start = clock.now
                 // Refused by the database's lock_timeout, or given up on by the server first when the
@@ -438,8 +455,6 @@ struct PostgresStoreTests {
                 }
                 if case .unavailable? = error {} else { Issue.record("\(String(describing: error))") }
                 #expect(start.duration(to: clock.now) < .seconds(5))
-                release.yield()
-                try await group.waitForAll()
             }
             #expect(try await checker.message(id: message.id) == nil)
             try await checker.insertMessage(message)
@@ -458,29 +473,17 @@ struct PostgresStoreTests {
             let (ann, bob) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"))
             for user in [ann, bob] { try await checker.insertUser(user) }
             let late = Fixture.message(from: ann.user.id, to: bob.user.id)
-            let (low, high) = ann.user.id < bob.user.id ? (ann.user.id, bob.user.id) : (bob.user.id, ann.user.id)
-            let key = "parley.conversation.\(low.hexString).\(high.hexString)"
-            let (held, hold) = AsyncStream.makeStream(of: Void.self)
-            let (released, release) = AsyncStream.makeStream(of: Void.self)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await checker.client.withTransaction(logger: .quiet) { connection in
-                        try await connection.run(
-                            "SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: .quiet)
-                        hold.yield()
-                        for await _ in released { break }
+            try await Self.whileConversationLocked(ann.user.id, bob.user.id, by: checker) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    // The store's only connection is busy for most of the insert's second. A sleep,
+                    // because what is under test is a deadline on the wall clock.
+                    group.addTask {
+                        try await store.client.withConnection { _ in try await Task.sleep(for: .milliseconds(700)) }
                     }
+                    await #expect(throws: StoreError.self) { try await store.insertMessage(late) }
+                    try await group.waitForAll()
                 }
-                // The store's only connection is busy for most of the insert's second. A sleep, because
-                // what is under test is a deadline on the wall clock.
-                group.addTask {
-                    try await store.client.withConnection { _ in try await Task.sleep(for: .milliseconds(700)) }
-                }
-                for await _ in held { break }
-                await #expect(throws: StoreError.self) { try await store.insertMessage(late) }
                 // The lock comes free just after the sender heard of the failure.
-                release.yield()
-                try await group.waitForAll()
             }
             // The pool serves waiters in order: once this one is stored, the late batch has ended.
             let next = Fixture.message(from: ann.user.id, to: bob.user.id)
