@@ -25,10 +25,29 @@ final class PostgresEventBus: ClusterBus {
         self.logger = logger
     }
 
+    /// Changes to stored messages are kept for connection-state recovery and announced with
+    /// their position (`parley_log_change`, migration 0009); the rest is only announced.
     func publish(_ event: ClusterEvent) async throws {
         let payload = event.encoded()
+        let users = Self.hearers(of: event)
         _ = try await deadlines.run(within: timeout) { [client, logger] in
-            try await client.run("SELECT parley_publish(\(payload))", logger: logger)
+            if let users {
+                try await client.run("SELECT parley_log_change(\(users), \(payload))", logger: logger)
+            } else {
+                try await client.run("SELECT parley_publish(\(payload))", logger: logger)
+            }
+        }
+    }
+
+    /// The users whose history keeps `event`, `nil` for an event that is not kept.
+    static func hearers(of event: ClusterEvent) -> [String]? {
+        switch event {
+        case .messageUpdated(let message), .messageDeleted(let message):
+            [message.senderID.hexString, message.receiverID.hexString]
+        case .messagesRead(let receipt):
+            [receipt.by.hexString, receipt.with.hexString]
+        default:
+            nil
         }
     }
 
@@ -88,11 +107,11 @@ final class PostgresEventBus: ClusterBus {
     }
 
     private func deliver(_ payload: String) {
-        guard let event = ClusterEvent(encoded: payload) else {
+        guard let delivery = BusDelivery(encoded: payload) else {
             logger.debug("Ignoring an unknown cluster event", metadata: ["payload": "\(payload.prefix(200))"])
             return
         }
-        fanOut.deliver(.event(event))
+        fanOut.deliver(delivery)
     }
 
     private func readSpill(_ id: Int64) async -> String? {

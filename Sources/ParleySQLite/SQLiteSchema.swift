@@ -152,5 +152,20 @@ enum SQLiteSchema {
             """,
             "CREATE INDEX revoked_tokens_revoked_at ON revoked_tokens (revoked_at)",
         ],
+        // Connection-state recovery from the file (see ``SQLiteStore/events(of:after:limit:)``):
+        // edits, deletions and read receipts as they were announced, once per user who heard
+        // them, at positions drawn from the messages' own sequence. Kept a day.
+        [
+            """
+            CREATE TABLE changes (
+                user_id    TEXT NOT NULL,
+                position   INTEGER NOT NULL,
+                payload    TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY (user_id, position)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX changes_created_at ON changes (created_at)",
+        ],
     ]
 }

@@ -30,12 +30,18 @@ extension SQLiteStore {
     public func insertMessage(_ message: Message) async throws {
         let binds = Self.storedMessageRow(message)
         try await write { [events] connection in
-            _ = try await connection.query(
-                "INSERT INTO messages (\(Self.storedMessageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            let rows = try await connection.query(
+                """
+                INSERT INTO messages (\(Self.storedMessageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                RETURNING seq
+                """,
                 binds
             )
-            // Still inside the write queue: events leave in the order messages were stored.
-            events.deliver(.messageCreated(message))
+            // Still inside the write queue: events leave in the order messages were stored, each
+            // at its position (its seq).
+            let seq = rows.first?.column("seq")?.integer
+            guard let seq else { throw SQLiteRowDecoder.CorruptRow(column: "messages.seq") }
+            events.deliver(.stored(StoredEvent(event: .messageCreated(message), position: Int64(seq))))
         }
     }
 

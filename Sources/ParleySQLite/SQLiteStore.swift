@@ -20,7 +20,9 @@ public final class SQLiteStore: ChatStore {
     let events = InProcessBus()
     public let presence: any PresenceBackend
 
-    public var bus: any ClusterBus { events }
+    /// This process's subscribers; changes to stored messages are kept in the file first
+    /// (``SQLiteEventBus``).
+    public var bus: any ClusterBus { SQLiteEventBus(store: self) }
 
     /// One SQLite file serves one process.
     public var supportsClustering: Bool { false }

@@ -401,20 +401,19 @@ struct PostgresStoreTests {
         }
     }
 
-    /// Runs `body` while `holder` keeps the advisory lock `parley_store_messages` takes for the
-    /// conversation of `a` and `b`; the lock is released when `body` returns.
+    /// Runs `body` while `holder` keeps the advisory locks `parley_store_messages` takes for the
+    /// users `a` and `b` (migration 0009); they are released when `body` returns.
     static func whileConversationLocked(
         _ a: ObjectID, _ b: ObjectID, by holder: PostgresStore, _ body: () async throws -> Void
     ) async throws {
-        let (low, high) = a < b ? (a, b) : (b, a)
-        let key = "parley.conversation.\(low.hexString).\(high.hexString)"
+        let users = [a.hexString, b.hexString]
         let (held, hold) = AsyncStream.makeStream(of: Void.self)
         let (released, release) = AsyncStream.makeStream(of: Void.self)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await holder.client.withTransaction(logger: .quiet) { connection in
                     try await connection.run(
-                        "SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: .quiet)
+                        "SELECT parley_lock_users(\(users))", logger: .quiet)
                     hold.yield()
                     for await _ in released { break }
                 }

@@ -120,7 +120,7 @@ public final class PresenceService: PresenceReader, Service {
             }
         case .resynchronized:
             commandInput.yield(.reload)
-        case .event:
+        case .event, .stored:
             break
         }
     }

@@ -17,7 +17,28 @@ public protocol ClusterBus: Sendable {
 /// One delivery from the bus.
 public enum BusDelivery: Sendable, Hashable {
     case event(ClusterEvent)
+    /// An event the store keeps for connection-state recovery, at its position in its users'
+    /// history (see ``EventLog``).
+    case stored(StoredEvent)
     /// The bus lost its connection and is back: events may have been missed, so state derived
     /// from them (the online set) must be reloaded.
     case resynchronized
+}
+
+extension BusDelivery {
+    /// The event delivered, stored or not; `nil` for ``resynchronized``.
+    public var event: ClusterEvent? {
+        switch self {
+        case .event(let event): event
+        case .stored(let stored): stored.event
+        case .resynchronized: nil
+        }
+    }
+
+    /// Decodes an event's wire form, ``stored(_:)`` when it carries a position.
+    public init?(encoded text: String) {
+        var position: Int64?
+        guard let event = ClusterEvent(encoded: text, position: &position) else { return nil }
+        self = position.map { .stored(StoredEvent(event: event, position: $0)) } ?? .event(event)
+    }
 }

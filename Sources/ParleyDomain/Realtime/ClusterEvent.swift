@@ -79,6 +79,13 @@ extension ClusterEvent {
     /// a newer instance's events do not break older ones during a rolling upgrade). Members may
     /// come in any order, and unknown ones are skipped.
     public init?(encoded text: String) {
+        var position: Int64?
+        self.init(encoded: text, position: &position)
+    }
+
+    /// Decodes the wire form and the `position` member a store puts first in the events it keeps
+    /// (see ``StoredEvent``), `nil` when there is none.
+    public init?(encoded text: String, position: inout Int64?) {
         var type: String?
         var message: Message?
         var receipt: ReadReceipt?
@@ -97,6 +104,11 @@ extension ClusterEvent {
                     case "to": to = try reader.readObjectID()
                     case "token": token = try reader.readString()
                     case "upTo": upTo = try reader.readTimestampOrNull()
+                    case "position":
+                        guard let value = try reader.readNumber().integerValue, value >= 0 else {
+                            throw reader.malformed("a position is a whole number, 0 or more")
+                        }
+                        position = value
                     default: try reader.skipValue()
                     }
                 }

@@ -16,6 +16,11 @@ public final class InProcessBus: ClusterBus {
         fanOut.deliver(.event(event))
     }
 
+    /// Publishes synchronously, as it is: an event the store kept, at its position.
+    public func deliver(_ delivery: BusDelivery) {
+        fanOut.deliver(delivery)
+    }
+
     public func subscribe() -> AsyncStream<BusDelivery> {
         fanOut.subscribe()
     }

@@ -25,6 +25,10 @@ public protocol ChatStore: UserRepository, MessageRepository, TokenRevocations, 
     /// What must run for ``migrate()`` to work (for `parley migrate`, which serves nothing).
     var servicesForMigration: [any Service] { get }
 
+    /// The history of what users heard, for connection-state recovery on any instance; `nil`
+    /// when the store keeps none (recovery then works on the instance a client was on only).
+    var eventLog: (any EventLog)? { get }
+
     /// Names the backend and where it is, for logs (never includes a password).
     var displayName: String { get }
 
@@ -37,6 +41,8 @@ public protocol ChatStore: UserRepository, MessageRepository, TokenRevocations, 
 
 extension ChatStore {
     public var supportingServices: [any Service] { [] }
+
+    public var eventLog: (any EventLog)? { nil }
 
     /// The store and everything it needs, in start order.
     public var services: [any Service] { supportingServices + [self] }

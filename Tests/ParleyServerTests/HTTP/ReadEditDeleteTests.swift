@@ -192,7 +192,7 @@ struct ReadEditDeleteTests {
             try await api.request(.delete, "/api/message/\(ids[0])", headers: ann.cookie)
             var seen: [String] = []
             for await delivery in events {
-                guard case .event(let event) = delivery else { continue }
+                guard let event = delivery.event else { continue }
                 switch event {
                 case .messageUpdated(let message): seen.append("updated \(message.text ?? "")")
                 case .messagesRead(let receipt):

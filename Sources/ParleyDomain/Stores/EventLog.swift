@@ -1,0 +1,49 @@
+/// An event a store keeps so that a client that lost its connection can be sent what it missed
+/// (connection-state recovery): a new message, an edit, a deletion or a read receipt, at its
+/// position in the history of the users who hear it.
+///
+/// For each user, positions grow in the order events were committed, which is the order the bus
+/// delivers them in: an event a user hears after another has a larger position. Different users'
+/// positions interleave, and are not dense.
+public struct StoredEvent: Sendable, Hashable {
+    public var event: ClusterEvent
+    public var position: Int64
+
+    public init(event: ClusterEvent, position: Int64) {
+        self.event = event
+        self.position = position
+    }
+
+    /// When it happened, by the clock of the instance that made it.
+    public var time: Timestamp? {
+        switch event {
+        case .messageCreated(let message): message.createdAt
+        case .messageUpdated(let message), .messageDeleted(let message): message.updatedAt
+        case .messagesRead(let receipt): receipt.readAt
+        default: nil
+        }
+    }
+
+    /// The events a store keeps: the ones about stored messages.
+    public static func isKept(_ event: ClusterEvent) -> Bool {
+        switch event {
+        case .messageCreated, .messageUpdated, .messageDeleted, .messagesRead: true
+        default: false
+        }
+    }
+}
+
+/// A store's history of each user's ``StoredEvent``s, read by any instance: a client that comes
+/// back, to whichever instance, after the one it was on died too, is sent what it missed.
+///
+/// New messages come from the messages themselves, as they are now (edited text, tombstones);
+/// edits, deletions and read receipts as they were announced, for as long as the store keeps
+/// them (a day at least).
+public protocol EventLog: Sendable {
+    /// The position of the last event `user` heard, 0 when none: every event committed after
+    /// this call that `user` hears has a larger one.
+    func latestPosition(of user: ObjectID) async throws -> Int64
+
+    /// The events `user` heard after `position`, in order of position, at most `limit`.
+    func events(of user: ObjectID, after position: Int64, limit: Int) async throws -> [StoredEvent]
+}

@@ -1,0 +1,90 @@
+import ParleyDomain
+import PostgresNIO
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Connection-state recovery from the database (migration 0009): new messages by their `seq`,
+/// changes from `parley_changes`, merged by position.
+extension PostgresStore: EventLog {
+    public var eventLog: (any EventLog)? { self }
+
+    public func latestPosition(of user: ObjectID) async throws -> Int64 {
+        try await perform { client in
+            let rows = try await client.query(
+                """
+                SELECT GREATEST(
+                    (SELECT max(last_seq) FROM parley_conversations WHERE user_lo = \(user.hexString)),
+                    (SELECT max(last_seq) FROM parley_conversations WHERE user_hi = \(user.hexString)),
+                    (SELECT max(position) FROM parley_changes WHERE user_id = \(user.hexString)),
+                    0)
+                """,
+                logger: self.logger
+            )
+            for try await position in rows.decode(Int64.self) { return position }
+            return 0
+        }
+    }
+
+    public func events(of user: ObjectID, after position: Int64, limit: Int) async throws -> [StoredEvent] {
+        try await perform { client in
+            // Each conversation with something newer gives its first `limit` messages after
+            // `position` (by the conversation index), the changes theirs (by the primary key).
+            let rows = try await client.query(
+                """
+                SELECT e.pos, e.payload, e.id, e.sender_id, e.receiver_id, e.text, e.image, e.image_media_id,
+                       e.created_at, e.updated_at, e.read_at, e.edited_at, e.deleted_at
+                FROM (
+                    SELECT m.seq AS pos, NULL::text AS payload, m.id, m.sender_id, m.receiver_id, m.text, m.image,
+                           m.image_media_id, m.created_at, m.updated_at, m.read_at, m.edited_at, m.deleted_at
+                    FROM parley_conversations AS c
+                    CROSS JOIN LATERAL (
+                        SELECT * FROM messages AS m
+                        WHERE m.user_lo = c.user_lo AND m.user_hi = c.user_hi AND m.seq > \(position)
+                        ORDER BY m.seq LIMIT \(limit)
+                    ) AS m
+                    WHERE (c.user_lo = \(user.hexString) OR c.user_hi = \(user.hexString)) AND c.last_seq > \(position)
+                    UNION ALL
+                    SELECT * FROM (
+                        SELECT position, payload, NULL, NULL, NULL, NULL, NULL, NULL,
+                               NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz,
+                               NULL::timestamptz
+                        FROM parley_changes WHERE user_id = \(user.hexString) AND position > \(position)
+                        ORDER BY position LIMIT \(limit)
+                    ) AS changes
+                ) AS e
+                ORDER BY e.pos
+                LIMIT \(limit)
+                """,
+                logger: self.logger
+            )
+            var events: [StoredEvent] = []
+            for try await row in rows.decode(
+                (
+                    Int64, String?, String?, String?, String?, String?, String?, String?, Date?, Date?, Date?, Date?,
+                    Date?
+                )
+                .self)
+            {
+                if let payload = row.1 {
+                    var ignored: Int64?
+                    guard let event = ClusterEvent(encoded: payload, position: &ignored) else {
+                        throw CorruptRow(column: "parley_changes.payload")
+                    }
+                    events.append(StoredEvent(event: event, position: row.0))
+                } else {
+                    guard let id = row.2, let sender = row.3, let receiver = row.4, let created = row.8,
+                        let updated = row.9
+                    else { throw CorruptRow(column: "messages") }
+                    let message = try Self.message(
+                        (id, sender, receiver, row.5, row.6, row.7, created, updated, row.10, row.11, row.12))
+                    events.append(StoredEvent(event: .messageCreated(message), position: row.0))
+                }
+            }
+            return events
+        }
+    }
+}

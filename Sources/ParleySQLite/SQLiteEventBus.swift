@@ -1,0 +1,61 @@
+import ParleyDomain
+import SQLiteNIO
+
+/// The SQLite store's bus: this process's subscribers (``InProcessBus``), with changes to stored
+/// messages (edits, deletions, read receipts) kept in the file first, each at a position drawn
+/// from the messages' own sequence, inside the write queue, so they reach subscribers in the
+/// order of their positions, interleaved rightly with new messages.
+struct SQLiteEventBus: ClusterBus {
+    let store: SQLiteStore
+
+    func publish(_ event: ClusterEvent) async throws {
+        guard let users = Self.hearers(of: event) else {
+            store.events.deliver(event)
+            return
+        }
+        let payload = event.encoded()
+        let now = Int(Timestamp.now().millisecondsSince1970)
+        try await store.write { [events = store.events] connection in
+            // AUTOINCREMENT keeps the largest seq ever given in sqlite_sequence; taking the next
+            // one there keeps one sequence for messages and changes.
+            _ = try await connection.query(
+                """
+                INSERT INTO sqlite_sequence (name, seq)
+                SELECT 'messages', coalesce((SELECT max(seq) FROM messages), 0)
+                WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'messages')
+                """)
+            let rows = try await connection.query(
+                "UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'messages' RETURNING seq")
+            guard let position = rows.first?.column("seq")?.integer else {
+                throw SQLiteRowDecoder.CorruptRow(column: "sqlite_sequence.seq")
+            }
+            for user in Set(users) {
+                _ = try await connection.query(
+                    "INSERT INTO changes (user_id, position, payload, created_at) VALUES (?, ?, ?, ?)",
+                    [.text(user.hexString), .integer(position), .text(payload), .integer(now)])
+            }
+            if position % 100 == 0 {
+                _ = try await connection.query(
+                    "DELETE FROM changes WHERE created_at < ?", [.integer(now - 86_400_000)])
+            }
+            events.deliver(.stored(StoredEvent(event: event, position: Int64(position))))
+        }
+    }
+
+    func subscribe() -> AsyncStream<BusDelivery> {
+        store.events.subscribe()
+    }
+
+    func subscribe(_ handler: @escaping @Sendable (BusDelivery) -> Void) -> BusSubscription {
+        store.events.subscribe(handler)
+    }
+
+    /// The users whose history keeps `event`, `nil` for an event that is not kept.
+    static func hearers(of event: ClusterEvent) -> [ObjectID]? {
+        switch event {
+        case .messageUpdated(let message), .messageDeleted(let message): [message.senderID, message.receiverID]
+        case .messagesRead(let receipt): [receipt.by, receipt.with]
+        default: nil
+        }
+    }
+}

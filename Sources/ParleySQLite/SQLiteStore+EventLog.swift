@@ -1,0 +1,60 @@
+import ParleyDomain
+import SQLiteNIO
+
+/// Connection-state recovery from the file: new messages by their `seq`, changes from
+/// `changes`, merged by position.
+extension SQLiteStore: EventLog {
+    public var eventLog: (any EventLog)? { self }
+
+    private static let replayedColumns = """
+        m.id, m.sender_id, m.receiver_id, m.text, m.image, m.image_media_id, m.created_at, m.updated_at, \
+        m.read_at, m.edited_at, m.deleted_at
+        """
+
+    public func latestPosition(of user: ObjectID) async throws -> Int64 {
+        let rows = try await read(
+            """
+            SELECT max(coalesce((SELECT max(last_seq) FROM conversations WHERE user_lo = ?1), 0),
+                       coalesce((SELECT max(last_seq) FROM conversations WHERE user_hi = ?1), 0),
+                       coalesce((SELECT max(position) FROM changes WHERE user_id = ?1), 0)) AS position
+            """,
+            [.text(user.hexString)])
+        return Int64(rows.first?.column("position")?.integer ?? 0)
+    }
+
+    public func events(of user: ObjectID, after position: Int64, limit: Int) async throws -> [StoredEvent] {
+        let rows = try await read(
+            """
+            SELECT * FROM (
+                SELECT m.seq AS position, NULL AS payload, \(Self.replayedColumns)
+                FROM conversations AS c
+                JOIN messages AS m ON m.user_lo = c.user_lo AND m.user_hi = c.user_hi AND m.seq > ?1
+                WHERE c.user_lo = ?2 AND c.last_seq > ?1
+                UNION ALL
+                SELECT m.seq, NULL, \(Self.replayedColumns)
+                FROM conversations AS c
+                JOIN messages AS m ON m.user_lo = c.user_lo AND m.user_hi = c.user_hi AND m.seq > ?1
+                WHERE c.user_hi = ?2 AND c.last_seq > ?1
+                UNION ALL
+                SELECT position, payload, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+                FROM changes WHERE user_id = ?2 AND position > ?1
+            )
+            ORDER BY position
+            LIMIT ?3
+            """,
+            [.integer(Int(position)), .text(user.hexString), .integer(limit)])
+        return try rows.map { row in
+            guard let position = row.column("position")?.integer else {
+                throw SQLiteRowDecoder.CorruptRow(column: "position")
+            }
+            if case .text(let payload) = row.column("payload") {
+                var ignored: Int64?
+                guard let event = ClusterEvent(encoded: payload, position: &ignored) else {
+                    throw SQLiteRowDecoder.CorruptRow(column: "changes.payload")
+                }
+                return StoredEvent(event: event, position: Int64(position))
+            }
+            return StoredEvent(event: .messageCreated(try Self.message(row)), position: Int64(position))
+        }
+    }
+}
