@@ -12,6 +12,12 @@ public protocol SocketRecoveryStore: Sendable {
     /// passed here.
     func record(_ broadcast: SocketBroadcast, in namespace: String) -> String?
 
+    /// The private session id (`pid`) of a socket that connects anew, once the namespace's
+    /// middleware has accepted it (or of a recovered one whose missed packets are gone). By
+    /// default a random one; a store that serves several instances can put in it what it needs
+    /// to recognise the session anywhere, and should sign it.
+    func sessionID(for socket: Socket) -> String
+
     /// A socket left and may come back within the recovery window.
     func persist(_ session: RecoverableSession) async
 
@@ -22,6 +28,12 @@ public protocol SocketRecoveryStore: Sendable {
     /// The arguments (event name first, offset last) of every packet broadcast after `offset`
     /// to the rooms `session` was in, in order; `nil` when they are no longer all known.
     func missedPackets(of session: RecoverableSession, after offset: String) async throws -> [[SocketValue]]?
+}
+
+extension SocketRecoveryStore {
+    public func sessionID(for socket: Socket) -> String {
+        SessionID.make()
+    }
 }
 
 /// What a socket gets back when it recovers.

@@ -71,12 +71,18 @@ public final class Socket: Sendable, Identifiable {
     /// The private session id the client presents to recover, with connection-state recovery.
     var pid: String? { state.withLockedValue { $0.pid } }
 
-    /// The store could not replay what the socket missed: it carries on as a new session.
-    func recoveryFailed() {
+    /// The store could not replay what the socket missed: it carries on as a new session,
+    /// under `pid`.
+    func recoveryFailed(pid: String) {
         state.withLockedValue { state in
             state.recovered = false
-            state.pid = SessionID.make()
+            state.pid = pid
         }
+    }
+
+    /// The private session id the recovery store gives a socket that connects anew.
+    func assignSessionID(_ pid: String) {
+        state.withLockedValue { $0.pid = pid }
     }
 
     /// Everything set with ``subscript(data:)``.

@@ -108,6 +108,7 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
                 held[name] = []
                 replay(to: socket, session: recovered, after: offset, from: recovery)
             } else {
+                if let recovery, socket.pid != nil { socket.assignSessionID(recovery.store.sessionID(for: socket)) }
                 send(connectAnswer(for: socket))
                 startHandlers(of: socket)
             }
@@ -176,8 +177,13 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
     ) {
         let eventLoop = session.eventLoop
         Task {
-            let found = try? await recovery.store.restore(pid: pid, offset: offset, namespace: name)
+            let answer = try? await recovery.store.restore(pid: pid, offset: offset, namespace: name)
             eventLoop.execute {
+                // Its socket may still be here, its connection lost but not yet noticed (a store
+                // that recognises sessions by their pid alone can be asked then): it connects anew.
+                let found = answer.flatMap { session in
+                    self.namespaces.namespace(named: name)?.socket(id: session.sid) == nil ? session : nil
+                }
                 if let found { self.restored[name] = (found, offset) }
                 self.perform(
                     self.machine.restoreFinished(
@@ -200,7 +206,7 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
             eventLoop.execute {
                 let name = socket.namespace.name
                 guard self.sockets[name] === socket, let waiting = self.held.removeValue(forKey: name) else { return }
-                if missed == nil { socket.recoveryFailed() }
+                if missed == nil { socket.recoveryFailed(pid: recovery.store.sessionID(for: socket)) }
                 var messages = self.connectAnswer(for: socket).encode()
                 var replayed = Set<String>()
                 for arguments in missed ?? [] {

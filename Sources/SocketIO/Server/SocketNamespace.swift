@@ -46,6 +46,9 @@ public final class SocketNamespace: Sendable {
 
     public func to(_ rooms: String...) -> BroadcastOperator { all.to(rooms) }
 
+    /// The sockets in any of `rooms`.
+    public func to(_ rooms: some Sequence<String>) -> BroadcastOperator { all.to(rooms) }
+
     public func except(_ rooms: String...) -> BroadcastOperator { all.except(rooms) }
 
     public func emit(_ event: String, _ arguments: SocketValue...) {
