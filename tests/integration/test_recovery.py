@@ -2,6 +2,7 @@
 python-socketio's client does not implement it, so these tests speak Engine.IO/Socket.IO over a
 plain WebSocket, as socket.io-client 4.8 does."""
 import json
+import signal
 import time
 
 import pytest
@@ -156,8 +157,13 @@ def test_someone_elses_pid_recovers_nothing(parley):
     client = RawClient(server, {"token": ann["token"]})
     _, arguments = client.event()
     client.cut()
+    # Refused whether or not the server has noticed the cut yet: the pid names its user.
     stolen = RawClient(server, {"token": bob["token"], "pid": client.connected["pid"], "offset": offset_of(arguments)})
     assert stolen.connected is None
+    assert json.loads(stolen.answer[1:]) == {"message": "unauthorized"}
+    forged = client.connected["pid"][:-1] + ("0" if client.connected["pid"][-1] != "0" else "1")
+    again = RawClient(server, {"token": ann["token"], "pid": forged, "offset": offset_of(arguments)})
+    assert again.connected["sid"] != client.connected["sid"]
 
 
 def test_too_late_or_unknown_connects_anew(parley):
@@ -186,13 +192,74 @@ def test_recovery_can_be_turned_off(parley):
     assert name == "online-users" and len(arguments) == 1
 
 
+def missed_while_away(server, ann, bob, count=100):
+    """Bob sends `count` messages to Ann, edits the first, deletes the second, and Ann reads up to
+    the third from another device: what Ann's cut socket must get back, in order."""
+    missed = [send(server, bob, ann, f"missed {n}")["_id"] for n in range(count)]
+    bob_http, ann_http = {"jwt": bob["token"]}, {"jwt": ann["token"]}
+    assert requests.patch(f"{server.url}/api/message/{missed[0]}", json={"text": "edited"}, cookies=bob_http).ok
+    assert requests.delete(f"{server.url}/api/message/{missed[1]}", cookies=bob_http).ok
+    assert requests.post(f"{server.url}/api/message/{bob['_id']}/read", json={"upTo": missed[2]}, cookies=ann_http).ok
+    return missed
+
+
+def assert_recovered(again, first, missed):
+    assert again.connected == {"sid": first["sid"], "pid": first["pid"]}
+    replayed = again.events_until("online-users")
+    names = [name for name, _ in replayed]
+    assert names == ["new-message"] * len(missed) + ["message-updated", "message-deleted", "messages-read",
+                                                     "online-users"]
+    assert [args[0]["_id"] for name, args in replayed if name == "new-message"] == missed
+    # Positions in Ann's history, increasing; the fresh presence list marks the last one.
+    offsets = [int(offset_of(args)) for _, args in replayed]
+    assert offsets[:-1] == sorted(set(offsets[:-1])) and offsets[-1] == offsets[-2]
+
+
 @needs_postgres
-def test_on_another_instance_the_client_connects_anew(parley):
+def test_on_another_instance_it_recovers_from_the_database(parley):
     env = {"DATABASE_URL": fresh_database()}
     one, two = parley(env=env), parley(env=env)
-    ann = one.signup(name="Ann")
+    ann, bob = one.signup(name="Ann"), one.signup(name="Bob")
     client = RawClient(one, {"token": ann["token"]})
     _, arguments = client.event()
     client.cut()
-    elsewhere = RawClient(two, {"token": ann["token"], "pid": client.connected["pid"], "offset": offset_of(arguments)})
-    assert elsewhere.connected["pid"] != client.connected["pid"]
+    missed = missed_while_away(two, ann, bob)
+    again = RawClient(two, {"token": ann["token"], "pid": client.connected["pid"], "offset": offset_of(arguments)})
+    assert_recovered(again, client.connected, missed)
+    live = send(one, bob, ann, "after")
+    name, arguments = again.event()
+    assert name == "new-message" and arguments[0]["_id"] == live["_id"]
+
+
+@needs_postgres
+def test_after_its_instance_was_killed_it_recovers_on_another(parley):
+    env = {"DATABASE_URL": fresh_database()}
+    one, two = parley(env=env), parley(env=env)
+    ann, bob = one.signup(name="Ann"), one.signup(name="Bob")
+    client = RawClient(one, {"token": ann["token"]})
+    _, arguments = client.event()
+    name, arguments = send_and_hear(one, bob, ann, client)
+    one.stop(signal.SIGKILL)
+    missed = missed_while_away(two, ann, bob)
+    again = RawClient(two, {"token": ann["token"], "pid": client.connected["pid"], "offset": offset_of(arguments)})
+    assert_recovered(again, client.connected, missed)
+
+
+def test_sqlite_recovers_after_the_server_was_killed_and_restarted(parley, tmp_path):
+    server = parley(data_dir=tmp_path / "data")
+    ann, bob = server.signup(name="Ann"), server.signup(name="Bob")
+    client = RawClient(server, {"token": ann["token"]})
+    _, arguments = client.event()
+    server.stop(signal.SIGKILL)
+    server = parley(data_dir=tmp_path / "data")
+    missed = missed_while_away(server, ann, bob)
+    again = RawClient(server, {"token": ann["token"], "pid": client.connected["pid"], "offset": offset_of(arguments)})
+    assert_recovered(again, client.connected, missed)
+
+
+def send_and_hear(server, sender, to, client):
+    """A message `client` hears live: its event name and arguments."""
+    sent = send(server, sender, to, "heard")
+    name, arguments = client.event()
+    assert name == "new-message" and arguments[0]["_id"] == sent["_id"]
+    return name, arguments

@@ -91,6 +91,8 @@ public enum ParleyApplication {
             messages: messages,
             presence: presence,
             bus: store.bus,
+            eventLog: store.eventLog,
+            sessionSecret: secret,
             allowedOrigins: socketOrigins,
             trustProxy: configuration.server.trustProxy,
             settings: configuration.realtime,

@@ -5,31 +5,53 @@ import SocketIO
 
 /// Hands cluster events to this instance's sockets: everything clients hear comes from the bus,
 /// so it is the same on every instance, in the order the bus delivers it.
+///
+/// With connection-state recovery served by the store (``StoredRecovery``), an event the store
+/// kept carries its position as its offset, and ``marks`` learns it.
 struct RealtimeDelivery: Sendable {
     let namespace: SocketNamespace
     let sent: SentMessages
+    /// Set when offsets are store positions.
+    let marks: RecoveryMarks?
 
-    func deliver(_ event: ClusterEvent) {
-        switch event {
-        case .messageCreated(let message):
+    /// An event as sockets hear it: its name and arguments, and who hears it.
+    struct Broadcast {
+        let name: String
+        let arguments: [SocketValue]
+        let users: [ObjectID]
+    }
+
+    func deliver(_ delivery: BusDelivery) {
+        switch delivery {
+        case .event(let event):
+            deliver(event, position: nil)
+        case .stored(let stored):
+            deliver(stored.event, position: stored.position)
+        case .resynchronized:
+            break
+        }
+    }
+
+    private func deliver(_ event: ClusterEvent, position: Int64?) {
+        if case .messageCreated(let message) = event {
             ChatMetrics.busDelivered(afterMilliseconds: Timestamp.now().milliseconds(since: message.createdAt))
-            var recipients = namespace.to(
-                RealtimeRooms.user(message.receiverID), RealtimeRooms.user(message.senderID))
+        }
+        if let broadcast = Self.broadcast(of: event) {
+            var recipients = namespace.to(broadcast.users.map { RealtimeRooms.user($0) })
             // The socket that sent it has its acknowledgement.
-            if let sender = sent.delivered(message.id) { recipients = recipients.except(sender) }
-            recipients.emit("new-message", SocketValue(message))
-        case .messageUpdated(let message), .messageDeleted(let message):
-            let name = if case .messageUpdated = event { "message-updated" } else { "message-deleted" }
-            namespace.to(RealtimeRooms.user(message.receiverID), RealtimeRooms.user(message.senderID))
-                .emit(name, SocketValue(message))
-        case .messagesRead(let receipt):
-            namespace.to(RealtimeRooms.user(receipt.with), RealtimeRooms.user(receipt.by))
-                .emit(
-                    "messages-read",
-                    [
-                        "by": .string(receipt.by.hexString), "with": .string(receipt.with.hexString),
-                        "upTo": .string(receipt.upTo.hexString), "readAt": .string(receipt.readAt.iso8601),
-                    ])
+            if case .messageCreated(let message) = event, let sender = sent.delivered(message.id) {
+                recipients = recipients.except(sender)
+            }
+            if let marks, let position {
+                marks.delivered(position, to: broadcast.users) {
+                    recipients.emit(broadcast.name, arguments: broadcast.arguments, offset: String(position))
+                }
+            } else {
+                recipients.emit(broadcast.name, arguments: broadcast.arguments)
+            }
+            return
+        }
+        switch event {
         case .userOnline(let user):
             namespace.emit("user-online", ["userId": .string(user.hexString)])
         case .userOffline(let user):
@@ -48,6 +70,36 @@ struct RealtimeDelivery: Sendable {
                 guard let session = socket[data: SocketSession.self], session.issuedAt <= upTo else { continue }
                 socket.disconnect()
             }
+        case .messageCreated, .messageUpdated, .messageDeleted, .messagesRead:
+            break
+        }
+    }
+
+    /// What the users' devices hear of a change to stored messages (`new-message`,
+    /// `message-updated`, `message-deleted`, `messages-read`), live or replayed; `nil` for
+    /// other events.
+    static func broadcast(of event: ClusterEvent) -> Broadcast? {
+        switch event {
+        case .messageCreated(let message):
+            Broadcast(
+                name: "new-message", arguments: [SocketValue(message)],
+                users: [message.receiverID, message.senderID])
+        case .messageUpdated(let message), .messageDeleted(let message):
+            Broadcast(
+                name: { if case .messageUpdated = event { "message-updated" } else { "message-deleted" } }(),
+                arguments: [SocketValue(message)], users: [message.receiverID, message.senderID])
+        case .messagesRead(let receipt):
+            Broadcast(
+                name: "messages-read",
+                arguments: [
+                    [
+                        "by": .string(receipt.by.hexString), "with": .string(receipt.with.hexString),
+                        "upTo": .string(receipt.upTo.hexString), "readAt": .string(receipt.readAt.iso8601),
+                    ]
+                ],
+                users: [receipt.with, receipt.by])
+        default:
+            nil
         }
     }
 }

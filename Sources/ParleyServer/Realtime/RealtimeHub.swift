@@ -27,6 +27,8 @@ public final class RealtimeHub: Service {
         messages: MessageService,
         presence: PresenceService,
         bus: any ClusterBus,
+        eventLog: (any EventLog)?,
+        sessionSecret: String,
         allowedOrigins: Set<String>,
         trustProxy: Bool,
         settings: RealtimeSettings,
@@ -36,11 +38,23 @@ public final class RealtimeHub: Service {
         configuration.engine.pingInterval = settings.pingInterval
         configuration.engine.pingTimeout = settings.pingTimeout
         configuration.engine.maxSessions = settings.maxConnections
-        if let window = settings.recoveryWindow {
+        let sent = SentMessages()
+        let signer = settings.recoveryWindow.map { _ in RecoverySessionID.Signer(secret: sessionSecret) }
+        var storedRecovery: (log: any EventLog, marks: RecoveryMarks)?
+        if let window = settings.recoveryWindow, let signer {
+            // Served by the store when it keeps a history (any instance, after a crash too),
+            // else from this instance's memory.
+            let store: any SocketRecoveryStore
+            if let eventLog {
+                storedRecovery = (eventLog, RecoveryMarks())
+                store = StoredRecovery(log: eventLog, signer: signer, window: window, sent: sent)
+            } else {
+                store = RecoverableEvents(
+                    memory: InMemoryRecoveryStore(maxDisconnectionDuration: window), signer: signer)
+            }
             // The middleware runs for recovered sockets too: a token logged out meanwhile ends there.
             configuration.connectionStateRecovery = ConnectionStateRecovery(
-                maxDisconnectionDuration: window, skipMiddlewares: false,
-                store: RecoverableEvents(memory: InMemoryRecoveryStore(maxDisconnectionDuration: window)))
+                maxDisconnectionDuration: window, skipMiddlewares: false, store: store)
         }
         let origins = OriginPolicy(allowed: allowedOrigins)
         let io = SocketIOServer(
@@ -52,15 +66,15 @@ public final class RealtimeHub: Service {
             },
             sessionBinding: { request in SessionBinding.of(request, trustProxy: trustProxy) }
         )
-        let sent = SentMessages()
-        let authenticator = SocketAuthenticator(auth: auth)
+        let authenticator = SocketAuthenticator(auth: auth, sessionIDs: signer)
         let handlers = SocketEventHandlers(
-            messages: messages, presence: presence, bus: bus, sent: sent, settings: settings, logger: logger)
+            messages: messages, presence: presence, bus: bus, sent: sent, recovery: storedRecovery,
+            settings: settings, logger: logger)
         io.main.use { socket in try await authenticator.authenticate(socket) }
         io.main.onConnection { socket in await handlers.connected(socket) }
         self.io = io
         self.bus = bus
-        self.delivery = RealtimeDelivery(namespace: io.main, sent: sent)
+        self.delivery = RealtimeDelivery(namespace: io.main, sent: sent, marks: storedRecovery?.marks)
     }
 
     /// Logging out ends the sockets that used that token, on every instance.
@@ -75,8 +89,7 @@ public final class RealtimeHub: Service {
         // Events are handed on from the bus's own thread: no task switch per event.
         let delivery = self.delivery
         let subscription = bus.subscribe { incoming in
-            guard case .event(let event) = incoming else { return }
-            delivery.deliver(event)
+            delivery.deliver(incoming)
         }
         try? await gracefulShutdown()
         subscription.cancel()

@@ -1,3 +1,5 @@
+import ParleyChat
+import ParleyDomain
 import SocketIO
 
 /// Connection-state recovery for Parley's sockets: the SocketIO module's in-memory store, given
@@ -11,12 +13,20 @@ import SocketIO
 /// recovered socket gets a fresh one anyway. Typing and presence changes are not kept: a recovered socket
 /// gets a fresh `online-users` instead, and old typing is noise.
 ///
-/// A client recovers on the instance it was connected to; on another one it connects anew
-/// (`recovered === false`) and catches up with `GET /api/message/:userId?after=`.
+/// For stores without an ``EventLog`` (MongoDB): a client recovers on the instance it was
+/// connected to; on another one it connects anew (`recovered === false`) and catches up with
+/// `GET /api/message/:userId?after=`. Stores with one use ``StoredRecovery``.
 struct RecoverableEvents: SocketRecoveryStore {
     static let recorded: Set<String> = ["new-message", "message-updated", "message-deleted", "messages-read"]
 
     let memory: InMemoryRecoveryStore
+    let signer: RecoverySessionID.Signer
+
+    /// Signed and naming the user, as ``StoredRecovery``'s: someone else's is refused.
+    func sessionID(for socket: Socket) -> String {
+        let user = socket[data: SocketSession.self]?.userID ?? ObjectID()
+        return signer.encode(RecoverySessionID(sid: socket.id, user: user))
+    }
 
     func record(_ broadcast: SocketBroadcast, in namespace: String) -> String? {
         if Self.recorded.contains(broadcast.event) { return memory.record(broadcast, in: namespace) }

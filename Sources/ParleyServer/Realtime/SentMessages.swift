@@ -14,7 +14,30 @@ final class SentMessages: Sendable {
     /// down) are dropped, so the table stays small.
     static let pruneAbove = 1000
 
+    /// How many acknowledged messages are remembered with their socket, for recovery.
+    static let remembered = 4096
+
     private let entries = Mutex<[ObjectID: Entry]>([:])
+    private let acknowledged = Mutex(AcknowledgedMessages())
+
+    /// The latest messages whose event came back, with the socket that sent them (oldest
+    /// forgotten first).
+    private struct AcknowledgedMessages {
+        var sockets: [ObjectID: String] = [:]
+        var order: [ObjectID] = []
+        var next = 0
+
+        mutating func add(_ message: ObjectID, socket: String) {
+            if order.count < SentMessages.remembered {
+                order.append(message)
+            } else {
+                sockets[order[next]] = nil
+                order[next] = message
+                next = (next + 1) % order.count
+            }
+            sockets[message] = socket
+        }
+    }
 
     func sending(_ message: ObjectID, from socket: String, now: ContinuousClock.Instant = .now) {
         entries.withLock { entries in
@@ -32,6 +55,14 @@ final class SentMessages: Sendable {
 
     /// The message's event arrived: the socket that sent it, if it was sent from this instance.
     func delivered(_ message: ObjectID) -> String? {
-        entries.withLock { $0.removeValue(forKey: message)?.socket }
+        guard let socket = entries.withLock({ $0.removeValue(forKey: message)?.socket }) else { return nil }
+        acknowledged.withLock { $0.add(message, socket: socket) }
+        return socket
+    }
+
+    /// The socket that sent `message` and had it acknowledged, if it was sent lately from this
+    /// instance: recovery does not send it that message again.
+    func sender(of message: ObjectID) -> String? {
+        acknowledged.withLock { $0.sockets[message] }
     }
 }

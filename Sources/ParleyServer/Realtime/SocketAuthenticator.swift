@@ -13,6 +13,8 @@ enum SocketSession: SocketDataKey {
 /// trusted; anything but a valid token is refused with `{"message": "unauthorized"}`.
 struct SocketAuthenticator: Sendable {
     let auth: AuthService
+    /// Checks the `pid` a recovering client presents, with recovery on.
+    let sessionIDs: RecoverySessionID.Signer?
 
     func authenticate(_ socket: Socket) async throws {
         let token =
@@ -25,8 +27,17 @@ struct SocketAuthenticator: Sendable {
         } catch {
             throw ConnectionRefused("unauthorized")
         }
+        // A session is its user's only: someone else's `pid` gets nothing, whether or not its
+        // session could be recovered.
+        if let sessionIDs, let pid = socket.handshake.auth["pid"]?.stringValue,
+            let claimed = sessionIDs.decode(pid), claimed.user != session.userID
+        {
+            throw ConnectionRefused("unauthorized")
+        }
+        if let recovered = socket[data: RecoveredUser.self], recovered != session.userID {
+            throw ConnectionRefused("unauthorized")
+        }
         if socket.recovered, let previous = socket[data: SocketSession.self] {
-            // A recovered session is its user's only: someone else's `pid` gets nothing.
             guard previous.userID == session.userID else { throw ConnectionRefused("unauthorized") }
             // A new token for the same user (signed in again): the old one's room is not this socket's.
             if previous.fingerprint != session.fingerprint { socket.leave(RealtimeRooms.token(previous.fingerprint)) }

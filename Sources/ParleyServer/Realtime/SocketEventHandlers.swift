@@ -13,6 +13,8 @@ struct SocketEventHandlers: Sendable {
     let presence: PresenceService
     let bus: any ClusterBus
     let sent: SentMessages
+    /// With recovery served by the store: its history and the marks handed out.
+    let recovery: (log: any EventLog, marks: RecoveryMarks)?
     let settings: RealtimeSettings
     let logger: Logger
 
@@ -40,9 +42,24 @@ struct SocketEventHandlers: Sendable {
         var online = await presence.onlineUsers()
         online.insert(user)
         // Through the socket's own room, so that with connection-state recovery it carries an
-        // offset (see ``RecoverableEvents``).
-        socket.namespace.to(socket.id).emit(
-            "online-users", arguments: [.array(online.sorted().map { .string($0.hexString) })])
+        // offset: a mark in the user's history (``StoredRecovery``), or one the in-memory store
+        // hands out (``RecoverableEvents``).
+        let list: [SocketValue] = [.array(online.sorted().map { .string($0.hexString) })]
+        let recipient = socket.namespace.to(socket.id)
+        if let recovery {
+            do {
+                let stored = try await recovery.log.latestPosition(of: user)
+                recovery.marks.mark(for: user, stored: stored) { mark in
+                    recipient.emit("online-users", arguments: list, offset: String(mark))
+                }
+            } catch {
+                // Without a mark, this socket cannot recover until its next stored event.
+                logger.warning("Could not read a recovery mark", metadata: ["error": "\(error)"])
+                recipient.emit("online-users", arguments: list, offset: nil)
+            }
+        } else {
+            recipient.emit("online-users", arguments: list)
+        }
 
         socket.on("send-message") { arguments, ack in
             await sendMessage(arguments, from: user, socket: socket, ack: ack)

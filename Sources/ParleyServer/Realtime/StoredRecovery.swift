@@ -1,0 +1,84 @@
+import ParleyChat
+import ParleyDomain
+import SocketIO
+
+/// Connection-state recovery served from the store (``EventLog``): a client that lost its
+/// connection recovers on any instance, after the instance it was on died too, and is sent every
+/// stored event it missed (`new-message`, `message-updated`, `message-deleted`,
+/// `messages-read`), in order, once, before anything new.
+///
+/// Nothing is kept per session: the `pid` names the socket and its user, signed
+/// (``RecoverySessionID``), and an offset is a position in that user's history. Stored events
+/// carry their position as offset (``RealtimeDelivery``); `online-users`, which every socket gets
+/// as it connects, carries a mark (``RecoveryMarks``), so a client has an offset from its first
+/// moment. Presence changes and typing are not replayed: a recovered socket gets a fresh
+/// `online-users`.
+///
+/// A client cannot recover when an event it missed is older than the recovery window, or when it
+/// missed more than ``replayLimit`` events: it connects anew and catches up over REST.
+struct StoredRecovery: SocketRecoveryStore {
+    /// Most events replayed to one socket.
+    static let replayLimit = 10_000
+
+    let log: any EventLog
+    let signer: RecoverySessionID.Signer
+    let window: Duration
+    let sent: SentMessages
+
+    func record(_ broadcast: SocketBroadcast, in namespace: String) -> String? {
+        // Stored events come with their position; nothing else is replayed.
+        nil
+    }
+
+    func sessionID(for socket: Socket) -> String {
+        // Every socket that gets this far was authenticated; without a user, no one can use it.
+        let user = socket[data: SocketSession.self]?.userID ?? ObjectID()
+        return signer.encode(RecoverySessionID(sid: socket.id, user: user))
+    }
+
+    func persist(_ session: RecoverableSession) async {
+        // The pid and the store hold everything.
+    }
+
+    func restore(pid: String, offset: String, namespace: String) async throws -> RecoverableSession? {
+        guard namespace == "/", let id = signer.decode(pid), let position = Int64(offset), position >= 0 else {
+            return nil
+        }
+        // Away too long: the first event it missed is older than the window.
+        let first = try await log.events(of: id.user, after: position, limit: 1).first
+        if let time = first?.time, Timestamp.now().milliseconds(since: time) > window.milliseconds { return nil }
+        var data = SocketData()
+        data[RecoveredUser.self] = id.user
+        // Back in its user's room before it is asked what it missed: nothing falls between.
+        return RecoverableSession(
+            sid: id.sid, pid: pid, namespace: namespace, rooms: [RealtimeRooms.user(id.user)], data: data)
+    }
+
+    func missedPackets(of session: RecoverableSession, after offset: String) async throws -> [[SocketValue]]? {
+        guard let user = session.data[RecoveredUser.self], let position = Int64(offset) else { return nil }
+        let events = try await log.events(of: user, after: position, limit: Self.replayLimit + 1)
+        guard events.count <= Self.replayLimit else { return nil }
+        return events.compactMap { stored in
+            // The socket that sent a message had its acknowledgement instead.
+            if case .messageCreated(let message) = stored.event, sent.sender(of: message.id) == session.sid {
+                return nil
+            }
+            guard let broadcast = RealtimeDelivery.broadcast(of: stored.event) else { return nil }
+            return [.string(broadcast.name)] + broadcast.arguments + [.string(String(stored.position))]
+        }
+    }
+}
+
+/// The user a recovered socket's pid names: the authenticator refuses the socket unless its
+/// token is that user's.
+enum RecoveredUser: SocketDataKey {
+    typealias Value = ObjectID
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

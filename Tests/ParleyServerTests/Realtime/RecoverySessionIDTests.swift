@@ -1,0 +1,53 @@
+import ParleyDomain
+import Testing
+
+@testable import ParleyServer
+
+@Suite("Recovery: session ids and marks")
+struct RecoverySessionIDTests {
+    let signer = RecoverySessionID.Signer(secret: "a-test-secret-that-is-long-enough-for-hs256")
+
+    @Test func aSignedSessionIDNamesItsSocketAndUser() throws {
+        let id = RecoverySessionID(sid: "q_cCHdpivQQtuV8eFzPl", user: ObjectID())
+        let pid = signer.encode(id)
+        #expect(signer.decode(pid) == id)
+        // Another secret's signer does not know it.
+        #expect(RecoverySessionID.Signer(secret: "another-secret-that-is-long-enough-too").decode(pid) == nil)
+    }
+
+    @Test(arguments: [
+        "", "nobody", "a.b.c", "..", "q_cCHdpivQQtuV8eFzPl.6b146c10b6ec89728cb95147",
+        "q_cCHdpivQQtuV8eFzPl.6b146c10b6ec89728cb95147.7a71e1767778e7aa43da72bee81dd739.x",
+        "q_cCHd%ivQQtuV8eFzPl.6b146c10b6ec89728cb95147.7a71e1767778e7aa43da72bee81dd739",
+        String(repeating: "a", count: 65) + ".6b146c10b6ec89728cb95147.7a71e1767778e7aa43da72bee81dd739",
+        "q_cCHdpivQQtuV8eFzPl.6b146c10b6ec89728cb9514.7a71e1767778e7aa43da72bee81dd739",
+        "q_cCHdpivQQtuV8eFzPl.6b146c10b6ec89728cb95147.7a71e1767778e7aa43da72bee81dd73",
+        "q_cCHdpivQQtuV8eFzPl.6b146c10b6ec89728cb95147.7a71e1767778e7aa43da72bee81dd73\u{e9}",
+    ])
+    func malformedSessionIDsAreUnknown(pid: String) {
+        #expect(signer.decode(pid) == nil)
+    }
+
+    @Test func anAlteredSessionIDIsUnknown() {
+        let pid = signer.encode(RecoverySessionID(sid: "q_cCHdpivQQtuV8eFzPl", user: ObjectID()))
+        // Another user, another socket, another signature: each part is covered.
+        let parts = pid.split(separator: ".").map(String.init)
+        #expect(signer.decode([parts[0], ObjectID().hexString, parts[2]].joined(separator: ".")) == nil)
+        #expect(signer.decode(["A" + parts[0].dropFirst(), parts[1], parts[2]].joined(separator: ".")) == nil)
+        let flipped = parts[2].last == "0" ? "1" : "0"
+        #expect(signer.decode([parts[0], parts[1], parts[2].dropLast() + flipped].joined(separator: ".")) == nil)
+    }
+
+    @Test func aMarkIsNeverBehindAnEventAlreadyDelivered() {
+        let marks = RecoveryMarks()
+        let (ann, bob) = (ObjectID(), ObjectID())
+        var sent: [String] = []
+        marks.delivered(40, to: [ann, bob]) { sent.append("event 40") }
+        marks.mark(for: ann, stored: 30) { sent.append("mark \($0)") }
+        marks.mark(for: ann, stored: 50) { sent.append("mark \($0)") }
+        marks.mark(for: ObjectID(), stored: 7) { sent.append("mark \($0)") }
+        marks.delivered(20, to: [bob]) { sent.append("event 20") }
+        marks.mark(for: bob, stored: 0) { sent.append("mark \($0)") }
+        #expect(sent == ["event 40", "mark 40", "mark 50", "mark 7", "event 20", "mark 40"])
+    }
+}
