@@ -125,6 +125,47 @@ struct ConnectionStateRecoveryTests {
         try await harness.close()
     }
 
+    /// A store that keeps nothing per session: it issues pids that name their socket and
+    /// recognises them alone, as Parley's does from its database.
+    struct StatelessStore: SocketRecoveryStore {
+        func record(_ broadcast: SocketBroadcast, in namespace: String) -> String? { "1" }
+        func sessionID(for socket: Socket) -> String { "pid-" + socket.id }
+        func persist(_ session: RecoverableSession) async {}
+        func restore(pid: String, offset: String, namespace: String) async -> RecoverableSession? {
+            guard pid.hasPrefix("pid-") else { return nil }
+            return RecoverableSession(sid: String(pid.dropFirst(4)), pid: pid, namespace: namespace, rooms: ["alice"])
+        }
+        func missedPackets(of session: RecoverableSession, after offset: String) async -> [[SocketValue]]? { [] }
+    }
+
+    @Test func aStoreIssuesThePidAndASocketStillHereIsNotRestoredTwice() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let (io, sockets) = Self.server(store: StatelessStore())
+        var arrivals = sockets.makeAsyncIterator()
+        let first = try await Harness(io, loop: loop)
+        try await first.receive("0")
+        let socket = try #require(await arrivals.next())
+        let answer = try Self.json(try await Self.packets(1, from: first)[0], dropping: 1) as? [String: String]
+        #expect(answer == ["sid": socket.id, "pid": "pid-" + socket.id])
+
+        // Its connection is lost but the server has not noticed: the pid connects anew.
+        let early = try await Harness(io, loop: loop)
+        try await early.receive(#"0{"pid":"pid-\#(socket.id)","offset":"1"}"#)
+        let another = try #require(await arrivals.next())
+        #expect(!another.recovered && another.id != socket.id)
+        #expect(io.main.socket(id: socket.id) === socket)
+
+        // Once it is gone, the same pid recovers it.
+        try await first.close()
+        try await SocketLifecycleTests.waitUntil { !socket.isConnected }
+        let later = try await Harness(io, loop: loop)
+        try await later.receive(#"0{"pid":"pid-\#(socket.id)","offset":"1"}"#)
+        let recovered = try #require(await arrivals.next())
+        #expect(recovered.recovered && recovered.id == socket.id && recovered.rooms.contains("alice"))
+        try await early.close()
+        try await later.close()
+    }
+
     @Test func aSocketThatLeftOnPurposeIsNotKept() async throws {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let store = InMemoryRecoveryStore()
