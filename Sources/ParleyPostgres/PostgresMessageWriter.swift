@@ -21,12 +21,14 @@ import Synchronization
 /// and returns once its own message is committed, and nothing needs starting or stopping.
 ///
 /// Order is kept: a batch inserts its messages in arrival order under the advisory locks of their
-/// conversations (taken in hash order, so concurrent batches, of this instance or another, cannot
-/// deadlock), so within a conversation commit order, and so the order of the announcements, is
-/// `seq` order on every instance.
+/// users (taken in hash order, so concurrent batches, of this instance or another, cannot
+/// deadlock; migration 0009), so for each user commit order, and so the order of the
+/// announcements, is `seq` order on every instance.
 final class PostgresMessageWriter: Sendable {
-    /// Most messages in one batch.
-    static let maximumBatch = 500
+    /// Most messages in one batch: at most twice as many user locks, which PostgreSQL keeps in a
+    /// shared table of `max_locks_per_transaction` × `max_connections` entries (6,400 by
+    /// default) for every batch in flight on every instance.
+    static let maximumBatch = 250
     /// Batches in flight at once.
     static let maximumConcurrentBatches = 3
 

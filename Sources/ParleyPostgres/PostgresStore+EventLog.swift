@@ -29,8 +29,10 @@ extension PostgresStore: EventLog {
         }
     }
 
-    public func events(of user: ObjectID, after position: Int64, limit: Int) async throws -> [StoredEvent] {
+    public func events(of user: ObjectID, after position: Int64, limit: Int) async throws -> [StoredEvent]? {
         try await perform { client in
+            let purged = try await client.query("SELECT through FROM parley_changes_purged", logger: self.logger)
+            for try await through in purged.decode(Int64.self) where position < through { return nil }
             // Each conversation with something newer gives its first `limit` messages after
             // `position` (by the conversation index), the changes theirs (by the primary key).
             let rows = try await client.query(

@@ -10,33 +10,50 @@ struct SQLiteEventBus: ClusterBus {
 
     func publish(_ event: ClusterEvent) async throws {
         guard let users = Self.hearers(of: event) else {
-            store.events.deliver(event)
+            if case .barrier = event {
+                // Through the write queue: every write queued before it has delivered its event.
+                try await store.write { [events = store.events] _ in events.deliver(event) }
+            } else {
+                store.events.deliver(event)
+            }
             return
         }
         let payload = event.encoded()
         let now = Int(Timestamp.now().millisecondsSince1970)
         try await store.write { [events = store.events] connection in
-            // AUTOINCREMENT keeps the largest seq ever given in sqlite_sequence; taking the next
-            // one there keeps one sequence for messages and changes.
-            _ = try await connection.query(
-                """
-                INSERT INTO sqlite_sequence (name, seq)
-                SELECT 'messages', coalesce((SELECT max(seq) FROM messages), 0)
-                WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'messages')
-                """)
-            let rows = try await connection.query(
-                "UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'messages' RETURNING seq")
-            guard let position = rows.first?.column("seq")?.integer else {
-                throw SQLiteRowDecoder.CorruptRow(column: "sqlite_sequence.seq")
-            }
-            for user in Set(users) {
+            // One transaction, and the event delivered inside the write queue once it is
+            // committed: in order with every other write.
+            let position = try await SQLiteStore.inTransaction(connection) { connection in
+                // AUTOINCREMENT keeps the largest seq ever given in sqlite_sequence; taking the next
+                // one there keeps one sequence for messages and changes.
                 _ = try await connection.query(
-                    "INSERT INTO changes (user_id, position, payload, created_at) VALUES (?, ?, ?, ?)",
-                    [.text(user.hexString), .integer(position), .text(payload), .integer(now)])
-            }
-            if position % 100 == 0 {
-                _ = try await connection.query(
-                    "DELETE FROM changes WHERE created_at < ?", [.integer(now - 86_400_000)])
+                    """
+                    INSERT INTO sqlite_sequence (name, seq)
+                    SELECT 'messages', coalesce((SELECT max(seq) FROM messages), 0)
+                    WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'messages')
+                    """)
+                let rows = try await connection.query(
+                    "UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'messages' RETURNING seq")
+                guard let position = rows.first?.column("seq")?.integer else {
+                    throw SQLiteRowDecoder.CorruptRow(column: "sqlite_sequence.seq")
+                }
+                for user in Set(users) {
+                    _ = try await connection.query(
+                        "INSERT INTO changes (user_id, position, payload, created_at) VALUES (?, ?, ?, ?)",
+                        [.text(user.hexString), .integer(position), .text(payload), .integer(now)])
+                }
+                if position % 100 == 0 {
+                    // Changes older than two days (longer than any recovery window) are forgotten,
+                    // and the last position forgotten is kept.
+                    let cutoff = SQLiteData.integer(now - 2 * 86_400_000)
+                    _ = try await connection.query(
+                        """
+                        UPDATE changes_purged SET through = max(through, coalesce(
+                            (SELECT max(position) FROM changes WHERE created_at < ?), 0))
+                        """, [cutoff])
+                    _ = try await connection.query("DELETE FROM changes WHERE created_at < ?", [cutoff])
+                }
+                return position
             }
             events.deliver(.stored(StoredEvent(event: event, position: Int64(position))))
         }

@@ -154,7 +154,7 @@ enum SQLiteSchema {
         ],
         // Connection-state recovery from the file (see ``SQLiteStore/events(of:after:limit:)``):
         // edits, deletions and read receipts as they were announced, once per user who heard
-        // them, at positions drawn from the messages' own sequence. Kept a day.
+        // them, at positions drawn from the messages' own sequence. Kept two days.
         [
             """
             CREATE TABLE changes (
@@ -166,6 +166,9 @@ enum SQLiteSchema {
             ) WITHOUT ROWID
             """,
             "CREATE INDEX changes_created_at ON changes (created_at)",
+            // The last position forgotten: a client whose offset is older cannot recover.
+            "CREATE TABLE changes_purged (through INTEGER NOT NULL)",
+            "INSERT INTO changes_purged (through) VALUES (0)",
         ],
     ]
 }

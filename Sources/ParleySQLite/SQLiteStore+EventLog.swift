@@ -22,22 +22,33 @@ extension SQLiteStore: EventLog {
         return Int64(rows.first?.column("position")?.integer ?? 0)
     }
 
-    public func events(of user: ObjectID, after position: Int64, limit: Int) async throws -> [StoredEvent] {
+    public func events(of user: ObjectID, after position: Int64, limit: Int) async throws -> [StoredEvent]? {
+        let purged = try await read("SELECT through FROM changes_purged")
+        if let through = purged.first?.column("through")?.integer, position < Int64(through) { return nil }
         let rows = try await read(
             """
             SELECT * FROM (
-                SELECT m.seq AS position, NULL AS payload, \(Self.replayedColumns)
-                FROM conversations AS c
-                JOIN messages AS m ON m.user_lo = c.user_lo AND m.user_hi = c.user_hi AND m.seq > ?1
-                WHERE c.user_lo = ?2 AND c.last_seq > ?1
+                SELECT * FROM (
+                    SELECT m.seq AS position, NULL AS payload, \(Self.replayedColumns)
+                    FROM conversations AS c
+                    JOIN messages AS m ON m.user_lo = c.user_lo AND m.user_hi = c.user_hi AND m.seq > ?1
+                    WHERE c.user_lo = ?2 AND c.last_seq > ?1
+                    ORDER BY m.seq LIMIT ?3
+                )
                 UNION ALL
-                SELECT m.seq, NULL, \(Self.replayedColumns)
-                FROM conversations AS c
-                JOIN messages AS m ON m.user_lo = c.user_lo AND m.user_hi = c.user_hi AND m.seq > ?1
-                WHERE c.user_hi = ?2 AND c.last_seq > ?1
+                SELECT * FROM (
+                    SELECT m.seq, NULL, \(Self.replayedColumns)
+                    FROM conversations AS c
+                    JOIN messages AS m ON m.user_lo = c.user_lo AND m.user_hi = c.user_hi AND m.seq > ?1
+                    WHERE c.user_hi = ?2 AND c.user_lo <> ?2 AND c.last_seq > ?1
+                    ORDER BY m.seq LIMIT ?3
+                )
                 UNION ALL
-                SELECT position, payload, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-                FROM changes WHERE user_id = ?2 AND position > ?1
+                SELECT * FROM (
+                    SELECT position, payload, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+                    FROM changes WHERE user_id = ?2 AND position > ?1
+                    ORDER BY position LIMIT ?3
+                )
             )
             ORDER BY position
             LIMIT ?3

@@ -135,6 +135,28 @@ public final class SQLiteStore: ChatStore {
         try await readers.withConnection { try await $0.query(sql, binds) }
     }
 
+    /// Runs a write job as one transaction: all of it or, when it throws, none of it.
+    func writeTransaction<Result: Sendable>(
+        _ body: @escaping @Sendable (SQLiteConnection) async throws -> Result
+    ) async throws -> Result {
+        try await write { connection in try await Self.inTransaction(connection, body) }
+    }
+
+    /// Runs `body` on the writer connection (inside a write job) as one transaction.
+    static func inTransaction<Result: Sendable>(
+        _ connection: SQLiteConnection, _ body: (SQLiteConnection) async throws -> Result
+    ) async throws -> Result {
+        _ = try await connection.query("BEGIN IMMEDIATE")
+        do {
+            let result = try await body(connection)
+            _ = try await connection.query("COMMIT")
+            return result
+        } catch {
+            _ = try? await connection.query("ROLLBACK")
+            throw error
+        }
+    }
+
     /// Runs a write job and maps constraint failures to ``StoreError``.
     func write<Result: Sendable>(
         _ body: @escaping @Sendable (SQLiteConnection) async throws -> Result

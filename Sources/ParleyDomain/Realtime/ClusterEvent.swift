@@ -22,6 +22,9 @@ public enum ClusterEvent: Sendable, Hashable {
     /// Every token of a user issued at or before `upTo` was revoked ("log out everywhere", or the
     /// account deleted): end its sockets, refuse its tokens.
     case sessionsRevoked(user: ObjectID, upTo: Timestamp)
+    /// Carries nothing: when an instance hears its own barrier back, it has heard every event
+    /// committed before the barrier was sent (the bus delivers in commit order).
+    case barrier(String)
 }
 
 extension ClusterEvent {
@@ -54,6 +57,8 @@ extension ClusterEvent {
         case .sessionsRevoked(let user, let upTo):
             json.member("user", user.hexString)
             json.member("upTo", upTo.iso8601)
+        case .barrier(let token):
+            json.member("token", token)
         }
         json.endObject()
         return json.text
@@ -72,6 +77,7 @@ extension ClusterEvent {
         case .stopTyping: "stop-typing"
         case .sessionEnded: "session-ended"
         case .sessionsRevoked: "sessions-revoked"
+        case .barrier: "barrier"
         }
     }
 
@@ -148,6 +154,9 @@ extension ClusterEvent {
         case "sessions-revoked":
             guard let user, let upTo else { return nil }
             self = .sessionsRevoked(user: user, upTo: upTo)
+        case "barrier":
+            guard let token else { return nil }
+            self = .barrier(token)
         default:
             return nil
         }

@@ -38,12 +38,13 @@ public struct StoredEvent: Sendable, Hashable {
 ///
 /// New messages come from the messages themselves, as they are now (edited text, tombstones);
 /// edits, deletions and read receipts as they were announced, for as long as the store keeps
-/// them (a day at least).
+/// them (two days, longer than any recovery window).
 public protocol EventLog: Sendable {
     /// The position of the last event `user` heard, 0 when none: every event committed after
     /// this call that `user` hears has a larger one.
     func latestPosition(of user: ObjectID) async throws -> Int64
 
-    /// The events `user` heard after `position`, in order of position, at most `limit`.
-    func events(of user: ObjectID, after position: Int64, limit: Int) async throws -> [StoredEvent]
+    /// The events `user` heard after `position`, in order of position, at most `limit`; `nil`
+    /// when some after `position` may have been forgotten already.
+    func events(of user: ObjectID, after position: Int64, limit: Int) async throws -> [StoredEvent]?
 }

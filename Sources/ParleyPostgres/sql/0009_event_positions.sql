@@ -64,7 +64,9 @@ END
 $$;
 
 -- Changes to stored messages, as they were announced, once per user who heard them (new
--- messages are replayed from messages itself). Kept a day: longer than any recovery window.
+-- messages are replayed from messages itself). Kept two days, longer than any recovery window
+-- (at most one); parley_changes_purged.through is the last position forgotten, so that a client
+-- whose offset is older than that is not told it recovered everything.
 CREATE TABLE parley_changes (
     user_id    text NOT NULL,
     position   bigint NOT NULL,
@@ -75,9 +77,53 @@ CREATE TABLE parley_changes (
 
 CREATE INDEX parley_changes_created_at ON parley_changes (created_at);
 
+CREATE TABLE parley_changes_purged (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    through  bigint NOT NULL
+);
+
+INSERT INTO parley_changes_purged (through) VALUES (0);
+
+-- Forgets changes older than two days, a slice at a time, skipping rows another instance is
+-- forgetting; the instances' reaper calls it (below).
+CREATE FUNCTION parley_purge_changes() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    forgotten bigint;
+BEGIN
+    WITH gone AS (
+        DELETE FROM parley_changes WHERE ctid IN (
+            SELECT ctid FROM parley_changes WHERE created_at < now() - interval '2 days'
+            LIMIT 10000 FOR UPDATE SKIP LOCKED
+        )
+        RETURNING position
+    )
+    SELECT max(position) INTO forgotten FROM gone;
+    IF forgotten IS NOT NULL THEN
+        UPDATE parley_changes_purged SET through = GREATEST(through, forgotten);
+    END IF;
+END
+$$;
+
+-- As in 0002, and changes are forgotten there too (not while holding users' locks).
+CREATE OR REPLACE FUNCTION parley_instances_reap(ttl interval) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    dead text;
+    reaped integer := 0;
+BEGIN
+    FOR dead IN
+        SELECT id FROM parley_instances WHERE heartbeat_at < now() - ttl FOR UPDATE SKIP LOCKED
+    LOOP
+        PERFORM parley_instance_remove(dead);
+        reaped := reaped + 1;
+    END LOOP;
+    DELETE FROM parley_event_spill WHERE created_at < now() - interval '5 minutes';
+    PERFORM parley_purge_changes();
+    RETURN reaped;
+END
+$$;
+
 -- Announces a change (payload: its JSON event) to every instance and keeps it for each of
--- `users`, at a position drawn under their locks. Now and then it forgets changes older than a
--- day. Returns the position.
+-- `users`, at a position drawn under their locks. Returns the position.
 CREATE FUNCTION parley_log_change(users text[], payload text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     pos bigint;
@@ -90,9 +136,6 @@ BEGIN
     INSERT INTO parley_changes (user_id, position, payload)
     SELECT DISTINCT u, pos, announcement FROM unnest(users) AS u;
     PERFORM parley_publish(announcement);
-    IF random() < 0.01 THEN
-        DELETE FROM parley_changes WHERE created_at < now() - interval '1 day';
-    END IF;
     RETURN pos;
 END
 $$;

@@ -13,6 +13,8 @@ struct RealtimeDelivery: Sendable {
     let sent: SentMessages
     /// Set when offsets are store positions.
     let marks: RecoveryMarks?
+    /// Told when this instance's barriers come back.
+    let barrier: BusBarrier?
 
     /// An event as sockets hear it: its name and arguments, and who hears it.
     struct Broadcast {
@@ -43,8 +45,9 @@ struct RealtimeDelivery: Sendable {
                 recipients = recipients.except(sender)
             }
             if let marks, let position {
-                marks.delivered(position, to: broadcast.users) {
-                    recipients.emit(broadcast.name, arguments: broadcast.arguments, offset: String(position))
+                marks.delivered(position, to: broadcast.users) { replayedAlready in
+                    recipients.except(replayedAlready).emit(
+                        broadcast.name, arguments: broadcast.arguments, offset: String(position))
                 }
             } else {
                 recipients.emit(broadcast.name, arguments: broadcast.arguments)
@@ -70,6 +73,8 @@ struct RealtimeDelivery: Sendable {
                 guard let session = socket[data: SocketSession.self], session.issuedAt <= upTo else { continue }
                 socket.disconnect()
             }
+        case .barrier(let token):
+            barrier?.arrived(token)
         case .messageCreated, .messageUpdated, .messageDeleted, .messagesRead:
             break
         }

@@ -40,14 +40,15 @@ public final class RealtimeHub: Service {
         configuration.engine.maxSessions = settings.maxConnections
         let sent = SentMessages()
         let signer = settings.recoveryWindow.map { _ in RecoverySessionID.Signer(secret: sessionSecret) }
-        var storedRecovery: (log: any EventLog, marks: RecoveryMarks)?
+        var storedRecovery: StoredRecoveryParts?
         if let window = settings.recoveryWindow, let signer {
             // Served by the store when it keeps a history (any instance, after a crash too),
             // else from this instance's memory.
             let store: any SocketRecoveryStore
             if let eventLog {
-                storedRecovery = (eventLog, RecoveryMarks())
-                store = StoredRecovery(log: eventLog, signer: signer, window: window, sent: sent)
+                let parts = StoredRecoveryParts(log: eventLog, marks: RecoveryMarks(), barrier: BusBarrier(bus: bus))
+                storedRecovery = parts
+                store = StoredRecovery(log: eventLog, signer: signer, window: window, sent: sent, marks: parts.marks)
             } else {
                 store = RecoverableEvents(
                     memory: InMemoryRecoveryStore(maxDisconnectionDuration: window), signer: signer)
@@ -74,7 +75,8 @@ public final class RealtimeHub: Service {
         io.main.onConnection { socket in await handlers.connected(socket) }
         self.io = io
         self.bus = bus
-        self.delivery = RealtimeDelivery(namespace: io.main, sent: sent, marks: storedRecovery?.marks)
+        self.delivery = RealtimeDelivery(
+            namespace: io.main, sent: sent, marks: storedRecovery?.marks, barrier: storedRecovery?.barrier)
     }
 
     /// Logging out ends the sockets that used that token, on every instance.

@@ -13,8 +13,9 @@ struct SocketEventHandlers: Sendable {
     let presence: PresenceService
     let bus: any ClusterBus
     let sent: SentMessages
-    /// With recovery served by the store: its history and the marks handed out.
-    let recovery: (log: any EventLog, marks: RecoveryMarks)?
+    /// With recovery served by the store: its history, the marks handed out, and the barrier
+    /// that makes a position read from it one the bus has delivered.
+    let recovery: StoredRecoveryParts?
     let settings: RealtimeSettings
     let logger: Logger
 
@@ -33,9 +34,10 @@ struct SocketEventHandlers: Sendable {
         let expiry = socket.eventLoop.scheduleTask(in: .milliseconds(max(0, remaining))) {
             socket.disconnect()
         }
-        socket.onDisconnect { [presence] _ in
+        socket.onDisconnect { [presence, recovery] _ in
             expiry.cancel()
             presence.deviceDisconnected(user)
+            recovery?.marks.forget(socket.id, of: user)
         }
 
         presence.deviceConnected(user)
@@ -48,13 +50,17 @@ struct SocketEventHandlers: Sendable {
         let recipient = socket.namespace.to(socket.id)
         if let recovery {
             do {
+                // The database can be ahead of the bus: a mark it gives is handed out once the
+                // bus has delivered everything up to it here (a barrier came back), so no event
+                // at or below the mark can still reach the socket after it.
                 let stored = try await recovery.log.latestPosition(of: user)
+                guard await recovery.barrier.pass() else { throw BarrierLost() }
                 recovery.marks.mark(for: user, stored: stored) { mark in
                     recipient.emit("online-users", arguments: list, offset: String(mark))
                 }
             } catch {
                 // Without a mark, this socket cannot recover until its next stored event.
-                logger.warning("Could not read a recovery mark", metadata: ["error": "\(error)"])
+                logger.warning("Could not hand out a recovery mark", metadata: ["error": "\(error)"])
                 recipient.emit("online-users", arguments: list, offset: nil)
             }
         } else {
@@ -134,4 +140,9 @@ struct SocketEventHandlers: Sendable {
         logger.error("\(event) failed", metadata: ["error": "\(String(reflecting: error))"])
         return RealtimeReply.internalError
     }
+}
+
+/// The bus did not bring a barrier back in time.
+private struct BarrierLost: Error, CustomStringConvertible {
+    var description: String { "the cluster bus did not bring a barrier back in time" }
 }

@@ -24,6 +24,7 @@ struct StoredRecovery: SocketRecoveryStore {
     let signer: RecoverySessionID.Signer
     let window: Duration
     let sent: SentMessages
+    let marks: RecoveryMarks
 
     func record(_ broadcast: SocketBroadcast, in namespace: String) -> String? {
         // Stored events come with their position; nothing else is replayed.
@@ -44,9 +45,11 @@ struct StoredRecovery: SocketRecoveryStore {
         guard namespace == "/", let id = signer.decode(pid), let position = Int64(offset), position >= 0 else {
             return nil
         }
-        // Away too long: the first event it missed is older than the window.
-        let first = try await log.events(of: id.user, after: position, limit: 1).first
-        if let time = first?.time, Timestamp.now().milliseconds(since: time) > window.milliseconds { return nil }
+        // Away too long: the first event it missed is older than the window, or already forgotten.
+        guard let missed = try await log.events(of: id.user, after: position, limit: 1) else { return nil }
+        if let time = missed.first?.time, Timestamp.now().milliseconds(since: time) > window.milliseconds {
+            return nil
+        }
         var data = SocketData()
         data[RecoveredUser.self] = id.user
         // Back in its user's room before it is asked what it missed: nothing falls between.
@@ -56,8 +59,12 @@ struct StoredRecovery: SocketRecoveryStore {
 
     func missedPackets(of session: RecoverableSession, after offset: String) async throws -> [[SocketValue]]? {
         guard let user = session.data[RecoveredUser.self], let position = Int64(offset) else { return nil }
-        let events = try await log.events(of: user, after: position, limit: Self.replayLimit + 1)
-        guard events.count <= Self.replayLimit else { return nil }
+        guard let events = try await log.events(of: user, after: position, limit: Self.replayLimit + 1),
+            events.count <= Self.replayLimit
+        else { return nil }
+        // The database can be ahead of the bus: what this read had (and what the client had
+        // before) must not come again when the bus brings it here.
+        marks.replayed(session.sid, of: user, upTo: max(position, events.last?.position ?? 0))
         return events.compactMap { stored in
             // The socket that sent a message had its acknowledgement instead.
             if case .messageCreated(let message) = stored.event, sent.sender(of: message.id) == session.sid {
@@ -81,4 +88,11 @@ extension Duration {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
+}
+
+/// What the realtime layer shares with ``StoredRecovery``.
+struct StoredRecoveryParts: Sendable {
+    let log: any EventLog
+    let marks: RecoveryMarks
+    let barrier: BusBarrier
 }

@@ -80,6 +80,16 @@ public final class Socket: Sendable, Identifiable {
         }
     }
 
+    /// A socket that connects anew in place of `other`, a recovered one that cannot have its id
+    /// (another socket has it): `other`'s handshake and data (its middleware ran), a new id.
+    convenience init(replacing other: Socket) {
+        self.init(
+            id: SessionID.make(), pid: other.pid, namespace: other.namespace, handshake: other.handshake,
+            client: other.client)
+        let data = other.data.values
+        state.withLockedValue { $0.data = data }
+    }
+
     /// The private session id the recovery store gives a socket that connects anew.
     func assignSessionID(_ pid: String) {
         state.withLockedValue { $0.pid = pid }

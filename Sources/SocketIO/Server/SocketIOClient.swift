@@ -98,7 +98,13 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
             restored[name] = nil
             send(SocketPacket(kind: .connectError, namespace: name, data: payload))
         case .acceptConnect(let name):
-            guard let socket = sockets[name] else { return }
+            guard var socket = sockets[name] else { return }
+            if socket.recovered, let other = socket.namespace.socket(id: socket.id), other !== socket {
+                // Another CONNECT with the same pid got here first: this one connects anew.
+                socket = Socket(replacing: socket)
+                sockets[name] = socket
+                restored[name] = nil
+            }
             socket.namespace.add(socket)
             namespaces.socketJoined()
             let earlyRooms = socket.markConnected()

@@ -42,12 +42,40 @@ struct RecoverySessionIDTests {
         let marks = RecoveryMarks()
         let (ann, bob) = (ObjectID(), ObjectID())
         var sent: [String] = []
-        marks.delivered(40, to: [ann, bob]) { sent.append("event 40") }
+        marks.delivered(40, to: [ann, bob]) { _ in sent.append("event 40") }
         marks.mark(for: ann, stored: 30) { sent.append("mark \($0)") }
         marks.mark(for: ann, stored: 50) { sent.append("mark \($0)") }
         marks.mark(for: ObjectID(), stored: 7) { sent.append("mark \($0)") }
-        marks.delivered(20, to: [bob]) { sent.append("event 20") }
+        marks.delivered(20, to: [bob]) { _ in sent.append("event 20") }
         marks.mark(for: bob, stored: 0) { sent.append("mark \($0)") }
         #expect(sent == ["event 40", "mark 40", "mark 50", "mark 7", "event 20", "mark 40"])
+    }
+
+    /// The database is ahead of the bus: what a replay read is not sent again when the bus
+    /// brings it, and once the bus is past the replay the socket gets everything.
+    @Test func aRecoveredSocketIsNotSentAgainWhatItsReplayHad() {
+        let marks = RecoveryMarks()
+        let (ann, bob) = (ObjectID(), ObjectID())
+        marks.replayed("ann-phone", of: ann, upTo: 50)
+        var excepted: [[String]] = []
+        for position in [45, 50] as [Int64] { marks.delivered(position, to: [bob, ann]) { excepted.append($0) } }
+        marks.delivered(51, to: [ann]) { excepted.append($0) }
+        marks.delivered(52, to: [ann]) { excepted.append($0) }
+        marks.replayed("ann-laptop", of: ann, upTo: 60)
+        marks.forget("ann-laptop", of: ann)
+        marks.delivered(53, to: [ann]) { excepted.append($0) }
+        #expect(excepted == [["ann-phone"], ["ann-phone"], [], [], []])
+    }
+
+    @Test func aBarrierPassesWhenTheBusBringsItBack() async throws {
+        let bus = InProcessBus()
+        let barrier = BusBarrier(bus: bus)
+        let subscription = bus.subscribe { delivery in
+            if case .event(.barrier(let token)) = delivery { barrier.arrived(token) }
+        }
+        defer { subscription.cancel() }
+        #expect(await barrier.pass())
+        // A bus that never brings it back: the barrier gives up after its timeout.
+        #expect(await BusBarrier(bus: InProcessBus(), timeout: .milliseconds(10)).pass() == false)
     }
 }
