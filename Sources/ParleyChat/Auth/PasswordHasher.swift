@@ -36,7 +36,10 @@ public struct PasswordHasher: Sendable {
 
     /// Whether `password` matches `hash`, compared in constant time. A malformed hash never matches.
     public func verify(_ password: String, against hash: String) async throws -> Bool {
-        try await threadPool.runIfActive { Self.verifySynchronously(password, against: hash) }
+        // A hash that can never match (malformed, too costly) is refused without waiting for a
+        // hashing thread, which other logins may be holding.
+        guard Self.verifiableCost(of: Array(hash.utf8)) != nil else { return false }
+        return try await threadPool.runIfActive { Self.verifySynchronously(password, against: hash) }
     }
 
     /// Spends the time of one verification without a real hash, so that a login for an unknown
@@ -55,14 +58,21 @@ public struct PasswordHasher: Sendable {
     /// app's library) does for `$2a$` (the C code's `$2a$` would wrap lengths over 255 instead).
     static func verifySynchronously(_ password: String, against storedHash: String) -> Bool {
         let hash = Array(storedHash.utf8)
+        guard verifiableCost(of: hash) != nil else { return false }
+        // A NUL inside the password would end the C string early; no such password can match.
+        guard !password.utf8.contains(0), password.utf8.count <= maximumInputBytes else { return false }
+        return Bcrypt.verify(password, hash: "$2b" + String(decoding: hash[3...], as: UTF8.self))
+    }
+
+    /// The cost of a `$2a$`/`$2b$`/`$2y$` hash that can be verified (4 to ``maximumStoredCost``);
+    /// `nil` for anything else.
+    static func verifiableCost(of hash: [UInt8]) -> Int? {
         guard hash.count == 60, hash[0] == UInt8(ascii: "$"), hash[1] == UInt8(ascii: "2"),
             [UInt8(ascii: "a"), UInt8(ascii: "b"), UInt8(ascii: "y")].contains(hash[2]),
             hash[3] == UInt8(ascii: "$"), hash[6] == UInt8(ascii: "$"),
             let cost = Int(String(decoding: hash[4..<6], as: UTF8.self)), (4...maximumStoredCost).contains(cost)
-        else { return false }
-        // A NUL inside the password would end the C string early; no such password can match.
-        guard !password.utf8.contains(0), password.utf8.count <= maximumInputBytes else { return false }
-        return Bcrypt.verify(password, hash: "$2b" + String(decoding: hash[3...], as: UTF8.self))
+        else { return nil }
+        return cost
     }
 
 }
