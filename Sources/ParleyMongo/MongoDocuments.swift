@@ -122,7 +122,7 @@ enum MongoDocuments {
     // MARK: Fields
 
     /// An ObjectId, or a string of 24 hex digits (how some applications store references).
-    private static func objectID(_ document: BSONDocument, _ field: String) throws(MongoDocumentError) -> ObjectID {
+    static func objectID(_ document: BSONDocument, _ field: String) throws(MongoDocumentError) -> ObjectID {
         switch document[field] {
         case .objectID(let id): return id
         case .string(let string):
@@ -133,12 +133,12 @@ enum MongoDocuments {
         }
     }
 
-    private static func string(_ document: BSONDocument, _ field: String) throws(MongoDocumentError) -> String {
+    static func string(_ document: BSONDocument, _ field: String) throws(MongoDocumentError) -> String {
         guard let value = try optionalString(document, field) else { throw MongoDocumentError(field, "is missing") }
         return value
     }
 
-    private static func optionalString(_ document: BSONDocument, _ field: String) throws(MongoDocumentError)
+    static func optionalString(_ document: BSONDocument, _ field: String) throws(MongoDocumentError)
         -> String?
     {
         switch document[field] {
@@ -148,7 +148,7 @@ enum MongoDocuments {
         }
     }
 
-    private static func optionalDate(_ document: BSONDocument, _ field: String) throws(MongoDocumentError)
+    static func optionalDate(_ document: BSONDocument, _ field: String) throws(MongoDocumentError)
         -> Timestamp?
     {
         switch document[field] {

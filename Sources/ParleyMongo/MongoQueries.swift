@@ -32,6 +32,8 @@ enum MongoQueries {
         (MongoDocuments.revokedTokens, "revokedAt_1", ["revokedAt": 1], false),
         (MongoDocuments.revokedTokens, "expiresAt_1", ["expiresAt": 1], false),
         (MongoDocuments.users, "sessionsRevokedAt_1", ["sessionsRevokedAt": 1], false),
+        // A user's groups.
+        (MongoDocuments.groups, "members.userId_1", ["members.userId": 1], false),
     ]
 
     /// One `createIndexes` command per index, so that one the database cannot build (the Node

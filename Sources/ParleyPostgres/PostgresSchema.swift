@@ -24,6 +24,7 @@ enum PostgresSchema {
         migration(
             "0008_sessions_and_deleted_accounts.sql", PackageResources._008_sessions_and_deleted_accounts_sql),
         migration("0009_event_positions.sql", PackageResources._009_event_positions_sql),
+        migration("0010_groups.sql", PackageResources._010_groups_sql),
     ]
 
     private static func migration(_ name: String, _ bytes: [UInt8]) -> Migration {

@@ -170,5 +170,30 @@ enum SQLiteSchema {
             "CREATE TABLE changes_purged (through INTEGER NOT NULL)",
             "INSERT INTO changes_purged (through) VALUES (0)",
         ],
+        // Groups and their members (see ``GroupRepository``); one owner per group.
+        [
+            """
+            CREATE TABLE groups (
+                id              TEXT PRIMARY KEY NOT NULL,
+                name            TEXT NOT NULL,
+                avatar          TEXT NOT NULL DEFAULT '',
+                avatar_media_id TEXT,
+                created_at      INTEGER NOT NULL,
+                updated_at      INTEGER NOT NULL,
+                closed_at       INTEGER
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE group_members (
+                group_id  TEXT NOT NULL REFERENCES groups (id),
+                user_id   TEXT NOT NULL REFERENCES users (id),
+                role      TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+                joined_at INTEGER NOT NULL,
+                PRIMARY KEY (group_id, user_id)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX group_members_user ON group_members (user_id, group_id)",
+            "CREATE UNIQUE INDEX group_members_owner ON group_members (group_id) WHERE role = 'owner'",
+        ],
     ]
 }

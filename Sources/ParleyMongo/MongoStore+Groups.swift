@@ -1,0 +1,141 @@
+// The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
+#if MongoDB
+import ParleyDomain
+
+/// Groups in collection `groups`, members embedded. A change reads the group, decides it with
+/// ``GroupRoster`` and writes it back only if the group's `version` is still the one it read,
+/// else reads again: changes to one group are decided one after the other, each against the
+/// roster as it is then. (How many groups a user is in is counted, not locked: two groups
+/// adding the same user at once can take them one past ``GroupLimits/maxGroupsPerUser``.)
+extension MongoStore {
+    /// Tries of an optimistic change before giving up as unavailable.
+    static let groupChangeAttempts = 50
+
+    public func createGroup(_ group: Group, owner: ObjectID, members: [ObjectID], limits: GroupLimits) async throws
+        -> [GroupMember]
+    {
+        let founder = GroupMember(userID: owner, role: .owner, joinedAt: group.createdAt)
+        let counts = try await groupCounts(of: [owner] + members)
+        guard let owned = counts[owner] else { throw GroupChangeError.unknownUsers([owner]) }
+        guard owned < limits.maxGroupsPerUser else {
+            throw GroupChangeError.tooManyGroups([owner], limit: limits.maxGroupsPerUser)
+        }
+        let outcome = try GroupRoster([founder]).apply(
+            .add(members), by: owner, at: group.createdAt, limits: limits, groupCounts: counts)
+        let all = [founder] + outcome.added
+        let document = MongoDocuments.document(group, members: all, version: 0)
+        try await call { connection in
+            let result = try connection.insert(MongoDocuments.groups, [document])
+            if let error = result.writeErrors.first { throw error }
+        }
+        return all
+    }
+
+    public func group(id: ObjectID, visibleTo user: ObjectID) async throws
+        -> (group: Group, members: [GroupMember])?
+    {
+        let documents = try await call { connection in
+            try connection.find(
+                MongoDocuments.groups,
+                filter: ["_id": .objectID(id), "closedAt": .null, "members.userId": .objectID(user)], limit: 1)
+        }
+        guard let found = readable(documents, MongoDocuments.group).first else { return nil }
+        return (found.group, found.members.sorted { ($0.joinedAt, $0.userID) < ($1.joinedAt, $1.userID) })
+    }
+
+    public func groups(of user: ObjectID) async throws -> [Group] {
+        let documents = try await call { connection in
+            try connection.find(
+                MongoDocuments.groups, filter: ["members.userId": .objectID(user), "closedAt": .null],
+                sort: ["createdAt": -1, "_id": -1], projection: ["members": 0])
+        }
+        // Without members (a group's can be a thousand): read with an empty list.
+        return readable(
+            documents.map { document in
+                var document = document
+                document["members"] = .array([])
+                return document
+            }, MongoDocuments.group
+        ).map(\.group)
+    }
+
+    public func changeMembership(
+        of group: ObjectID, _ change: GroupChange, by actor: ObjectID, at time: Timestamp, limits: GroupLimits
+    ) async throws -> GroupChangeOutcome {
+        for _ in 0..<Self.groupChangeAttempts {
+            guard let current = try await openGroup(group) else { throw GroupChangeError.groupNotFound }
+            var counts: [ObjectID: Int] = [:]
+            if case .add(let users) = change { counts = try await groupCounts(of: users) }
+            let roster = GroupRoster(current.members)
+            let outcome = try roster.apply(change, by: actor, at: time, limits: limits, groupCounts: counts)
+            guard !outcome.isEmpty else { return outcome }
+            // The members in the order they joined, as the document keeps them.
+            let next = roster.applying(outcome).members.values.sorted {
+                ($0.joinedAt, $0.userID) < ($1.joinedAt, $1.userID)
+            }
+            var set: BSONDocument = [
+                "members": .array(next.map { .document(MongoDocuments.document($0)) }), "updatedAt": .date(time),
+                "version": .int64(current.version + 1),
+            ]
+            if outcome.closed { set["closedAt"] = .date(time) }
+            if try await replace(group, version: current.version, set: set) { return outcome }
+        }
+        throw StoreError.unavailable("The group is changing too fast; try again")
+    }
+
+    public func updateGroup(id: ObjectID, by actor: ObjectID, changes: GroupChanges, at time: Timestamp)
+        async throws -> (previous: Group, updated: Group)
+    {
+        for _ in 0..<Self.groupChangeAttempts {
+            guard let current = try await openGroup(id),
+                let role = current.members.first(where: { $0.userID == actor })?.role
+            else { throw GroupChangeError.groupNotFound }
+            guard role.manages else { throw GroupChangeError.forbidden("Only owners and admins change the group") }
+            let updated = current.group.applying(changes, at: time)
+            var set: BSONDocument = [
+                "name": .string(updated.name), "avatar": .string(updated.avatar), "updatedAt": .date(time),
+                "version": .int64(current.version + 1),
+            ]
+            set["avatarMediaId"] = updated.avatarMediaID.map { .string($0) } ?? .null
+            if try await replace(id, version: current.version, set: set) { return (current.group, updated) }
+        }
+        throw StoreError.unavailable("The group is changing too fast; try again")
+    }
+
+    private func openGroup(_ id: ObjectID) async throws -> (group: Group, members: [GroupMember], version: Int64)? {
+        let documents = try await call { connection in
+            try connection.find(MongoDocuments.groups, filter: ["_id": .objectID(id), "closedAt": .null], limit: 1)
+        }
+        return readable(documents, MongoDocuments.group).first
+    }
+
+    /// Sets `set` on the group if it is still at `version`; `false` when another change came first.
+    private func replace(_ id: ObjectID, version: Int64, set: BSONDocument) async throws -> Bool {
+        let result = try await call { connection in
+            try connection.update(
+                MongoDocuments.groups, filter: ["_id": .objectID(id), "version": .int64(version)],
+                update: ["$set": .document(set)])
+        }
+        return result.count == 1
+    }
+
+    /// How many open groups each of `users` that exists (and is not deleted) is in.
+    private func groupCounts(of users: [ObjectID]) async throws -> [ObjectID: Int] {
+        let ids = Array(Set(users))
+        guard !ids.isEmpty else { return [:] }
+        return try await call { connection in
+            let existing = try connection.find(
+                MongoDocuments.users,
+                filter: ["_id": ["$in": .array(ids.map { .objectID($0) })], "deletedAt": ["$exists": false]],
+                projection: ["_id": 1])
+            var counts: [ObjectID: Int] = [:]
+            for document in existing {
+                guard case .objectID(let id)? = document["_id"] else { continue }
+                counts[id] = try connection.count(
+                    MongoDocuments.groups, filter: ["members.userId": .objectID(id), "closedAt": .null])
+            }
+            return counts
+        }
+    }
+}
+#endif
