@@ -4,7 +4,9 @@ import ParleyDomain
 
 /// Groups as documents a Node/Mongoose app could also read: collection `groups`, an ObjectId
 /// `_id`, the members embedded (`{userId: ObjectId, role, joinedAt: Date}`), dates as dates, and
-/// `version`, which every change increments (a change applies only to the version it read).
+/// `version`, which every change of Parley's increments (`$inc`); a change applies only if the
+/// version and the members are still the ones it read, so another program's edit is never
+/// overwritten.
 extension MongoDocuments {
     static let groups = "groups"
 
@@ -25,9 +27,10 @@ extension MongoDocuments {
         ["userId": .objectID(member.userID), "role": .string(member.role.rawValue), "joinedAt": .date(member.joinedAt)]
     }
 
-    /// A group document: the group, its members and its version.
+    /// A group document: the group, its members and its version (`nil` when the document has
+    /// none: written by another program).
     static func group(_ document: BSONDocument) throws(MongoDocumentError)
-        -> (group: Group, members: [GroupMember], version: Int64)
+        -> (group: Group, members: [GroupMember], version: BSON?)
     {
         let id = try objectID(document, "_id")
         let created = try optionalDate(document, "createdAt") ?? Timestamp(seconds: id.seconds)
@@ -50,13 +53,7 @@ extension MongoDocuments {
             }
             members.append(GroupMember(userID: try objectID(member, "userId"), role: role, joinedAt: joined))
         }
-        let version: Int64 =
-            switch document["version"] {
-            case .int64(let value): value
-            case .int32(let value): Int64(value)
-            default: 0
-            }
-        return (group, members, version)
+        return (group, members, document["version"])
     }
 }
 #endif

@@ -15,6 +15,7 @@ extension MongoStore {
         -> [GroupMember]
     {
         let founder = GroupMember(userID: owner, role: .owner, joinedAt: group.createdAt)
+        try GroupRoster.checkSize(of: members, limits: limits)
         let counts = try await groupCounts(of: [owner] + members)
         guard let owned = counts[owner] else { throw GroupChangeError.unknownUsers([owner]) }
         guard owned < limits.maxGroupsPerUser else {
@@ -65,7 +66,10 @@ extension MongoStore {
         for _ in 0..<Self.groupChangeAttempts {
             guard let current = try await openGroup(group) else { throw GroupChangeError.groupNotFound }
             var counts: [ObjectID: Int] = [:]
-            if case .add(let users) = change { counts = try await groupCounts(of: users) }
+            if case .add(let users) = change {
+                try GroupRoster.checkSize(of: users, limits: limits)
+                counts = try await groupCounts(of: users)
+            }
             let roster = GroupRoster(current.members)
             let outcome = try roster.apply(change, by: actor, at: time, limits: limits, groupCounts: counts)
             guard !outcome.isEmpty else { return outcome }
@@ -75,10 +79,10 @@ extension MongoStore {
             }
             var set: BSONDocument = [
                 "members": .array(next.map { .document(MongoDocuments.document($0)) }), "updatedAt": .date(time),
-                "version": .int64(current.version + 1),
             ]
             if outcome.closed { set["closedAt"] = .date(time) }
-            if try await replace(group, version: current.version, set: set) { return outcome }
+            if try await replace(group, as: current, set: set) { return outcome }
+            try await Self.backOff()
         }
         throw StoreError.unavailable("The group is changing too fast; try again")
     }
@@ -94,29 +98,49 @@ extension MongoStore {
             let updated = current.group.applying(changes, at: time)
             var set: BSONDocument = [
                 "name": .string(updated.name), "avatar": .string(updated.avatar), "updatedAt": .date(time),
-                "version": .int64(current.version + 1),
             ]
             set["avatarMediaId"] = updated.avatarMediaID.map { .string($0) } ?? .null
-            if try await replace(id, version: current.version, set: set) { return (current.group, updated) }
+            if try await replace(id, as: current, set: set) { return (current.group, updated) }
+            try await Self.backOff()
         }
         throw StoreError.unavailable("The group is changing too fast; try again")
     }
 
-    private func openGroup(_ id: ObjectID) async throws -> (group: Group, members: [GroupMember], version: Int64)? {
+    /// An open group as read: its members and version, and the document's members as stored.
+    private struct ReadGroup {
+        let group: Group
+        let members: [GroupMember]
+        let version: BSON?
+        let storedMembers: BSON?
+    }
+
+    private func openGroup(_ id: ObjectID) async throws -> ReadGroup? {
         let documents = try await call { connection in
             try connection.find(MongoDocuments.groups, filter: ["_id": .objectID(id), "closedAt": .null], limit: 1)
         }
-        return readable(documents, MongoDocuments.group).first
+        guard let document = documents.first, let read = readable([document], MongoDocuments.group).first else {
+            return nil
+        }
+        return ReadGroup(
+            group: read.group, members: read.members, version: read.version, storedMembers: document["members"])
     }
 
-    /// Sets `set` on the group if it is still at `version`; `false` when another change came first.
-    private func replace(_ id: ObjectID, version: Int64, set: BSONDocument) async throws -> Bool {
+    /// Sets `set` on the group (and increments its version) if its version and members are still
+    /// the ones read; `false` when another change, Parley's or another program's, came first.
+    private func replace(_ id: ObjectID, as read: ReadGroup, set: BSONDocument) async throws -> Bool {
+        let filter: BSONDocument = [
+            "_id": .objectID(id), "version": read.version ?? .null, "members": read.storedMembers ?? .null,
+        ]
         let result = try await call { connection in
             try connection.update(
-                MongoDocuments.groups, filter: ["_id": .objectID(id), "version": .int64(version)],
-                update: ["$set": .document(set)])
+                MongoDocuments.groups, filter: filter, update: ["$set": .document(set), "$inc": ["version": 1]])
         }
         return result.count == 1
+    }
+
+    /// A few milliseconds, at random, before trying a contended change again.
+    private static func backOff() async throws {
+        try await Task.sleep(for: .milliseconds(Int.random(in: 1...10)))
     }
 
     /// How many open groups each of `users` that exists (and is not deleted) is in.

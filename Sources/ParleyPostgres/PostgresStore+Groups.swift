@@ -22,6 +22,7 @@ extension PostgresStore {
         try await perform { client in
             try await client.withTransaction(logger: self.logger) { connection in
                 let founder = GroupMember(userID: owner, role: .owner, joinedAt: group.createdAt)
+                try GroupRoster.checkSize(of: members, limits: limits)
                 let counts = try await Self.groupCounts(of: [owner] + members, on: connection, logger: self.logger)
                 guard let owned = counts[owner] else { throw GroupChangeError.unknownUsers([owner]) }
                 guard owned < limits.maxGroupsPerUser else {
@@ -101,6 +102,7 @@ extension PostgresStore {
                 for try await row in rows.decode(MemberRow.self) { members.append(try Self.member(row)) }
                 var counts: [ObjectID: Int] = [:]
                 if case .add(let users) = change {
+                    try GroupRoster.checkSize(of: users, limits: limits)
                     counts = try await Self.groupCounts(of: users, on: connection, logger: self.logger)
                 }
                 let outcome = try GroupRoster(members).apply(
@@ -136,12 +138,17 @@ extension PostgresStore {
     {
         try await perform { client in
             try await client.withTransaction(logger: self.logger) { connection in
+                // The group's lock first, then the actor's role in a statement of its own: read
+                // after the lock, as it is now (a join locking only the group would keep the
+                // member row it read before waiting).
+                try await connection.run(
+                    "SELECT 1 FROM groups WHERE id = \(id.hexString) AND closed_at IS NULL FOR UPDATE",
+                    logger: self.logger)
                 let rows = try await connection.query(
                     """
                     SELECT \(unescaped: Self.groupColumns), m.role
                     FROM groups AS g JOIN group_members AS m ON m.group_id = g.id
                     WHERE g.id = \(id.hexString) AND g.closed_at IS NULL AND m.user_id = \(actor.hexString)
-                    FOR UPDATE OF g
                     """,
                     logger: self.logger)
                 var found: (Group, String)?
@@ -166,17 +173,24 @@ extension PostgresStore {
     }
 
     /// How many groups each of `users` that exists (and is not deleted) is a member of. Their
-    /// rows are locked (FOR KEY SHARE), so none is deleted before the change commits.
+    /// rows are locked first (FOR NO KEY UPDATE, in id order so two changes cannot wait on each
+    /// other in a cycle), and counted in a statement of its own: two groups adding the same user
+    /// at once are counted one after the other, and no user is deleted before the change commits.
     static func groupCounts(of users: [ObjectID], on connection: PostgresConnection, logger: Logger) async throws
         -> [ObjectID: Int]
     {
         let ids = Array(Set(users.map(\.hexString)))
         guard !ids.isEmpty else { return [:] }
+        try await connection.run(
+            """
+            SELECT 1 FROM (SELECT id FROM users WHERE id = ANY(\(ids)) AND deleted_at IS NULL ORDER BY id
+                           FOR NO KEY UPDATE) AS locked
+            """,
+            logger: logger)
         let rows = try await connection.query(
             """
             SELECT u.id, (SELECT count(*) FROM group_members AS m WHERE m.user_id = u.id)
             FROM users AS u WHERE u.id = ANY(\(ids)) AND u.deleted_at IS NULL
-            FOR KEY SHARE OF u
             """,
             logger: logger)
         var counts: [ObjectID: Int] = [:]

@@ -11,6 +11,7 @@ extension SQLiteStore {
     {
         try await writeTransaction { connection in
             let founder = GroupMember(userID: owner, role: .owner, joinedAt: group.createdAt)
+            try GroupRoster.checkSize(of: members, limits: limits)
             let counts = try await Self.groupCounts(of: [owner] + members, on: connection)
             guard let owned = counts[owner] else { throw GroupChangeError.unknownUsers([owner]) }
             guard owned < limits.maxGroupsPerUser else {
@@ -74,7 +75,10 @@ extension SQLiteStore {
                 [.text(group.hexString)])
             let roster = GroupRoster(try rows.map(Self.member))
             var counts: [ObjectID: Int] = [:]
-            if case .add(let users) = change { counts = try await Self.groupCounts(of: users, on: connection) }
+            if case .add(let users) = change {
+                try GroupRoster.checkSize(of: users, limits: limits)
+                counts = try await Self.groupCounts(of: users, on: connection)
+            }
             let outcome = try roster.apply(change, by: actor, at: time, limits: limits, groupCounts: counts)
             guard !outcome.isEmpty else { return outcome }
             for user in outcome.removed {

@@ -104,6 +104,40 @@ struct MongoStoreTests {
             #expect(page.first?.lastMessage != nil)
         }
     }
+    /// A group another program wrote (no `version`), then changed behind Parley's back: Parley
+    /// changes it without losing the other program's edit.
+    @Test(.enabled(if: TestMongo.uri != nil, "set MONGODB_URI to run it"))
+    func aGroupWrittenByAnotherProgramIsChangedWithoutLosingItsEdits() async throws {
+        try await withStore(.mongodb) { store in
+            let mongo = try #require(store as? MongoStore)
+            let (ann, bob, cat) = (Fixture.user(), Fixture.user(), Fixture.user())
+            for user in [ann, bob, cat] { try await store.insertUser(user) }
+            let id = ObjectID()
+            let now = BSON.date(Timestamp.now())
+            func member(_ user: ObjectID, _ role: String) -> BSON {
+                .document(["userId": .objectID(user), "role": .string(role), "joinedAt": now])
+            }
+            let owner = member(ann.user.id, "owner")
+            let pushed = member(cat.user.id, "member")
+            _ = try await mongo.call { connection in
+                try connection.insert(
+                    "groups",
+                    [["_id": .objectID(id), "name": "Node's", "members": [owner], "createdAt": now, "updatedAt": now]])
+            }
+            let limits = GroupLimits()
+            _ = try await store.changeMembership(
+                of: id, .add([bob.user.id]), by: ann.user.id, at: .now(), limits: limits)
+            // The other program adds Cat with $push (no version).
+            _ = try await mongo.call { connection in
+                try connection.update("groups", filter: ["_id": .objectID(id)], update: ["$push": ["members": pushed]])
+            }
+            _ = try await store.changeMembership(
+                of: id, .setRole(bob.user.id, .admin), by: ann.user.id, at: .now(), limits: limits)
+            let roster = try #require(try await store.group(id: id, visibleTo: cat.user.id)).members
+            #expect(Set(roster.map(\.userID)) == [ann.user.id, bob.user.id, cat.user.id])
+            #expect(roster.first { $0.userID == bob.user.id }?.role == .admin)
+        }
+    }
     #else
     @Test(.disabled("built without the MongoDB trait (swift test --traits MongoDB)"))
     func mongoDBStoreIsNotBuilt() {}

@@ -67,6 +67,14 @@ public struct GroupRoster: Sendable, Hashable {
         return outcome
     }
 
+    /// Refuses a list of users to add longer than a group can hold, before a store looks any of
+    /// them up.
+    public static func checkSize(of users: [ObjectID], limits: GroupLimits) throws(GroupChangeError) {
+        if users.count > limits.maxMembers, Set(users).count > limits.maxMembers {
+            throw .tooManyMembers(limit: limits.maxMembers)
+        }
+    }
+
     /// Who becomes owner when `owner` leaves: the longest-standing admin, else member (by when
     /// they joined, then id).
     func heir(excluding owner: ObjectID) -> ObjectID? {
