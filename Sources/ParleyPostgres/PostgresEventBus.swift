@@ -29,25 +29,13 @@ final class PostgresEventBus: ClusterBus {
     /// their position (`parley_log_change`, migration 0009); the rest is only announced.
     func publish(_ event: ClusterEvent) async throws {
         let payload = event.encoded()
-        let users = Self.hearers(of: event)
+        let users = StoredEvent.changeHearers(of: event)?.map(\.hexString)
         _ = try await deadlines.run(within: timeout) { [client, logger] in
             if let users {
                 try await client.run("SELECT parley_log_change(\(users), \(payload))", logger: logger)
             } else {
                 try await client.run("SELECT parley_publish(\(payload))", logger: logger)
             }
-        }
-    }
-
-    /// The users whose history keeps `event`, `nil` for an event that is not kept.
-    static func hearers(of event: ClusterEvent) -> [String]? {
-        switch event {
-        case .messageUpdated(let message), .messageDeleted(let message):
-            [message.senderID.hexString, message.receiverID.hexString]
-        case .messagesRead(let receipt):
-            [receipt.by.hexString, receipt.with.hexString]
-        default:
-            nil
         }
     }
 

@@ -91,8 +91,12 @@ final class PostgresPresence: PresenceBackend {
                     onForgotten()
                 }
                 let reaped = try await call { client, logger, _ in
+                    // Old changes kept for recovery (migration 0009) are forgotten on the same beat.
                     let rows = try await client.query(
-                        "SELECT parley_instances_reap(make_interval(secs => \(ttlSeconds)))",
+                        """
+                        SELECT parley_instances_reap(make_interval(secs => \(ttlSeconds)))
+                        FROM (SELECT parley_purge_changes()) AS purged
+                        """,
                         logger: logger
                     )
                     for try await count in rows.decode(Int.self) { return count }

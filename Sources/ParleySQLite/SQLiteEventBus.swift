@@ -9,7 +9,7 @@ struct SQLiteEventBus: ClusterBus {
     let store: SQLiteStore
 
     func publish(_ event: ClusterEvent) async throws {
-        guard let users = Self.hearers(of: event) else {
+        guard let users = StoredEvent.changeHearers(of: event) else {
             if case .barrier = event {
                 // Through the write queue: every write queued before it has delivered its event.
                 try await store.write { [events = store.events] _ in events.deliver(event) }
@@ -67,12 +67,4 @@ struct SQLiteEventBus: ClusterBus {
         store.events.subscribe(handler)
     }
 
-    /// The users whose history keeps `event`, `nil` for an event that is not kept.
-    static func hearers(of event: ClusterEvent) -> [ObjectID]? {
-        switch event {
-        case .messageUpdated(let message), .messageDeleted(let message): [message.senderID, message.receiverID]
-        case .messagesRead(let receipt): [receipt.by, receipt.with]
-        default: nil
-        }
-    }
 }

@@ -24,11 +24,22 @@ public struct StoredEvent: Sendable, Hashable {
         }
     }
 
-    /// The events a store keeps: the ones about stored messages.
-    public static func isKept(_ event: ClusterEvent) -> Bool {
+    /// ``hearers(of:)`` for the events a bus keeps as it publishes them: changes to stored
+    /// messages. New messages are kept by the store that inserts them (the message is its own
+    /// record), so they are `nil` here like everything else.
+    public static func changeHearers(of event: ClusterEvent) -> [ObjectID]? {
+        if case .messageCreated = event { return nil }
+        return hearers(of: event)
+    }
+
+    /// The users whose history keeps `event` (a change to stored messages: its sender and
+    /// receiver, or the reader and the one read); `nil` for an event no store keeps.
+    public static func hearers(of event: ClusterEvent) -> [ObjectID]? {
         switch event {
-        case .messageCreated, .messageUpdated, .messageDeleted, .messagesRead: true
-        default: false
+        case .messageCreated(let message), .messageUpdated(let message), .messageDeleted(let message):
+            [message.senderID, message.receiverID]
+        case .messagesRead(let receipt): [receipt.by, receipt.with]
+        default: nil
         }
     }
 }

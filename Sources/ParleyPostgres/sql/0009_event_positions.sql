@@ -85,7 +85,8 @@ CREATE TABLE parley_changes_purged (
 INSERT INTO parley_changes_purged (through) VALUES (0);
 
 -- Forgets changes older than two days, a slice at a time, skipping rows another instance is
--- forgetting; the instances' reaper calls it (below).
+-- forgetting. Every instance calls it as it reaps dead instances (never while holding users'
+-- locks).
 CREATE FUNCTION parley_purge_changes() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     forgotten bigint;
@@ -101,24 +102,6 @@ BEGIN
     IF forgotten IS NOT NULL THEN
         UPDATE parley_changes_purged SET through = GREATEST(through, forgotten);
     END IF;
-END
-$$;
-
--- As in 0002, and changes are forgotten there too (not while holding users' locks).
-CREATE OR REPLACE FUNCTION parley_instances_reap(ttl interval) RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE
-    dead text;
-    reaped integer := 0;
-BEGIN
-    FOR dead IN
-        SELECT id FROM parley_instances WHERE heartbeat_at < now() - ttl FOR UPDATE SKIP LOCKED
-    LOOP
-        PERFORM parley_instance_remove(dead);
-        reaped := reaped + 1;
-    END LOOP;
-    DELETE FROM parley_event_spill WHERE created_at < now() - interval '5 minutes';
-    PERFORM parley_purge_changes();
-    RETURN reaped;
 END
 $$;
 

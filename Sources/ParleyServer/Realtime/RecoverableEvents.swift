@@ -24,8 +24,7 @@ struct RecoverableEvents: SocketRecoveryStore {
 
     /// Signed and naming the user, as ``StoredRecovery``'s: someone else's is refused.
     func sessionID(for socket: Socket) -> String {
-        let user = socket[data: SocketSession.self]?.userID ?? ObjectID()
-        return signer.encode(RecoverySessionID(sid: socket.id, user: user))
+        signer.sessionID(for: socket)
     }
 
     func record(_ broadcast: SocketBroadcast, in namespace: String) -> String? {

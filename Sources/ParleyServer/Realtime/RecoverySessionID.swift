@@ -1,5 +1,7 @@
 import Crypto
+import ParleyChat
 import ParleyDomain
+import SocketIO
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -28,6 +30,12 @@ struct RecoverySessionID: Hashable, Sendable {
 
         func encode(_ id: RecoverySessionID) -> String {
             "\(id.sid).\(id.user.hexString).\(mac(sid: id.sid, user: id.user.hexString))"
+        }
+
+        /// The pid of `socket`, naming its user (every socket that gets as far as being given
+        /// one was authenticated; without a user, no one could use it).
+        func sessionID(for socket: Socket) -> String {
+            encode(RecoverySessionID(sid: socket.id, user: socket[data: SocketSession.self]?.userID ?? ObjectID()))
         }
 
         /// The session a pid names, `nil` unless it is one this cluster signed.

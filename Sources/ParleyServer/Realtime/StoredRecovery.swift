@@ -32,9 +32,7 @@ struct StoredRecovery: SocketRecoveryStore {
     }
 
     func sessionID(for socket: Socket) -> String {
-        // Every socket that gets this far was authenticated; without a user, no one can use it.
-        let user = socket[data: SocketSession.self]?.userID ?? ObjectID()
-        return signer.encode(RecoverySessionID(sid: socket.id, user: user))
+        signer.sessionID(for: socket)
     }
 
     func persist(_ session: RecoverableSession) async {
