@@ -102,4 +102,23 @@ extension ClusterEvent {
         default: return self
         }
     }
+
+}
+
+@Suite("Stored events on the bus")
+struct StoredEventWireTests {
+    /// A store's announcements carry their position first; the bus reads it back, and anything
+    /// but a whole number, 0 or more, makes the announcement unreadable (ignored), never a trap.
+    @Test func storedEventsCarryTheirPositionAndABadOneIsRefused() {
+        let event = ClusterEvent.messageUpdated(ClusterEventTests.messages[0])
+        let body = event.encoded().dropFirst()
+        #expect(BusDelivery(encoded: event.encoded()) == .event(event))
+        #expect(BusDelivery(encoded: #"{"position":42,"# + body) == .stored(StoredEvent(event: event, position: 42)))
+        #expect(BusDelivery(encoded: #"{"position":9223372036854775807,"# + body)?.event == event)
+        for bad in ["-1", "1.5", "1e30", "99999999999999999999", "\"7\"", "null", "[]"] {
+            #expect(BusDelivery(encoded: #"{"position":"# + bad + "," + body) == nil, "position \(bad)")
+        }
+        #expect(BusDelivery(encoded: #"{"type":"barrier","token":"t1"}"#) == .event(.barrier("t1")))
+        #expect(BusDelivery(encoded: #"{"type":"barrier"}"#) == nil)
+    }
 }

@@ -183,6 +183,30 @@ def test_too_late_or_unknown_connects_anew(parley):
     assert unknown.connected["pid"] != "nobody"
 
 
+def test_hostile_offsets_and_pids_connect_anew(parley, store_env):
+    server = parley(env=store_env)
+    ann = server.signup(name="Ann")
+    client = RawClient(server, {"token": ann["token"]})
+    _, arguments = client.event()
+    client.cut()
+    pid = client.connected["pid"]
+    for offset in ["-1", "1.5", "99999999999999999999999", "", " 7", "0x10", "\u0000", "1" * 500]:
+        again = RawClient(server, {"token": ann["token"], "pid": pid, "offset": offset})
+        assert again.connected and again.connected["pid"] != pid, offset
+        again.ws.close()
+    for bad in ["..", "a.b.c", pid + "x", pid.replace(".", ".."), "x" * 1000, "\u00e9.6b146c10b6ec89728cb95147.00"]:
+        again = RawClient(server, {"token": ann["token"], "pid": bad, "offset": offset_of(arguments)})
+        assert again.connected and again.connected["pid"] != bad, (bad[:40], again.answer)
+        again.ws.close()
+    # A CONNECT larger than the module takes is refused as such.
+    huge = RawClient(server, {"token": ann["token"], "pid": "x" * 10000, "offset": offset_of(arguments)})
+    assert huge.connected is None and json.loads(huge.answer[1:]) == {"message": "Payload too large"}
+    # Offsets and pids of other types are not a recovery request at all.
+    again = RawClient(server, {"token": ann["token"], "pid": 7, "offset": [1]})
+    assert again.connected["pid"] != pid
+    assert requests.get(server.url + "/healthz").ok
+
+
 def test_recovery_can_be_turned_off(parley):
     server = parley(env={"SOCKET_RECOVERY_SECONDS": "0"})
     ann = server.signup(name="Ann")
