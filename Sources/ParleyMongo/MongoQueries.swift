@@ -34,7 +34,7 @@ enum MongoQueries {
         (MongoDocuments.users, "sessionsRevokedAt_1", ["sessionsRevokedAt": 1], false),
         // A user's groups.
         (MongoDocuments.groups, "members.userId_1", ["members.userId": 1], false),
-    ]
+    ] + groupMessageIndexes
 
     /// One `createIndexes` command per index, so that one the database cannot build (the Node
     /// app made an index of that name with other options; existing duplicate emails) does not

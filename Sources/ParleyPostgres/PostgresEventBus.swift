@@ -30,8 +30,11 @@ final class PostgresEventBus: ClusterBus {
     func publish(_ event: ClusterEvent) async throws {
         let payload = event.encoded()
         let users = StoredEvent.changeHearers(of: event)?.map(\.hexString)
+        let group = StoredEvent.isGroupEvent(event)
         _ = try await deadlines.run(within: timeout) { [client, logger] in
-            if let users {
+            if let users, group {
+                try await client.run("SELECT parley_log_group_change(\(users), \(payload))", logger: logger)
+            } else if let users {
                 try await client.run("SELECT parley_log_change(\(users), \(payload))", logger: logger)
             } else {
                 try await client.run("SELECT parley_publish(\(payload))", logger: logger)

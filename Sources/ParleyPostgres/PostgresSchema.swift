@@ -25,6 +25,7 @@ enum PostgresSchema {
             "0008_sessions_and_deleted_accounts.sql", PackageResources._008_sessions_and_deleted_accounts_sql),
         migration("0009_event_positions.sql", PackageResources._009_event_positions_sql),
         migration("0010_groups.sql", PackageResources._010_groups_sql),
+        migration("0011_group_messages.sql", PackageResources._011_group_messages_sql),
     ]
 
     private static func migration(_ name: String, _ bytes: [UInt8]) -> Migration {

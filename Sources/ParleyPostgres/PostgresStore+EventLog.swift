@@ -20,6 +20,12 @@ extension PostgresStore: EventLog {
                     (SELECT max(last_seq) FROM parley_conversations WHERE user_lo = \(user.hexString)),
                     (SELECT max(last_seq) FROM parley_conversations WHERE user_hi = \(user.hexString)),
                     (SELECT max(position) FROM parley_changes WHERE user_id = \(user.hexString)),
+                    (SELECT max(g.last_seq) FROM group_members AS m JOIN groups AS g ON g.id = m.group_id
+                     WHERE m.user_id = \(user.hexString)),
+                    (SELECT max(c.position) FROM group_members AS m
+                     CROSS JOIN LATERAL (SELECT max(position) AS position FROM parley_changes
+                                         WHERE user_id = m.group_id) AS c
+                     WHERE m.user_id = \(user.hexString)),
                     0)
                 """,
                 logger: self.logger
@@ -54,7 +60,10 @@ extension PostgresStore: EventLog {
                         SELECT position, payload, NULL, NULL, NULL, NULL, NULL, NULL,
                                NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz,
                                NULL::timestamptz
-                        FROM parley_changes WHERE user_id = \(user.hexString) AND position > \(position)
+                        FROM parley_changes
+                        WHERE (user_id = \(user.hexString)
+                               OR user_id IN (SELECT group_id FROM group_members WHERE user_id = \(user.hexString)))
+                          AND position > \(position)
                         ORDER BY position LIMIT \(limit)
                     ) AS changes
                 ) AS e
@@ -85,6 +94,25 @@ extension PostgresStore: EventLog {
                         (id, sender, receiver, row.5, row.6, row.7, created, updated, row.10, row.11, row.12))
                     events.append(StoredEvent(event: .messageCreated(message), position: row.0))
                 }
+            }
+            // The messages of the user's groups (a group's whole history is its members').
+            let grouped = try await client.query(
+                """
+                SELECT \(unescaped: Self.groupMessageColumns) FROM group_members AS m
+                JOIN groups AS g ON g.id = m.group_id AND g.last_seq > \(position)
+                CROSS JOIN LATERAL (
+                    SELECT * FROM group_messages AS gm WHERE gm.group_id = m.group_id AND gm.seq > \(position)
+                    ORDER BY gm.seq LIMIT \(limit)
+                ) AS gm
+                WHERE m.user_id = \(user.hexString)
+                ORDER BY gm.seq LIMIT \(limit)
+                """,
+                logger: self.logger)
+            let messages = try await Self.positionedGroupMessages(grouped)
+            if !messages.isEmpty {
+                events += messages.map { StoredEvent(event: .groupMessageCreated($0.message), position: $0.position) }
+                events.sort { $0.position < $1.position }
+                if events.count > limit { events.removeLast(events.count - limit) }
             }
             return events
         }

@@ -84,6 +84,18 @@ extension PostgresStore {
         }
     }
 
+    public func users(ids: [ObjectID]) async throws -> [UserRecord] {
+        let ids = Array(Set(ids.map(\.hexString)))
+        guard !ids.isEmpty else { return [] }
+        return try await perform { client in
+            let rows = try await client.query(
+                "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = ANY(\(ids))", logger: self.logger)
+            var records: [UserRecord] = []
+            for try await row in rows.decode(UserRow.self) { records.append(try Self.userRecord(row)) }
+            return records
+        }
+    }
+
     public func users(excluding id: ObjectID) async throws -> [User] {
         try await perform { client in
             let rows = try await client.query(

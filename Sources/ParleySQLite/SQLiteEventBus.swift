@@ -24,19 +24,7 @@ struct SQLiteEventBus: ClusterBus {
             // One transaction, and the event delivered inside the write queue once it is
             // committed: in order with every other write.
             let position = try await SQLiteStore.inTransaction(connection) { connection in
-                // AUTOINCREMENT keeps the largest seq ever given in sqlite_sequence; taking the next
-                // one there keeps one sequence for messages and changes.
-                _ = try await connection.query(
-                    """
-                    INSERT INTO sqlite_sequence (name, seq)
-                    SELECT 'messages', coalesce((SELECT max(seq) FROM messages), 0)
-                    WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'messages')
-                    """)
-                let rows = try await connection.query(
-                    "UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'messages' RETURNING seq")
-                guard let position = rows.first?.column("seq")?.integer else {
-                    throw SQLiteRowDecoder.CorruptRow(column: "sqlite_sequence.seq")
-                }
+                let position = try await SQLiteStore.nextPosition(connection)
                 for user in Set(users) {
                     _ = try await connection.query(
                         "INSERT INTO changes (user_id, position, payload, created_at) VALUES (?, ?, ?, ?)",

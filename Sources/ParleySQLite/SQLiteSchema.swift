@@ -195,5 +195,30 @@ enum SQLiteSchema {
             "CREATE INDEX group_members_user ON group_members (user_id, group_id)",
             "CREATE UNIQUE INDEX group_members_owner ON group_members (group_id) WHERE role = 'owner'",
         ],
+        // Group messages, at positions from the messages' sequence (one order for everything a
+        // user hears), and each member's read position.
+        [
+            """
+            CREATE TABLE group_messages (
+                seq            INTEGER PRIMARY KEY,
+                id             TEXT NOT NULL UNIQUE,
+                group_id       TEXT NOT NULL REFERENCES groups (id),
+                sender_id      TEXT NOT NULL REFERENCES users (id),
+                text           TEXT,
+                image          TEXT,
+                image_media_id TEXT,
+                created_at     INTEGER NOT NULL,
+                updated_at     INTEGER NOT NULL,
+                edited_at      INTEGER,
+                deleted_at     INTEGER
+            )
+            """,
+            "CREATE INDEX group_messages_group ON group_messages (group_id, seq)",
+            "CREATE INDEX group_messages_updated ON group_messages (group_id, updated_at, seq)",
+            "ALTER TABLE groups ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE group_members ADD COLUMN read_seq INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE group_members ADD COLUMN read_up_to TEXT",
+            "ALTER TABLE group_members ADD COLUMN read_at INTEGER",
+        ],
     ]
 }

@@ -16,7 +16,12 @@ extension SQLiteStore: EventLog {
             """
             SELECT max(coalesce((SELECT max(last_seq) FROM conversations WHERE user_lo = ?1), 0),
                        coalesce((SELECT max(last_seq) FROM conversations WHERE user_hi = ?1), 0),
-                       coalesce((SELECT max(position) FROM changes WHERE user_id = ?1), 0)) AS position
+                       coalesce((SELECT max(position) FROM changes WHERE user_id = ?1), 0),
+                       coalesce((SELECT max(g.last_seq) FROM group_members AS m JOIN groups AS g ON g.id = m.group_id
+                                 WHERE m.user_id = ?1), 0),
+                       coalesce((SELECT max(position) FROM changes
+                                 WHERE user_id IN (SELECT group_id FROM group_members WHERE user_id = ?1)), 0))
+                   AS position
             """,
             [.text(user.hexString)])
         return Int64(rows.first?.column("position")?.integer ?? 0)
@@ -46,7 +51,9 @@ extension SQLiteStore: EventLog {
                 UNION ALL
                 SELECT * FROM (
                     SELECT position, payload, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-                    FROM changes WHERE user_id = ?2 AND position > ?1
+                    FROM changes
+                    WHERE (user_id = ?2 OR user_id IN (SELECT group_id FROM group_members WHERE user_id = ?2))
+                      AND position > ?1
                     ORDER BY position LIMIT ?3
                 )
             )
@@ -54,7 +61,7 @@ extension SQLiteStore: EventLog {
             LIMIT ?3
             """,
             [.integer(Int(position)), .text(user.hexString), .integer(limit)])
-        return try rows.map { row in
+        var events = try rows.map { row in
             guard let position = row.column("position")?.integer else {
                 throw SQLiteRowDecoder.CorruptRow(column: "position")
             }
@@ -67,5 +74,24 @@ extension SQLiteStore: EventLog {
             }
             return StoredEvent(event: .messageCreated(try Self.message(row)), position: Int64(position))
         }
+        // The messages of the user's groups (a group's whole history is its members').
+        let grouped = try await read(
+            """
+            SELECT \(Self.groupMessageColumns) FROM group_members AS m
+            JOIN groups AS g ON g.id = m.group_id AND g.last_seq > ?1
+            JOIN group_messages AS gm ON gm.group_id = m.group_id AND gm.seq > ?1
+            WHERE m.user_id = ?2
+            ORDER BY gm.seq LIMIT ?3
+            """,
+            [.integer(Int(position)), .text(user.hexString), .integer(limit)])
+        if !grouped.isEmpty {
+            events += try grouped.map { row in
+                let seq = Int64(row.column("seq")?.integer ?? 0)
+                return StoredEvent(event: .groupMessageCreated(try Self.groupMessage(row)), position: seq)
+            }
+            events.sort { $0.position < $1.position }
+            if events.count > limit { events.removeLast(events.count - limit) }
+        }
+        return events
     }
 }

@@ -33,6 +33,20 @@ extension SQLiteStore {
         return try rows.first.map(Self.userRecord)
     }
 
+    public func users(ids: [ObjectID]) async throws -> [UserRecord] {
+        let ids = Array(Set(ids))
+        var records: [UserRecord] = []
+        // In slices, well below SQLite's limit on bound parameters.
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let slice = ids[start..<min(start + 500, ids.count)]
+            let rows = try await read(
+                "SELECT \(Self.userColumns) FROM users WHERE id IN (\(slice.map { _ in "?" }.joined(separator: ", ")))",
+                slice.map { .text($0.hexString) })
+            records += try rows.map(Self.userRecord)
+        }
+        return records
+    }
+
     public func user(email: String) async throws -> UserRecord? {
         let rows = try await read("SELECT \(Self.userColumns) FROM users WHERE email = ?", [.text(email)])
         return try rows.first.map(Self.userRecord)

@@ -35,12 +35,14 @@ public struct EditMessageRequest: FormDecodable {
     }
 }
 
-/// The `typing` and `stop-typing` events: `{to}`.
+/// The `typing` and `stop-typing` events: `{to}` for a user, or `{group}` for a group.
 public struct TypingRequest: FormDecodable {
-    public static let fieldNames = ["to"]
+    public static let fieldNames = ["to", "group"]
     public var to: String?
+    public var group: String?
 
     public init(fields: [String: String]) {
         to = fields["to"]
+        group = fields["group"]
     }
 }

@@ -65,3 +65,20 @@ public struct GroupMember: Sendable, Hashable {
         self.joinedAt = joinedAt
     }
 }
+
+extension Group: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case id = "_id"
+        case name, avatar, createdAt, updatedAt
+    }
+
+    /// `{_id, name, avatar, createdAt, updatedAt}`, as ``writeJSON(into:)`` writes it.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(name, forKey: .name)
+        try container.encode(avatar, forKey: .avatar)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(updatedAt, forKey: .updatedAt)
+    }
+}

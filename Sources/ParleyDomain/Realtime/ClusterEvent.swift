@@ -25,6 +25,16 @@ public enum ClusterEvent: Sendable, Hashable {
     /// Carries nothing: when an instance hears its own barrier back, it has heard every event
     /// committed before the barrier was sent (the bus delivers in commit order).
     case barrier(String)
+    /// A new message to a group (published by the store that stored it, like ``messageCreated(_:)``).
+    case groupMessageCreated(GroupMessage)
+    case groupMessageUpdated(GroupMessage)
+    case groupMessageDeleted(GroupMessage)
+    /// A member's read position in a group moved.
+    case groupRead(GroupReadReceipt)
+    /// A group was created or changed, or its membership did.
+    case groupChanged(GroupNotice)
+    /// `from` is typing in `group` (or stopped).
+    case groupTyping(from: ObjectID, group: ObjectID, stop: Bool)
 }
 
 extension ClusterEvent {
@@ -59,6 +69,18 @@ extension ClusterEvent {
             json.member("upTo", upTo.iso8601)
         case .barrier(let token):
             json.member("token", token)
+        case .groupMessageCreated(let message), .groupMessageUpdated(let message), .groupMessageDeleted(let message):
+            json.key("groupMessage")
+            message.writeJSON(into: &json)
+        case .groupRead(let receipt):
+            json.key("groupReceipt")
+            receipt.writeJSON(into: &json)
+        case .groupChanged(let notice):
+            json.key("notice")
+            notice.writeJSON(into: &json)
+        case .groupTyping(let from, let group, _):
+            json.member("from", from.hexString)
+            json.member("group", group.hexString)
         }
         json.endObject()
         return json.text
@@ -78,6 +100,12 @@ extension ClusterEvent {
         case .sessionEnded: "session-ended"
         case .sessionsRevoked: "sessions-revoked"
         case .barrier: "barrier"
+        case .groupMessageCreated: "group-message"
+        case .groupMessageUpdated: "group-message-updated"
+        case .groupMessageDeleted: "group-message-deleted"
+        case .groupRead: "group-read"
+        case .groupChanged: "group-changed"
+        case .groupTyping(_, _, let stop): stop ? "group-stop-typing" : "group-typing"
         }
     }
 
@@ -98,6 +126,10 @@ extension ClusterEvent {
         var user, from, to: ObjectID?
         var token: String?
         var upTo: Timestamp?
+        var groupMessage: GroupMessage?
+        var groupReceipt: GroupReadReceipt?
+        var notice: GroupNotice?
+        var group: ObjectID?
         do {
             try JSONReader.read(text) { reader throws(JSONReader.Malformed) in
                 try reader.readObject { reader, key throws(JSONReader.Malformed) in
@@ -110,6 +142,10 @@ extension ClusterEvent {
                     case "to": to = try reader.readObjectID()
                     case "token": token = try reader.readString()
                     case "upTo": upTo = try reader.readTimestampOrNull()
+                    case "groupMessage": groupMessage = try GroupMessage(reading: &reader)
+                    case "groupReceipt": groupReceipt = try GroupReadReceipt(reading: &reader)
+                    case "notice": notice = try GroupNotice(reading: &reader)
+                    case "group": group = try reader.readObjectID()
                     case "position":
                         guard let value = try reader.readNumber().integerValue, value >= 0 else {
                             throw reader.malformed("a position is a whole number, 0 or more")
@@ -157,6 +193,21 @@ extension ClusterEvent {
         case "barrier":
             guard let token else { return nil }
             self = .barrier(token)
+        case "group-message", "group-message-updated", "group-message-deleted":
+            guard let groupMessage else { return nil }
+            self =
+                type == "group-message"
+                ? .groupMessageCreated(groupMessage)
+                : type == "group-message-updated" ? .groupMessageUpdated(groupMessage) : .groupMessageDeleted(groupMessage)
+        case "group-read":
+            guard let groupReceipt else { return nil }
+            self = .groupRead(groupReceipt)
+        case "group-changed":
+            guard let notice else { return nil }
+            self = .groupChanged(notice)
+        case "group-typing", "group-stop-typing":
+            guard let from, let group else { return nil }
+            self = .groupTyping(from: from, group: group, stop: type == "group-stop-typing")
         default:
             return nil
         }

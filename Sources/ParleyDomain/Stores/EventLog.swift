@@ -20,6 +20,10 @@ public struct StoredEvent: Sendable, Hashable {
         case .messageCreated(let message): message.createdAt
         case .messageUpdated(let message), .messageDeleted(let message): message.updatedAt
         case .messagesRead(let receipt): receipt.readAt
+        case .groupMessageCreated(let message): message.createdAt
+        case .groupMessageUpdated(let message), .groupMessageDeleted(let message): message.updatedAt
+        case .groupRead(let receipt): receipt.readAt
+        case .groupChanged(let notice): notice.at
         default: nil
         }
     }
@@ -28,18 +32,35 @@ public struct StoredEvent: Sendable, Hashable {
     /// messages. New messages are kept by the store that inserts them (the message is its own
     /// record), so they are `nil` here like everything else.
     public static func changeHearers(of event: ClusterEvent) -> [ObjectID]? {
-        if case .messageCreated = event { return nil }
-        return hearers(of: event)
+        switch event {
+        case .messageCreated, .groupMessageCreated: return nil
+        default: return hearers(of: event)
+        }
     }
 
     /// The users whose history keeps `event` (a change to stored messages: its sender and
-    /// receiver, or the reader and the one read); `nil` for an event no store keeps.
+    /// receiver, or the reader and the one read; for a group's events, the group, whose history
+    /// every member reads); `nil` for an event no store keeps.
     public static func hearers(of event: ClusterEvent) -> [ObjectID]? {
         switch event {
         case .messageCreated(let message), .messageUpdated(let message), .messageDeleted(let message):
             [message.senderID, message.receiverID]
         case .messagesRead(let receipt): [receipt.by, receipt.with]
+        case .groupMessageCreated(let message), .groupMessageUpdated(let message), .groupMessageDeleted(let message):
+            [message.groupID]
+        case .groupRead(let receipt): [receipt.groupID]
+        // Users it removed hear it in their own history: they are no longer in the group's.
+        case .groupChanged(let notice): [notice.group.id] + notice.removed
         default: nil
+        }
+    }
+
+    /// Whether `event` is kept in a group's history: its ``hearers(of:)`` start with the group's
+    /// id, which stores use as the key of the group's history, and every member hears it.
+    public static func isGroupEvent(_ event: ClusterEvent) -> Bool {
+        switch event {
+        case .groupMessageCreated, .groupMessageUpdated, .groupMessageDeleted, .groupRead, .groupChanged: true
+        default: false
         }
     }
 }

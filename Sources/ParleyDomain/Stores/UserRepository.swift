@@ -16,6 +16,10 @@ public protocol UserRepository: Sendable {
     /// Every user except `id` and deleted ones, ordered by name (then id), for the contact list.
     func users(excluding id: ObjectID) async throws -> [User]
 
+    /// The records of those of `ids` that exist (deleted ones as tombstones), in no order: a
+    /// group's members by name.
+    func users(ids: [ObjectID]) async throws -> [UserRecord]
+
     /// Every token of `user` issued at or before `time` stops being valid ("log out everywhere").
     /// A later revocation already recorded stays.
     /// - Returns: whether there is such a user.
@@ -36,5 +40,16 @@ public struct UserUpdate: Sendable, Hashable {
     public init(previous: UserRecord, updated: UserRecord) {
         self.previous = previous
         self.updated = updated
+    }
+}
+
+extension UserRepository {
+    /// One lookup per id; stores override it with one query.
+    public func users(ids: [ObjectID]) async throws -> [UserRecord] {
+        var records: [UserRecord] = []
+        for id in Set(ids) {
+            if let record = try await user(id: id) { records.append(record) }
+        }
+        return records
     }
 }

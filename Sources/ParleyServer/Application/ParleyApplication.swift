@@ -31,6 +31,7 @@ public enum ParleyApplication {
         public let store: any ChatStore
         public let auth: AuthService
         public let messages: MessageService
+        public let groups: GroupService
         public let media: any MediaStore
         public let presence: PresenceService
         public let realtime: RealtimeHub
@@ -84,11 +85,16 @@ public enum ParleyApplication {
             editWindow: configuration.messages.editWindow,
             logger: logger
         )
+        let groups = GroupService(
+            users: store, groups: store, messages: store, media: media, images: images, presence: presence,
+            bus: store.bus, limits: configuration.messages.groupLimits, editWindow: configuration.messages.editWindow,
+            logger: logger)
         var socketOrigins = Set(configuration.server.corsOrigins)
         if !configuration.server.publicURL.isEmpty { socketOrigins.insert(configuration.server.publicURL) }
         let realtime = RealtimeHub(
             auth: auth,
             messages: messages,
+            groups: groups,
             presence: presence,
             bus: store.bus,
             eventLog: store.eventLog,
@@ -102,6 +108,7 @@ public enum ParleyApplication {
             store: store,
             auth: auth,
             messages: messages,
+            groups: groups,
             media: media,
             presence: presence,
             realtime: realtime
@@ -146,6 +153,11 @@ public enum ParleyApplication {
         ).addRoutes(to: router.group("api/auth"))
         MessageController(messages: messages, auth: auth, bodyLimit: configuration.messages.requestBodyLimit)
             .addRoutes(to: router.group("api/message"))
+        GroupController(groups: groups, auth: auth, bodyLimit: configuration.messages.requestBodyLimit)
+            .addRoutes(to: router.group("api/groups"))
+        ConversationController(
+            conversations: ConversationList(messages: store, groups: store, presence: presence), auth: auth
+        ).addRoutes(to: router.group("api/conversations"))
 
         let migrated = MigrationGate()
         var application = Application(

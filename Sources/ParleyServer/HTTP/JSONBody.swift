@@ -67,6 +67,7 @@ enum JSONBody {
         }
         var fields: [String: String] = [:]
         var wrongType: String?
+        var listError: String?
         var isObject = true
         do {
             try buffer.withUnsafeReadableBytes { bytes throws(JSONReader.Malformed) in
@@ -84,6 +85,24 @@ enum JSONBody {
                             fields[key] = try reader.readString()
                         case .null:
                             fields[key] = try reader.readStringOrNull()
+                        case .array where Body.listFieldNames.contains(key):
+                            var items: [String] = []
+                            var wellFormed = true
+                            try reader.readArray { reader throws(JSONReader.Malformed) in
+                                if try reader.nextKind() == .string {
+                                    let item = try reader.readString()
+                                    if item.contains(",") { wellFormed = false }
+                                    items.append(item)
+                                } else {
+                                    try reader.skipValue()
+                                    wellFormed = false
+                                }
+                            }
+                            if wellFormed {
+                                fields[key] = items.joined(separator: ",")
+                            } else if listError == nil {
+                                listError = key
+                            }
                         default:
                             try reader.skipValue()
                             if wrongType == nil { wrongType = key }
@@ -98,7 +117,11 @@ enum JSONBody {
         guard isObject else {
             throw ParleyError(.badRequest, code: "invalid_body", message: "The body must be a JSON object")
         }
-        if let wrongType { throw ParleyError.invalidField(wrongType, "\(wrongType) must be a string") }
+        if let wrongType {
+            let kind = Body.listFieldNames.contains(wrongType) ? "an array of strings" : "a string"
+            throw ParleyError.invalidField(wrongType, "\(wrongType) must be \(kind)")
+        }
+        if let listError { throw ParleyError.invalidField(listError, "\(listError) must be an array of ids") }
         return Body(fields: fields)
     }
 

@@ -8,3 +8,7 @@ import ParleyDomain
 extension Message: ResponseEncodable {}
 extension User: ResponseEncodable {}
 extension Contact: ResponseEncodable {}
+extension Group: ResponseEncodable {}
+extension GroupDetails: ResponseEncodable {}
+extension GroupMessage: ResponseEncodable {}
+extension ConversationEntry: ResponseEncodable {}

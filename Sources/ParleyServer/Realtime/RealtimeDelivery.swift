@@ -16,11 +16,13 @@ struct RealtimeDelivery: Sendable {
     /// Told when this instance's barriers come back.
     let barrier: BusBarrier?
 
-    /// An event as sockets hear it: its name and arguments, and who hears it.
+    /// An event as sockets hear it: its name and arguments, and who hears it: the devices of
+    /// `users`, and of every member of `group`.
     struct Broadcast {
         let name: String
         let arguments: [SocketValue]
         let users: [ObjectID]
+        var group: ObjectID? = nil
     }
 
     func deliver(_ delivery: BusDelivery) {
@@ -39,13 +41,27 @@ struct RealtimeDelivery: Sendable {
             ChatMetrics.busDelivered(afterMilliseconds: Timestamp.now().milliseconds(since: message.createdAt))
         }
         if let broadcast = Self.broadcast(of: event) {
-            var recipients = namespace.to(broadcast.users.map { RealtimeRooms.user($0) })
+            if case .groupChanged(let notice) = event { keepRooms(for: notice) }
+            var rooms = broadcast.users.map { RealtimeRooms.user($0) }
+            if let group = broadcast.group { rooms.append(RealtimeRooms.group(group)) }
+            var recipients = namespace.to(rooms)
             // The socket that sent it has its acknowledgement.
             if case .messageCreated(let message) = event, let sender = sent.delivered(message.id) {
                 recipients = recipients.except(sender)
             }
+            if case .groupMessageCreated(let message) = event, let sender = sent.delivered(message.id) {
+                recipients = recipients.except(sender)
+            }
             if let marks, let position {
-                marks.delivered(position, to: broadcast.users) { replayedAlready in
+                var users = broadcast.users
+                if let group = broadcast.group {
+                    // The group's members with a socket here: their marks move too.
+                    users += Set(
+                        namespace.to(RealtimeRooms.group(group)).localSockets.compactMap {
+                            $0[data: SocketSession.self]?.userID
+                        })
+                }
+                marks.delivered(position, to: users) { replayedAlready in
                     recipients.except(replayedAlready).emit(
                         broadcast.name, arguments: broadcast.arguments, offset: String(position))
                 }
@@ -75,8 +91,28 @@ struct RealtimeDelivery: Sendable {
             }
         case .barrier(let token):
             barrier?.arrived(token)
-        case .messageCreated, .messageUpdated, .messageDeleted, .messagesRead:
+        case .groupTyping(let from, let group, let stop):
+            namespace.to(RealtimeRooms.group(group)).except(RealtimeRooms.user(from)).emit(
+                stop ? "stop-typing" : "typing", ["from": .string(from.hexString), "group": .string(group.hexString)])
+        case .messageCreated, .messageUpdated, .messageDeleted, .messagesRead, .groupMessageCreated,
+            .groupMessageUpdated, .groupMessageDeleted, .groupRead, .groupChanged:
             break
+        }
+    }
+
+    /// Moves this instance's sockets in or out of a group's room as its membership changes,
+    /// before the notice itself is sent: members it adds hear it and everything after it, users
+    /// it removes hear it (through their own room) and nothing after it.
+    private func keepRooms(for notice: GroupNotice) {
+        let room = RealtimeRooms.group(notice.group.id)
+        for member in notice.added {
+            for socket in namespace.to(RealtimeRooms.user(member.userID)).localSockets { socket.join(room) }
+        }
+        for user in notice.removed {
+            for socket in namespace.to(RealtimeRooms.user(user)).localSockets { socket.leave(room) }
+        }
+        if notice.kind == .closed {
+            for socket in namespace.to(room).localSockets { socket.leave(room) }
         }
     }
 
@@ -103,6 +139,21 @@ struct RealtimeDelivery: Sendable {
                     ]
                 ],
                 users: [receipt.with, receipt.by])
+        case .groupMessageCreated(let message):
+            Broadcast(name: "new-group-message", arguments: [SocketValue(json: message)], users: [], group: message.groupID)
+        case .groupMessageUpdated(let message):
+            Broadcast(
+                name: "group-message-updated", arguments: [SocketValue(json: message)], users: [], group: message.groupID)
+        case .groupMessageDeleted(let message):
+            Broadcast(
+                name: "group-message-deleted", arguments: [SocketValue(json: message)], users: [], group: message.groupID)
+        case .groupRead(let receipt):
+            Broadcast(name: "group-read", arguments: [SocketValue(json: receipt)], users: [], group: receipt.groupID)
+        case .groupChanged(let notice):
+            // Users it removed are no longer in the group's room: they hear it in their own.
+            Broadcast(
+                name: "group-changed", arguments: [SocketValue(json: notice)], users: notice.removed,
+                group: notice.kind == .closed ? nil : notice.group.id)
         default:
             nil
         }
@@ -110,6 +161,13 @@ struct RealtimeDelivery: Sendable {
 }
 
 extension SocketValue {
+    /// A value as clients receive it: its JSON form, written into packets as it is.
+    init(json value: some JSONWritable) {
+        var json = JSONWriter()
+        value.writeJSON(into: &json)
+        self = .encoded(EncodedJSON(unchecked: json.text))
+    }
+
     /// A message as clients receive it: its JSON form (``Message/writeJSON(into:)``), written
     /// into packets as it is.
     init(_ message: Message) {

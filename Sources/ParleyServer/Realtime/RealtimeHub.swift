@@ -25,6 +25,7 @@ public final class RealtimeHub: Service {
     public init(
         auth: AuthService,
         messages: MessageService,
+        groups: GroupService,
         presence: PresenceService,
         bus: any ClusterBus,
         eventLog: (any EventLog)?,
@@ -69,7 +70,7 @@ public final class RealtimeHub: Service {
         )
         let authenticator = SocketAuthenticator(auth: auth, sessionIDs: signer)
         let handlers = SocketEventHandlers(
-            messages: messages, presence: presence, bus: bus, sent: sent, recovery: storedRecovery,
+            messages: messages, groups: groups, presence: presence, bus: bus, sent: sent, recovery: storedRecovery,
             settings: settings, logger: logger)
         io.main.use { socket in try await authenticator.authenticate(socket) }
         io.main.onConnection { socket in await handlers.connected(socket) }

@@ -10,6 +10,7 @@ import SocketIO
 /// per-socket rate.
 struct SocketEventHandlers: Sendable {
     let messages: MessageService
+    let groups: GroupService
     let presence: PresenceService
     let bus: any ClusterBus
     let sent: SentMessages
@@ -26,6 +27,7 @@ struct SocketEventHandlers: Sendable {
         }
         let user = session.userID
         socket.join(RealtimeRooms.user(user), RealtimeRooms.token(session.fingerprint))
+        await joinGroups(socket, of: user)
         let gate = SocketFloodGate(rate: settings.eventRate, burst: settings.eventBurst)
         socket.setEventGate { _ in gate.decide() }
 
@@ -79,6 +81,59 @@ struct SocketEventHandlers: Sendable {
         socket.on("stop-typing") { arguments, ack in
             await relayTyping(arguments, from: user, stop: true, ack: ack)
         }
+        socket.on("send-group-message") { arguments, ack in
+            await sendGroupMessage(arguments, from: user, socket: socket, ack: ack)
+        }
+        socket.on("mark-group-read") { arguments, ack in
+            await markGroupRead(arguments, by: user, ack: ack)
+        }
+    }
+
+    /// Puts the socket in the rooms of its user's groups. Membership can change while it is
+    /// read: the socket is in its user's room already, so a change announced from now on moves
+    /// it; one announced before is in a second reading, which drops rooms of groups left since.
+    private func joinGroups(_ socket: Socket, of user: ObjectID) async {
+        do {
+            let first = try await groups.list(of: user)
+            socket.join(first.map { RealtimeRooms.group($0.id) })
+            let now = Set(try await groups.list(of: user).map { RealtimeRooms.group($0.id) })
+            for group in first where !now.contains(RealtimeRooms.group(group.id)) {
+                socket.leave(RealtimeRooms.group(group.id))
+            }
+        } catch {
+            logger.warning("Could not read a user's groups; the socket gets no group events", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func sendGroupMessage(
+        _ arguments: [SocketValue], from user: ObjectID, socket: Socket, ack: Acknowledgement?
+    ) async {
+        let id = ObjectID()
+        do {
+            let request = try SocketPayload.decode(SendGroupMessageRequest.self, from: arguments)
+            sent.sending(id, from: socket.id)
+            let message = try await groups.send(
+                from: user, to: request.groupId, text: request.text, image: request.image.map(ImageInput.dataURI), id: id)
+            ack?.send([RealtimeReply.success([("message", SocketValue(json: message))])])
+        } catch {
+            sent.failed(id)
+            ack?.send([reply(to: error, in: "send-group-message")])
+        }
+    }
+
+    private func markGroupRead(_ arguments: [SocketValue], by user: ObjectID, ack: Acknowledgement?) async {
+        do {
+            let request = try SocketPayload.decode(MarkGroupReadRequest.self, from: arguments)
+            let (receipt, moved) = try await groups.markRead(in: request.groupId, by: user, upTo: request.upTo)
+            ack?.send([
+                RealtimeReply.success([
+                    ("groupId", .string(receipt.groupID.hexString)), ("upTo", .string(receipt.upTo.hexString)),
+                    ("readAt", .string(receipt.readAt.iso8601)), ("moved", .bool(moved)),
+                ])
+            ])
+        } catch {
+            ack?.send([reply(to: error, in: "mark-group-read")])
+        }
     }
 
     private func sendMessage(_ arguments: [SocketValue], from user: ObjectID, socket: Socket, ack: Acknowledgement?)
@@ -121,6 +176,11 @@ struct SocketEventHandlers: Sendable {
     private func relayTyping(_ arguments: [SocketValue], from user: ObjectID, stop: Bool, ack: Acknowledgement?) async {
         do {
             let request = try SocketPayload.decode(TypingRequest.self, from: arguments)
+            if request.to == nil, request.group != nil {
+                try await groups.typing(in: request.group, by: user, stop: stop)
+                ack?.send([RealtimeReply.success()])
+                return
+            }
             let receiver = try Validation.id(request.to, field: "to")
             do {
                 try await bus.publish(stop ? .stopTyping(from: user, to: receiver) : .typing(from: user, to: receiver))

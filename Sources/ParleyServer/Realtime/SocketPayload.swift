@@ -14,6 +14,15 @@ enum SocketPayload {
             switch payload[key] {
             case .string(let string)?: fields[key] = string
             case .null?, nil: continue
+            case .array(let items)? where Request.listFieldNames.contains(key):
+                var strings: [String] = []
+                for item in items {
+                    guard case .string(let string) = item, !string.contains(",") else {
+                        throw ParleyError.invalidField(key, "\(key) must be an array of ids")
+                    }
+                    strings.append(string)
+                }
+                fields[key] = strings.joined(separator: ",")
             default: throw ParleyError.invalidField(key, "\(key) must be a string")
             }
         }
