@@ -243,3 +243,18 @@ def test_missed_group_events_are_recovered(parley, across):
     live = api(one, ann, "POST", f"/api/groups/{gid}/messages", json={"text": "live"}).json()
     name, arguments = again.event()
     assert name == "new-group-message" and arguments[0]["_id"] == live["_id"]
+
+
+def test_a_deleted_account_leaves_its_groups(parley):
+    server = parley()
+    ann, bob, cat = (server.signup(name=n) for n in ("Ann", "Bob", "Cat"))
+    gid = create_group(server, ann, [bob, cat])["_id"]
+    assert api(server, ann, "PUT", f"/api/groups/{gid}/members/{cat['_id']}/role", json={"role": "admin"}).ok
+    b, b_events = connect(server, token=bob["token"])
+    reply = api(server, ann, "DELETE", "/api/auth/account", json={"password": ann["password"]})
+    assert reply.status_code == 200, reply.text
+    notice = b_events.wait_for("group-changed", lambda n: n["change"] == "member-left")
+    assert notice["removed"] == [ann["_id"]] and notice["roles"] == [{"userId": cat["_id"], "role": "owner"}]
+    roles = {m["_id"]: m["role"] for m in api(server, bob, "GET", f"/api/groups/{gid}").json()["members"]}
+    assert roles == {bob["_id"]: "member", cat["_id"]: "owner"}
+    b.disconnect()

@@ -140,6 +140,23 @@ public struct GroupService: Sendable {
         try await change(id, .leave, by: user)
     }
 
+    /// A deleted account leaves every group it was in (an owner hands ownership on, as when
+    /// leaving). Failures are logged: the account is gone already.
+    public func leaveAll(of user: ObjectID) async {
+        do {
+            for group in try await groups.groups(of: user) {
+                do {
+                    try await change(group.id.hexString, .leave, by: user)
+                } catch let error as ParleyError where error.code == GroupService.notFound.code {
+                    continue
+                }
+            }
+        } catch {
+            logger.warning(
+                "A deleted account could not leave its groups", metadata: ["user": "\(user)", "error": "\(error)"])
+        }
+    }
+
     /// Makes a member an admin or a member again (the owner only).
     public func setRole(in id: String?, by user: ObjectID, member: String?, role: String?) async throws -> GroupDetails {
         let member = try Validation.id(member, field: "userId")

@@ -140,6 +140,7 @@ public enum ParleyApplication {
         router.addEngineIORoutes(realtime.io.engine)
         AuthController(
             auth: auth,
+            groups: groups,
             exporter: AccountExporter(messages: store),
             cookie: SessionCookie(secure: configuration.environment == .production),
             rateLimit: AuthRateLimit(

@@ -8,6 +8,8 @@ import ParleyDomain
 /// the account itself: its data as JSON, its deletion.
 struct AuthController {
     let auth: AuthService
+    /// A deleted account leaves its groups.
+    let groups: GroupService
     let exporter: AccountExporter
     let cookie: SessionCookie
     let rateLimit: AuthRateLimit
@@ -86,6 +88,7 @@ struct AuthController {
         let user = try await auth.user(of: session)
         try rateLimit.check(request: request, context: context, email: user.email)
         try await auth.deleteAccount(session, password: body.password)
+        await groups.leaveAll(of: session.userID)
         return signedOut("Account deleted")
     }
 
