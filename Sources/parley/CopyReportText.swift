@@ -18,6 +18,9 @@ struct CopyReportText {
             }
             lines.append(line)
         }
+        if report.outcome != .dryRun && report.outcome != .refused && report.readPositions > 0 {
+            lines.append("members' read positions in groups moved forward: \(report.readPositions)")
+        }
         if report.outcome != .dryRun && report.outcome != .refused && report.tokenRevocations.read > 0 {
             lines.append(
                 "logged-out tokens (still refused on the target): read \(report.tokenRevocations.read), "

@@ -25,7 +25,14 @@ public struct CopyConflict: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        let record = "\(collection == .users ? "user" : "message") \(id)"
+        let noun =
+            switch collection {
+            case .users: "user"
+            case .messages: "message"
+            case .groups: "group"
+            case .groupMessages: "group message"
+            }
+        let record = "\(noun) \(id)"
         switch kind {
         case .invalid(let reason): return "\(record): invalid in the source: \(reason)"
         case .emailTaken(let email, let existingID):

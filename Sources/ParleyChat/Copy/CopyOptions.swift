@@ -32,4 +32,6 @@ public struct CopyOptions: Sendable {
 public enum CopyCollection: String, Sendable, Hashable, CaseIterable {
     case users
     case messages
+    case groups
+    case groupMessages = "group messages"
 }

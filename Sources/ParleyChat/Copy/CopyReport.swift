@@ -35,6 +35,10 @@ public struct CopyReport: Sendable {
     public var outcome: Outcome = .completed
     public var users = CollectionCopyReport()
     public var messages = CollectionCopyReport()
+    public var groups = CollectionCopyReport()
+    public var groupMessages = CollectionCopyReport()
+    /// Members' read positions in groups that moved on the target.
+    public var readPositions = 0
     /// Logged-out tokens not yet expired: read from the source, and new to the target.
     public var tokenRevocations = (read: 0, inserted: 0)
     /// The message after which this run resumed an earlier one.
@@ -54,9 +58,21 @@ public struct CopyReport: Sendable {
     }
 
     public subscript(collection: CopyCollection) -> CollectionCopyReport {
-        get { collection == .users ? users : messages }
+        get {
+            switch collection {
+            case .users: users
+            case .messages: messages
+            case .groups: groups
+            case .groupMessages: groupMessages
+            }
+        }
         set {
-            if collection == .users { users = newValue } else { messages = newValue }
+            switch collection {
+            case .users: users = newValue
+            case .messages: messages = newValue
+            case .groups: groups = newValue
+            case .groupMessages: groupMessages = newValue
+            }
         }
     }
 }

@@ -38,9 +38,13 @@ public struct StoreCopier: Sendable {
         let bound = try await source.settledLastMessageID()
         report.users.sourceCount = try await source.countUsers()
         report.messages.sourceCount = try await source.countMessages()
+        report.groups.sourceCount = try await source.countGroups()
+        report.groupMessages.sourceCount = try await source.countGroupMessages()
         if targetExists {
             report.users.targetCount = try await target.countUsers()
             report.messages.targetCount = try await target.countMessages()
+            report.groups.targetCount = try await target.countGroups()
+            report.groupMessages.targetCount = try await target.countGroupMessages()
         }
 
         if options.dryRun || options.onConflict == .fail {
@@ -62,6 +66,7 @@ public struct StoreCopier: Sendable {
         try await copyTokenRevocations(&report)
         guard let bound else {
             try await target.finishImport()
+            try await copyGroups(&report, skippedUsers: skippedUsers)
             return report
         }
         let completed: Bool
@@ -75,8 +80,68 @@ public struct StoreCopier: Sendable {
             throw error
         }
         try await target.finishImport()
-        if !completed { report.outcome = .stopped }
+        if !completed {
+            report.outcome = .stopped
+            return report
+        }
+        try await copyGroups(&report, skippedUsers: skippedUsers)
         return report
+    }
+
+    // MARK: Groups
+
+    /// Groups with their members, then every group message, then members' read positions (which
+    /// point at messages). Idempotent: groups and messages the target has are recognised by id,
+    /// read positions only move forward. Members and messages of users left behind stay behind.
+    private func copyGroups(_ report: inout CopyReport, skippedUsers: Set<ObjectID>) async throws {
+        progress(.init(phase: .copying, collection: .groups, done: 0, total: report.groups.sourceCount))
+        var after: ObjectID?
+        while true {
+            let batch = try await source.exportGroups(after: after, limit: options.batchSize)
+            guard let last = batch.last else { break }
+            after = last.group.id
+            report.groups.read += batch.count
+            let groups = batch.map { exported in
+                var kept = exported
+                kept.members.removeAll { skippedUsers.contains($0.userID) }
+                return kept
+            }
+            let inserted = try await target.importGroups(groups)
+            report.groups.inserted += inserted
+            report.groups.alreadyPresent += groups.count - inserted
+            progress(.init(phase: .copying, collection: .groups, done: report.groups.read, total: report.groups.sourceCount))
+        }
+        progress(
+            .init(
+                phase: .copying, collection: .groups, done: report.groups.read, total: report.groups.sourceCount,
+                finished: true))
+
+        let total = report.groupMessages.sourceCount
+        progress(.init(phase: .copying, collection: .groupMessages, done: 0, total: total))
+        var afterMessage: ObjectID?
+        while true {
+            let batch = try await source.exportGroupMessages(after: afterMessage, limit: options.batchSize)
+            guard let last = batch.last else { break }
+            afterMessage = last.id
+            report.groupMessages.read += batch.count
+            let messages = batch.filter { !skippedUsers.contains($0.senderID) }
+            report.groupMessages.skipped += batch.count - messages.count
+            let inserted = try await target.importGroupMessages(messages)
+            report.groupMessages.inserted += inserted
+            report.groupMessages.alreadyPresent += messages.count - inserted
+            progress(.init(phase: .copying, collection: .groupMessages, done: report.groupMessages.read, total: total))
+        }
+        progress(
+            .init(phase: .copying, collection: .groupMessages, done: report.groupMessages.read, total: total, finished: true))
+
+        after = nil
+        while true {
+            let batch = try await source.exportGroups(after: after, limit: options.batchSize)
+            guard let last = batch.last else { break }
+            after = last.group.id
+            let reads = batch.flatMap(\.reads).filter { !skippedUsers.contains($0.by) }
+            if !reads.isEmpty { report.readPositions += try await target.importReadPositions(reads) }
+        }
     }
 
     // MARK: Checking before writing

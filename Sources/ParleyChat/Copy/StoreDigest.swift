@@ -18,9 +18,17 @@ public struct CollectionDigest: Sendable, Hashable, CustomStringConvertible {
 public struct StoreDigest: Sendable, Hashable {
     public var users: CollectionDigest
     public var messages: CollectionDigest
+    /// Groups with their members and read positions.
+    public var groups: CollectionDigest
+    public var groupMessages: CollectionDigest
 
     public subscript(collection: CopyCollection) -> CollectionDigest {
-        collection == .users ? users : messages
+        switch collection {
+        case .users: users
+        case .messages: messages
+        case .groups: groups
+        case .groupMessages: groupMessages
+        }
     }
 
     /// Reads the whole store, a batch at a time.
@@ -70,7 +78,52 @@ public struct StoreDigest: Sendable, Hashable {
             afterMessage = last.id
             progress(.messages, messages.count)
         }
-        return StoreDigest(users: users.finish(), messages: messages.finish())
+        var groups = DigestBuilder()
+        var afterGroup: ObjectID?
+        while true {
+            let batch = try await store.exportGroups(after: afterGroup, limit: batchSize)
+            guard let last = batch.last else { break }
+            for exported in batch {
+                let group = exported.group
+                var fields: [String?] = [
+                    group.id.hexString, group.name, group.avatar, String(group.createdAt.millisecondsSince1970),
+                    String(group.updatedAt.millisecondsSince1970), group.closedAt.map { String($0.millisecondsSince1970) },
+                ]
+                for member in exported.members.sorted(by: { $0.userID < $1.userID }) {
+                    fields += [
+                        member.userID.hexString, member.role.rawValue, String(member.joinedAt.millisecondsSince1970),
+                    ]
+                }
+                fields.append("reads")
+                for read in exported.reads.sorted(by: { $0.by < $1.by }) {
+                    fields += [read.by.hexString, read.upTo.hexString, String(read.readAt.millisecondsSince1970)]
+                }
+                groups.add(fields)
+            }
+            afterGroup = last.group.id
+            progress(.groups, groups.count)
+        }
+
+        var groupMessages = DigestBuilder()
+        var afterGroupMessage: ObjectID?
+        while true {
+            let batch = try await store.groupMessagesByID(after: afterGroupMessage, limit: batchSize)
+            guard let last = batch.last else { break }
+            for message in batch {
+                groupMessages.add([
+                    message.id.hexString, message.groupID.hexString, message.senderID.hexString, message.text,
+                    message.image, String(message.createdAt.millisecondsSince1970),
+                    String(message.updatedAt.millisecondsSince1970),
+                    message.editedAt.map { String($0.millisecondsSince1970) },
+                    message.deletedAt.map { String($0.millisecondsSince1970) },
+                ])
+            }
+            afterGroupMessage = last.id
+            progress(.groupMessages, groupMessages.count)
+        }
+        return StoreDigest(
+            users: users.finish(), messages: messages.finish(), groups: groups.finish(),
+            groupMessages: groupMessages.finish())
     }
 }
 

@@ -59,6 +59,35 @@ public protocol ChatExporter: Sendable {
     /// None in a store from before revocations.
     func exportTokenRevocations(after: String?, unexpiredAt time: Timestamp, limit: Int) async throws
         -> [TokenRevocation]
+
+    func countGroups() async throws -> Int
+    func countGroupMessages() async throws -> Int
+
+    /// Groups (closed ones too) with ids greater than `after`, in id order, each with its
+    /// members and their read positions. A document another program wrote that cannot be read as
+    /// a group is left out.
+    func exportGroups(after: ObjectID?, limit: Int) async throws -> [ExportedGroup]
+
+    /// Group messages stored after message `after` (`nil`: from the first), in the order they
+    /// were stored.
+    /// - Throws: ``StoreError/cursorNotFound`` for an id the store does not have.
+    func exportGroupMessages(after: ObjectID?, limit: Int) async throws -> [GroupMessage]
+
+    /// Group messages with ids greater than `after`, in id order (for checksums).
+    func groupMessagesByID(after: ObjectID?, limit: Int) async throws -> [GroupMessage]
+}
+
+/// A group as `parley copy` carries it: the group, its members, their read positions.
+public struct ExportedGroup: Sendable, Hashable {
+    public var group: Group
+    public var members: [GroupMember]
+    public var reads: [GroupReadReceipt]
+
+    public init(group: Group, members: [GroupMember], reads: [GroupReadReceipt]) {
+        self.group = group
+        self.members = members
+        self.reads = reads
+    }
 }
 
 /// Writes copied records into a store, keeping their ids and timestamps.
@@ -76,6 +105,21 @@ public protocol ChatImporter: ChatExporter {
     /// Records these token revocations (those already recorded stay as they are).
     /// - Returns: how many were new.
     func importTokenRevocations(_ revocations: [TokenRevocation]) async throws -> Int
+
+    /// Inserts the groups whose id the store does not have yet, with their members (not their
+    /// read positions: those point at messages, copied after), in one transaction.
+    /// - Returns: how many were inserted.
+    func importGroups(_ groups: [ExportedGroup]) async throws -> Int
+
+    /// Inserts the group messages whose id the store does not have yet, in order, in one
+    /// transaction, without announcing them.
+    /// - Returns: how many were inserted.
+    func importGroupMessages(_ messages: [GroupMessage]) async throws -> Int
+
+    /// Moves members' read positions forward to these (never back; positions of users who are
+    /// not members, or at messages the store does not have, are left out).
+    /// - Returns: how many moved.
+    func importReadPositions(_ reads: [GroupReadReceipt]) async throws -> Int
 
     /// The ids of the users with these emails.
     func userIDs(withEmails emails: [String]) async throws -> [String: ObjectID]

@@ -58,6 +58,18 @@ struct StoreCopyTests {
                 #expect(sidebar.map(\.lastMessage) == original.map(\.lastMessage))
             }
             #expect(original.map(\.unreadCount).reduce(0, +) > 0)
+            // Groups: members and roles, the history in its order, read positions, the closed one.
+            #expect(there.groups.inserted == 2 && there.groupMessages.inserted == 9 && there.readPositions == 2)
+            #expect(digests[0].groups.count == 2 && digests[0].groupMessages.count == 9)
+            let member = seeded.users[2].user.id
+            let history = GroupMessageQuery(user: member, group: Seed.groupIDs.open, limit: 100)
+            #expect(try await back.groupMessages(history) == (try await source.groupMessages(history)))
+            #expect(try await back.readPositions(in: Seed.groupIDs.open) == (try await source.readPositions(in: Seed.groupIDs.open)))
+            #expect(try await back.role(of: seeded.users[1].user.id, in: Seed.groupIDs.open) == .admin)
+            #expect(try await back.group(id: Seed.groupIDs.closed, visibleTo: member) == nil)
+            #expect(try await back.groupSidebar(of: member) == (try await source.groupSidebar(of: member)))
+            let again = try await copy(from: source, to: middle, batchSize: 7)
+            #expect(again.groups.inserted == 0 && again.groupMessages.inserted == 0 && again.readPositions == 0)
         }
     }
 
@@ -265,9 +277,44 @@ enum Seed {
         try await store.revokeToken(
             revokedToken(user: users[0].user.id, expiresAt: .now().adding(milliseconds: 3_600_000)))
         try await store.revokeToken(revokedToken(user: users[0].user.id, expiresAt: .now().adding(milliseconds: -1)))
+        try await fillGroups(store, users: users.map(\.user.id))
         var stored: [UserRecord] = []
         for user in users + [dee] { stored.append(try #require(try await store.user(id: user.user.id))) }
         return (stored, messages)
+    }
+
+    /// The group ids ``fillGroups(_:users:)`` makes: one open with messages and read positions,
+    /// one closed.
+    static let groupIDs = (open: ObjectID("5f0000000000000000000001")!, closed: ObjectID("5f0000000000000000000002")!)
+
+    /// Groups of every shape a copy must keep: roles, an avatar, messages (text, image, edited,
+    /// deleted), read positions; a closed group.
+    static func fillGroups(_ store: any ChatStore, users: [ObjectID]) async throws {
+        let limits = GroupLimits()
+        let start = Timestamp(millisecondsSince1970: 1_700_000_300_000)
+        let open = Group(
+            id: groupIDs.open, name: "Team ✨", avatar: "https://example.com/g.png", avatarMediaID: "local:g",
+            createdAt: start, updatedAt: start)
+        _ = try await store.createGroup(open, owner: users[0], members: [users[1], users[2]], limits: limits)
+        _ = try await store.changeMembership(
+            of: open.id, .setRole(users[1], .admin), by: users[0], at: start.adding(milliseconds: 1), limits: limits)
+        var sent: [GroupMessage] = []
+        for index in 0..<9 {
+            let time = start.adding(milliseconds: 1000 * Int64(index + 1))
+            let message = GroupMessage(
+                id: ObjectID(), groupID: open.id, senderID: users[index % 3], text: index == 4 ? nil : "g\(index)\t✓",
+                image: index % 4 == 0 ? "https://example.com/g\(index).png" : nil, createdAt: time, updatedAt: time)
+            try await store.insertGroupMessage(message)
+            sent.append(message)
+        }
+        let later = start.adding(milliseconds: 60_000)
+        _ = try await store.editGroupMessage(id: sent[2].id, text: "edited", at: later)
+        _ = try await store.deleteGroupMessage(id: sent[3].id, at: later)
+        _ = try await store.markGroupRead(open.id, by: users[1], upTo: sent[6].id, at: later)
+        _ = try await store.markGroupRead(open.id, by: users[2], upTo: sent[1].id, at: later)
+        let closed = Group(id: groupIDs.closed, name: "Gone", createdAt: start, updatedAt: start)
+        _ = try await store.createGroup(closed, owner: users[2], members: [], limits: limits)
+        _ = try await store.changeMembership(of: closed.id, .leave, by: users[2], at: later, limits: limits)
     }
 
     /// A logged-out token, its fingerprint telling whether it expires in the future.
@@ -324,6 +371,24 @@ struct FailingImporter: ChatImporter {
     func lastStoredMessageID() async throws -> ObjectID? { try await inner.lastStoredMessageID() }
     func hasSchema() async throws -> Bool { try await inner.hasSchema() }
     func finishImport() async throws { try await inner.finishImport() }
+    func countGroups() async throws -> Int { try await inner.countGroups() }
+    func countGroupMessages() async throws -> Int { try await inner.countGroupMessages() }
+    func exportGroups(after: ObjectID?, limit: Int) async throws -> [ExportedGroup] {
+        try await inner.exportGroups(after: after, limit: limit)
+    }
+    func exportGroupMessages(after: ObjectID?, limit: Int) async throws -> [GroupMessage] {
+        try await inner.exportGroupMessages(after: after, limit: limit)
+    }
+    func groupMessagesByID(after: ObjectID?, limit: Int) async throws -> [GroupMessage] {
+        try await inner.groupMessagesByID(after: after, limit: limit)
+    }
+    func importGroups(_ groups: [ExportedGroup]) async throws -> Int { try await inner.importGroups(groups) }
+    func importGroupMessages(_ messages: [GroupMessage]) async throws -> Int {
+        try await inner.importGroupMessages(messages)
+    }
+    func importReadPositions(_ reads: [GroupReadReceipt]) async throws -> Int {
+        try await inner.importReadPositions(reads)
+    }
 
     actor Counter {
         var value = 0
@@ -357,6 +422,12 @@ struct ScriptedExporter: ChatExporter {
     func exportTokenRevocations(after: String?, unexpiredAt time: Timestamp, limit: Int) async throws
         -> [TokenRevocation]
     { [] }
+
+    func countGroups() async throws -> Int { 0 }
+    func countGroupMessages() async throws -> Int { 0 }
+    func exportGroups(after: ObjectID?, limit: Int) async throws -> [ExportedGroup] { [] }
+    func exportGroupMessages(after: ObjectID?, limit: Int) async throws -> [GroupMessage] { [] }
+    func groupMessagesByID(after: ObjectID?, limit: Int) async throws -> [GroupMessage] { [] }
 
     func exportMessages(after: ObjectID?, through: ObjectID, limit: Int) async throws -> [ExportedRecord<Message>] {
         var start = 0
