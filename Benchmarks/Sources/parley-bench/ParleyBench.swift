@@ -8,7 +8,7 @@ struct ParleyBench: AsyncParsableCommand {
         abstract: "Load generators for Parley's performance figures (see scripts/bench).",
         subcommands: [
             RoundTrip.self, CheckUnderLogins.self, SocketIOFanOut.self, SocketIOEcho.self, RealtimeLatency.self,
-            RealtimeThroughput.self, SidebarLatency.self, Soak.self, RecoveryAfterBlip.self,
+            RealtimeThroughput.self, SidebarLatency.self, Soak.self, RecoveryAfterBlip.self, GroupFanOut.self,
         ]
     )
 }

@@ -34,9 +34,25 @@ struct ParleyClient: Sendable {
         _ = try await call("GET", "/api/message/\(peer)?limit=50", token: session.token, expect: 200)
     }
 
-    /// The sidebar; returns how many entries and bytes it had.
-    func contacts(as session: Session, query: String = "") async throws -> (entries: Int, bytes: Int) {
-        let (_, bytes) = try await raw("GET", "/api/message/users\(query)", token: session.token, expect: 200)
+    /// Creates a group of `members` (ids); returns its id.
+    func createGroup(as session: Session, name: String, members: [String]) async throws -> String {
+        let body = try JSONSerialization.data(withJSONObject: ["name": name, "members": members] as [String: Any])
+        let (_, bytes) = try await raw("POST", "/api/groups", token: session.token, json: body, expect: 201)
+        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any]
+        guard let id = json?["_id"] as? String else { throw Failure(description: "POST /api/groups: no _id") }
+        return id
+    }
+
+    func sendToGroup(as session: Session, group: String, text: String) async throws {
+        _ = try await call("POST", "/api/groups/\(group)/messages", token: session.token, body: ["text": text], expect: 201)
+    }
+
+    /// The sidebar (`path`: `/api/message/users` or `/api/conversations`); returns how many
+    /// entries and bytes it had.
+    func contacts(as session: Session, path: String = "/api/message/users", query: String = "") async throws
+        -> (entries: Int, bytes: Int)
+    {
+        let (_, bytes) = try await raw("GET", "\(path)\(query)", token: session.token, expect: 200)
         let entries = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [Any]
         return (entries?.count ?? 0, bytes.readableBytes)
     }
@@ -72,6 +88,7 @@ struct ParleyClient: Sendable {
         _ path: String,
         token: String? = nil,
         body: [String: String]? = nil,
+        json: Data? = nil,
         expect: UInt
     ) async throws -> (HTTPClientResponse, ByteBuffer) {
         var request = HTTPClientRequest(url: baseURL + path)
@@ -80,6 +97,9 @@ struct ParleyClient: Sendable {
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        } else if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: json))
         }
         let response = try await http.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)

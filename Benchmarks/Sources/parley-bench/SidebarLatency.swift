@@ -17,6 +17,7 @@ struct SidebarLatency: AsyncParsableCommand {
     @Option(help: "The user's password.") var password: String
     @Option(help: "Requests to measure.") var requests = 300
     @Option(help: "Page size (the whole list when absent).") var limit: Int?
+    @Option(help: "The sidebar's path: /api/message/users, or /api/conversations.") var path = "/api/message/users"
 
     func run() async throws {
         try await withBenchmarkClient(connections: 1) { http in
@@ -24,15 +25,15 @@ struct SidebarLatency: AsyncParsableCommand {
             let session = try await client.logIn(email: email, password: password)
             let query = limit.map { "?limit=\($0)" } ?? ""
             var (entries, bytes) = (0, 0)
-            for _ in 0..<20 { (entries, bytes) = try await client.contacts(as: session, query: query) }
+            for _ in 0..<20 { (entries, bytes) = try await client.contacts(as: session, path: path, query: query) }
             var recorder = LatencyRecorder()
             let clock = ContinuousClock()
             for _ in 0..<requests {
                 let start = clock.now
-                _ = try await client.contacts(as: session, query: query)
+                _ = try await client.contacts(as: session, path: path, query: query)
                 recorder.record(clock.now - start)
             }
-            print("GET /api/message/users\(query): \(entries) entries, \(bytes) bytes per answer")
+            print("GET \(path)\(query): \(entries) entries, \(bytes) bytes per answer")
             print("  \(recorder.summary)")
         }
     }
