@@ -153,6 +153,8 @@ def test_bad_requests_get_clear_answers(parley):
         ({"name": "T", "members": "not-a-list"}, 400, "invalid_members"),
         ({"name": "T", "members": [1, 2]}, 400, "invalid_members"),
         ({"name": "T", "members": ["a,b"]}, 400, "invalid_members"),
+        ({"name": "T", "members": [""]}, 400, "invalid_members"),
+        ({"name": "T", "members": ""}, 400, "invalid_members"),
         ({"name": "", "members": []}, 400, "invalid_name"),
         ({"members": []}, 400, "missing_name"),
         ({"name": "x" * 101}, 400, "invalid_name"),
@@ -258,3 +260,33 @@ def test_a_deleted_account_leaves_its_groups(parley):
     roles = {m["_id"]: m["role"] for m in api(server, bob, "GET", f"/api/groups/{gid}").json()["members"]}
     assert roles == {bob["_id"]: "member", cat["_id"]: "owner"}
     b.disconnect()
+
+
+def test_a_member_removed_while_away_recovers_the_removal_and_nothing_after(parley, store_env):
+    server = parley(env=store_env)
+    ann, bob = server.signup(name="Ann"), server.signup(name="Bob")
+    gid = create_group(server, ann, [bob])["_id"]
+    client = RawClient(server, {"token": bob["token"]})
+    first = client.connected
+    seen = api(server, ann, "POST", f"/api/groups/{gid}/messages", json={"text": "seen"}).json()
+    name, arguments = client.events_until("new-group-message")[-1]
+    assert arguments[0]["_id"] == seen["_id"]
+    offset = offset_of(arguments)
+    client.cut()
+    before = api(server, ann, "POST", f"/api/groups/{gid}/messages", json={"text": "before"}).json()
+    assert api(server, ann, "DELETE", f"/api/groups/{gid}/members/{bob['_id']}").ok
+    after = api(server, ann, "POST", f"/api/groups/{gid}/messages", json={"text": "after"}).json()
+    again = RawClient(server, {"token": bob["token"], "pid": first["pid"], "offset": offset})
+    assert again.connected == {"sid": first["sid"], "pid": first["pid"]}
+    replayed = again.events_until("online-users")
+    messages = [args[0]["_id"] for name, args in replayed if name == "new-group-message"]
+    assert after["_id"] not in messages
+    assert [args[0]["change"] for name, args in replayed if name == "group-changed"] == ["member-removed"]
+    # Nothing of the group reaches the recovered socket any more.
+    api(server, ann, "POST", f"/api/groups/{gid}/messages", json={"text": "later"})
+    direct = api(server, ann, "POST", "/api/message", json={"to": bob["_id"], "text": "direct"}).json()
+    name, arguments = again.event()
+    assert name == "new-message" and arguments[0]["_id"] == direct["_id"]
+    # (The message sent before the removal is not replayed either: the group is closed to Bob now,
+    # over REST too.)
+    assert before["_id"] not in messages

@@ -81,7 +81,7 @@ enum JSONBody {
                     try reader.readObject { reader, key throws(JSONReader.Malformed) in
                         guard Body.fieldNames.contains(key) else { return try reader.skipValue() }
                         switch try reader.nextKind() {
-                        case .string:
+                        case .string where !Body.listFieldNames.contains(key):
                             fields[key] = try reader.readString()
                         case .null:
                             fields[key] = try reader.readStringOrNull()
@@ -91,7 +91,7 @@ enum JSONBody {
                             try reader.readArray { reader throws(JSONReader.Malformed) in
                                 if try reader.nextKind() == .string {
                                     let item = try reader.readString()
-                                    if item.contains(",") { wellFormed = false }
+                                    if item.isEmpty || item.contains(",") { wellFormed = false }
                                     items.append(item)
                                 } else {
                                     try reader.skipValue()

@@ -52,7 +52,8 @@ public final class RealtimeHub: Service {
                 store = StoredRecovery(log: eventLog, signer: signer, window: window, sent: sent, marks: parts.marks)
             } else {
                 store = RecoverableEvents(
-                    memory: InMemoryRecoveryStore(maxDisconnectionDuration: window), signer: signer)
+                    memory: InMemoryRecoveryStore(maxDisconnectionDuration: window), signer: signer,
+                    groupsOf: { user in try await groups.list(of: user) })
             }
             // The middleware runs for recovered sockets too: a token logged out meanwhile ends there.
             configuration.connectionStateRecovery = ConnectionStateRecovery(

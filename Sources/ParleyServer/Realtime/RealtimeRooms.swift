@@ -10,6 +10,8 @@ enum RealtimeRooms {
     /// adds or removes their user, on every instance.
     static func group(_ group: ObjectID) -> String { "group:\(group.hexString)" }
 
+    static func isGroup(_ room: String) -> Bool { room.hasPrefix("group:") }
+
     /// Every socket opened with one token: logging out ends them.
     static func token(_ fingerprint: String) -> String { "token:\(fingerprint)" }
 }

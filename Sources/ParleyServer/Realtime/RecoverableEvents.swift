@@ -17,10 +17,16 @@ import SocketIO
 /// connected to; on another one it connects anew (`recovered === false`) and catches up with
 /// `GET /api/message/:userId?after=`. Stores with one use ``StoredRecovery``.
 struct RecoverableEvents: SocketRecoveryStore {
-    static let recorded: Set<String> = ["new-message", "message-updated", "message-deleted", "messages-read"]
+    static let recorded: Set<String> = [
+        "new-message", "message-updated", "message-deleted", "messages-read", "new-group-message",
+        "group-message-updated", "group-message-deleted", "group-read", "group-changed",
+    ]
 
     let memory: InMemoryRecoveryStore
     let signer: RecoverySessionID.Signer
+    /// The groups a user is in now: a user removed while away is not sent the group's events
+    /// after their removal (they get the removal itself, in their own room).
+    let groupsOf: @Sendable (ObjectID) async throws -> [Group]
 
     /// Signed and naming the user, as ``StoredRecovery``'s: someone else's is refused.
     func sessionID(for socket: Socket) -> String {
@@ -43,6 +49,20 @@ struct RecoverableEvents: SocketRecoveryStore {
     }
 
     func missedPackets(of session: RecoverableSession, after offset: String) async -> [[SocketValue]]? {
-        await memory.missedPackets(of: session, after: offset)
+        // The session kept the rooms it had: only those of groups its user is still in count.
+        var current = session
+        if session.rooms.contains(where: RealtimeRooms.isGroup) {
+            let mine: Set<String>
+            if let user = session.data[SocketSession.self]?.userID,
+                let groups = try? await groupsOf(user)
+            {
+                mine = Set(groups.map { RealtimeRooms.group($0.id) })
+            } else {
+                // Unknown (the store did not answer): as for a non-member.
+                mine = []
+            }
+            current.rooms = session.rooms.filter { !RealtimeRooms.isGroup($0) || mine.contains($0) }
+        }
+        return await memory.missedPackets(of: current, after: offset)
     }
 }

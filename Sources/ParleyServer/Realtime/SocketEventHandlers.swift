@@ -89,19 +89,23 @@ struct SocketEventHandlers: Sendable {
         }
     }
 
-    /// Puts the socket in the rooms of its user's groups. Membership can change while it is
-    /// read: the socket is in its user's room already, so a change announced from now on moves
-    /// it; one announced before is in a second reading, which drops rooms of groups left since.
+    /// Puts the socket in the rooms of its user's groups, and out of any other group's room (a
+    /// socket recovered from memory comes back with the rooms it had, of groups its user may
+    /// have left since). Membership can change while it is read: the socket is in its user's
+    /// room already, so a change announced from now on moves it; one announced before is in a
+    /// second reading, which decides.
     private func joinGroups(_ socket: Socket, of user: ObjectID) async {
         do {
             let first = try await groups.list(of: user)
             socket.join(first.map { RealtimeRooms.group($0.id) })
             let now = Set(try await groups.list(of: user).map { RealtimeRooms.group($0.id) })
-            for group in first where !now.contains(RealtimeRooms.group(group.id)) {
-                socket.leave(RealtimeRooms.group(group.id))
+            for room in socket.rooms where RealtimeRooms.isGroup(room) && !now.contains(room) {
+                socket.leave(room)
             }
         } catch {
-            logger.warning("Could not read a user's groups; the socket gets no group events", metadata: ["error": "\(error)"])
+            for room in socket.rooms where RealtimeRooms.isGroup(room) { socket.leave(room) }
+            logger.warning(
+                "Could not read a user's groups; the socket gets no group events", metadata: ["error": "\(error)"])
         }
     }
 

@@ -12,12 +12,12 @@ enum SocketPayload {
         var fields: [String: String] = [:]
         for key in Request.fieldNames {
             switch payload[key] {
-            case .string(let string)?: fields[key] = string
+            case .string(let string)? where !Request.listFieldNames.contains(key): fields[key] = string
             case .null?, nil: continue
             case .array(let items)? where Request.listFieldNames.contains(key):
                 var strings: [String] = []
                 for item in items {
-                    guard case .string(let string) = item, !string.contains(",") else {
+                    guard case .string(let string) = item, !string.isEmpty, !string.contains(",") else {
                         throw ParleyError.invalidField(key, "\(key) must be an array of ids")
                     }
                     strings.append(string)
