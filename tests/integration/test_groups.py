@@ -290,3 +290,33 @@ def test_a_member_removed_while_away_recovers_the_removal_and_nothing_after(parl
     # (The message sent before the removal is not replayed either: the group is closed to Bob now,
     # over REST too.)
     assert before["_id"] not in messages
+
+
+GIF = "data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="
+
+
+def test_group_avatars_and_image_messages(parley):
+    server = parley()
+    ann, bob = server.signup(name="Ann"), server.signup(name="Bob")
+    created = api(server, ann, "POST", "/api/groups", json={"name": "Pics", "members": [bob["_id"]], "avatar": GIF})
+    assert created.status_code == 201, created.text
+    group = created.json()
+    assert group["avatar"].startswith("http") or group["avatar"].startswith("/uploads/")
+    gid = group["_id"]
+    # Members cannot change it; the owner removes it with an empty avatar.
+    assert api(server, bob, "PATCH", f"/api/groups/{gid}", json={"avatar": ""}).status_code == 403
+    cleared = api(server, ann, "PATCH", f"/api/groups/{gid}", json={"avatar": "", "name": "Pictures"})
+    assert cleared.status_code == 200 and cleared.json()["avatar"] == "" and cleared.json()["name"] == "Pictures"
+    # An image message, as JSON and as a multipart form.
+    sent = api(server, bob, "POST", f"/api/groups/{gid}/messages", json={"image": GIF})
+    assert sent.status_code == 201 and sent.json()["image"], sent.text
+    import base64
+    form = api(server, bob, "POST", f"/api/groups/{gid}/messages", data={"text": "with a file"},
+               files={"image": ("dot.gif", base64.b64decode(GIF.split(",")[1]), "image/gif")})
+    assert form.status_code == 201 and form.json()["image"] and form.json()["text"] == "with a file", form.text
+    # A group created from a form: members separated by commas.
+    cat = server.signup(name="Cat")
+    made = api(server, ann, "POST", "/api/groups", data={"name": "Form", "members": f"{bob['_id']},{cat['_id']}"},
+               files={"avatar": ("dot.gif", base64.b64decode(GIF.split(",")[1]), "image/gif")})
+    assert made.status_code == 201, made.text
+    assert len(made.json()["members"]) == 3 and made.json()["avatar"]
