@@ -38,6 +38,10 @@ public final class PostgresStore: ChatStore {
         var configuration = url.configuration
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
+        // Parley's queries are short; the planner's estimate for some (the sidebar's per-group
+        // unread counts) passes jit_above_cost, and compiling them took 177 ms of a 200 ms
+        // answer that takes 9 ms without (docs/benchmarks.md#groups).
+        configuration.options.additionalStartupParameters.append(("jit", "off"))
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.displayName = url.displayName
