@@ -11,30 +11,34 @@ import ParleyDomain
 enum MongoQueries {
     /// Indexes created at startup (by name, so an index the Node app's Mongoose already made with
     /// the same keys is recognised). Emails are stored normalised, so no collation is needed.
-    static let indexes: [(collection: String, name: String, keys: BSONDocument, unique: Bool)] = [
-        (MongoDocuments.users, "email_1", ["email": 1], true),
-        (MongoDocuments.users, "name_1__id_1", ["name": 1, "_id": 1], false),
-        // Conversation pages: both directions are an equality on the pair, then the id range.
-        (MongoDocuments.messages, "senderId_1_receiverId_1__id_1", ["senderId": 1, "receiverId": 1, "_id": 1], false),
-        // Catching up on changes since a time.
-        (
-            MongoDocuments.messages, "senderId_1_receiverId_1_updatedAt_1",
-            ["senderId": 1, "receiverId": 1, "updatedAt": 1], false
-        ),
-        // The sidebar: every message a user received (the sent ones use the first index).
-        (MongoDocuments.messages, "receiverId_1__id_1", ["receiverId": 1, "_id": 1], false),
-        // Shared realtime (replica sets): cleaning old events, an instance's users.
-        (MongoEventBus.collection, "at_1", ["at": 1], false),
-        (MongoPresence.online, "instances_1", ["instances": 1], false),
-        (MongoPresence.instances, "heartbeatAt_1", ["heartbeatAt": 1], false),
-        // Sessions ended early: revocations read since a time, expired ones pruned; users who
-        // logged out everywhere.
-        (MongoDocuments.revokedTokens, "revokedAt_1", ["revokedAt": 1], false),
-        (MongoDocuments.revokedTokens, "expiresAt_1", ["expiresAt": 1], false),
-        (MongoDocuments.users, "sessionsRevokedAt_1", ["sessionsRevokedAt": 1], false),
-        // A user's groups.
-        (MongoDocuments.groups, "members.userId_1", ["members.userId": 1], false),
-    ] + groupMessageIndexes
+    static let indexes: [(collection: String, name: String, keys: BSONDocument, unique: Bool)] =
+        [
+            (MongoDocuments.users, "email_1", ["email": 1], true),
+            (MongoDocuments.users, "name_1__id_1", ["name": 1, "_id": 1], false),
+            // Conversation pages: both directions are an equality on the pair, then the id range.
+            (
+                MongoDocuments.messages, "senderId_1_receiverId_1__id_1", ["senderId": 1, "receiverId": 1, "_id": 1],
+                false
+            ),
+            // Catching up on changes since a time.
+            (
+                MongoDocuments.messages, "senderId_1_receiverId_1_updatedAt_1",
+                ["senderId": 1, "receiverId": 1, "updatedAt": 1], false
+            ),
+            // The sidebar: every message a user received (the sent ones use the first index).
+            (MongoDocuments.messages, "receiverId_1__id_1", ["receiverId": 1, "_id": 1], false),
+            // Shared realtime (replica sets): cleaning old events, an instance's users.
+            (MongoEventBus.collection, "at_1", ["at": 1], false),
+            (MongoPresence.online, "instances_1", ["instances": 1], false),
+            (MongoPresence.instances, "heartbeatAt_1", ["heartbeatAt": 1], false),
+            // Sessions ended early: revocations read since a time, expired ones pruned; users who
+            // logged out everywhere.
+            (MongoDocuments.revokedTokens, "revokedAt_1", ["revokedAt": 1], false),
+            (MongoDocuments.revokedTokens, "expiresAt_1", ["expiresAt": 1], false),
+            (MongoDocuments.users, "sessionsRevokedAt_1", ["sessionsRevokedAt": 1], false),
+            // A user's groups.
+            (MongoDocuments.groups, "members.userId_1", ["members.userId": 1], false),
+        ] + groupMessageIndexes
 
     /// One `createIndexes` command per index, so that one the database cannot build (the Node
     /// app made an index of that name with other options; existing duplicate emails) does not

@@ -215,7 +215,9 @@ extension PostgresStore {
             {
                 let group = try Self.group((row.0, row.1, row.2, row.3, row.4, row.5, row.6))
                 var last: LastMessage?
-                if let id = row.7.flatMap(ObjectID.init), let sender = row.8.flatMap(ObjectID.init), let created = row.12 {
+                if let id = row.7.flatMap(ObjectID.init), let sender = row.8.flatMap(ObjectID.init),
+                    let created = row.12
+                {
                     last = LastMessage(
                         id: id, senderID: sender, text: row.9, hasImage: row.10, deleted: row.11,
                         createdAt: Timestamp(created))

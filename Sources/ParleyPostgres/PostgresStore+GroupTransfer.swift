@@ -131,7 +131,8 @@ extension PostgresStore {
                 var inserted: Set<String> = []
                 for try await id in rows.decode(String.self) { inserted.insert(id) }
                 for exported in groups where inserted.contains(exported.group.id.hexString) {
-                    try await Self.insert(exported.members, into: exported.group.id, on: connection, logger: self.logger)
+                    try await Self.insert(
+                        exported.members, into: exported.group.id, on: connection, logger: self.logger)
                 }
                 return inserted.count
             }

@@ -52,7 +52,8 @@ extension SQLiteStore {
                         Self.time(message.createdAt), Self.time(message.updatedAt),
                     ])
                 _ = try await connection.query(
-                    "UPDATE groups SET last_seq = ? WHERE id = ?", [.integer(position), .text(message.groupID.hexString)])
+                    "UPDATE groups SET last_seq = ? WHERE id = ?",
+                    [.integer(position), .text(message.groupID.hexString)])
                 return position
             }
             // Still in the write queue: members hear messages in the order they were stored.
@@ -177,7 +178,8 @@ extension SQLiteStore {
         try await readers.withConnection { try await Self.role(of: user, in: group, on: $0) }
     }
 
-    static func role(of user: ObjectID, in group: ObjectID, on connection: SQLiteConnection) async throws -> GroupRole? {
+    static func role(of user: ObjectID, in group: ObjectID, on connection: SQLiteConnection) async throws -> GroupRole?
+    {
         let rows = try await connection.query(
             """
             SELECT m.role FROM group_members AS m JOIN groups AS g ON g.id = m.group_id
@@ -208,7 +210,8 @@ extension SQLiteStore {
                 last = LastMessage(
                     id: try decoder.id("last_id"), senderID: try decoder.id("last_sender"),
                     text: decoder.optionalText("last_text"), hasImage: row.column("last_has_image")?.integer == 1,
-                    deleted: row.column("last_deleted")?.integer == 1, createdAt: try decoder.timestamp("last_created_at"))
+                    deleted: row.column("last_deleted")?.integer == 1,
+                    createdAt: try decoder.timestamp("last_created_at"))
             }
             return GroupSidebarEntry(
                 group: try Self.group(row), lastMessage: last, unreadCount: row.column("unread")?.integer ?? 0)

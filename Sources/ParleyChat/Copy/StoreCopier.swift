@@ -109,7 +109,8 @@ public struct StoreCopier: Sendable {
             let inserted = try await target.importGroups(groups)
             report.groups.inserted += inserted
             report.groups.alreadyPresent += groups.count - inserted
-            progress(.init(phase: .copying, collection: .groups, done: report.groups.read, total: report.groups.sourceCount))
+            progress(
+                .init(phase: .copying, collection: .groups, done: report.groups.read, total: report.groups.sourceCount))
         }
         progress(
             .init(
@@ -132,7 +133,9 @@ public struct StoreCopier: Sendable {
             progress(.init(phase: .copying, collection: .groupMessages, done: report.groupMessages.read, total: total))
         }
         progress(
-            .init(phase: .copying, collection: .groupMessages, done: report.groupMessages.read, total: total, finished: true))
+            .init(
+                phase: .copying, collection: .groupMessages, done: report.groupMessages.read, total: total,
+                finished: true))
 
         after = nil
         while true {

@@ -87,7 +87,8 @@ public struct StoreDigest: Sendable, Hashable {
                 let group = exported.group
                 var fields: [String?] = [
                     group.id.hexString, group.name, group.avatar, String(group.createdAt.millisecondsSince1970),
-                    String(group.updatedAt.millisecondsSince1970), group.closedAt.map { String($0.millisecondsSince1970) },
+                    String(group.updatedAt.millisecondsSince1970),
+                    group.closedAt.map { String($0.millisecondsSince1970) },
                 ]
                 for member in exported.members.sorted(by: { $0.userID < $1.userID }) {
                     fields += [

@@ -45,7 +45,8 @@ public struct ConversationList: Sendable {
         entries += try await grouped.map { entry in
             ConversationEntry(
                 kind: .group, id: entry.group.id, name: entry.group.name, avatar: entry.group.avatar, online: nil,
-                lastMessage: entry.lastMessage, unreadCount: entry.unreadCount, activeAt: entry.activeAt, deleted: false)
+                lastMessage: entry.lastMessage, unreadCount: entry.unreadCount, activeAt: entry.activeAt, deleted: false
+            )
         }
         entries.sort { ($0.activeAt, $0.id) > ($1.activeAt, $1.id) }
         if let start {
@@ -75,7 +76,8 @@ public struct ConversationList: Sendable {
 
     static func decode(_ cursor: String) throws -> (time: Timestamp, id: ObjectID) {
         let parts = cursor.split(separator: "_", omittingEmptySubsequences: false)
-        guard parts.count == 2, let ms = Int64(parts[0]), ms >= 0, ms < 253_402_300_800_000, let id = ObjectID(String(parts[1]))
+        guard parts.count == 2, let ms = Int64(parts[0]), ms >= 0, ms < 253_402_300_800_000,
+            let id = ObjectID(String(parts[1]))
         else { throw ParleyError.invalidField("cursor", "cursor must be a value from X-Next-Cursor") }
         return (Timestamp(millisecondsSince1970: ms), id)
     }

@@ -102,7 +102,10 @@ extension GroupService {
             throw ParleyError(
                 .forbidden, code: "edit_window_closed", message: "Messages can be edited for a while after sending")
         }
-        guard let edited = try await Self.call({ try await messages.editGroupMessage(id: message.id, text: text, at: now) })
+        guard
+            let edited = try await Self.call({
+                try await messages.editGroupMessage(id: message.id, text: text, at: now)
+            })
         else { throw Self.deleted }
         await publish(.groupMessageUpdated(edited))
         return edited
@@ -134,7 +137,9 @@ extension GroupService {
     /// Tells the group's other members' devices that `user` is typing (or stopped).
     public func typing(in group: String?, by user: ObjectID, stop: Bool) async throws {
         let groupID = try Validation.id(group, field: "group")
-        guard try await Self.call({ try await messages.role(of: user, in: groupID) }) != nil else { throw Self.notFound }
+        guard try await Self.call({ try await messages.role(of: user, in: groupID) }) != nil else {
+            throw Self.notFound
+        }
         do {
             try await bus.publish(.groupTyping(from: user, group: groupID, stop: stop))
         } catch {
@@ -147,7 +152,9 @@ extension GroupService {
     private func ownMessage(_ messageID: String?, in group: String?, of user: ObjectID) async throws -> GroupMessage {
         let groupID = try Validation.id(group, field: "groupId")
         let id = try Validation.id(messageID, field: "messageId")
-        guard try await Self.call({ try await messages.role(of: user, in: groupID) }) != nil else { throw Self.notFound }
+        guard try await Self.call({ try await messages.role(of: user, in: groupID) }) != nil else {
+            throw Self.notFound
+        }
         guard let message = try await Self.call({ try await messages.groupMessage(id: id) }), message.groupID == groupID
         else { throw ParleyError.messageNotFound }
         guard message.senderID == user else {

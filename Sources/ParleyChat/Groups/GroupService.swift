@@ -57,7 +57,9 @@ public struct GroupService: Sendable {
             updatedAt: now)
         let created: [GroupMember]
         do {
-            created = try await Self.call { try await groups.createGroup(group, owner: owner, members: memberIDs, limits: limits) }
+            created = try await Self.call {
+                try await groups.createGroup(group, owner: owner, members: memberIDs, limits: limits)
+            }
         } catch {
             if let mediaID = stored?.mediaID { try? await media.delete(mediaID) }
             throw error
@@ -107,7 +109,9 @@ public struct GroupService: Sendable {
         }
         let result: (previous: Group, updated: Group)
         do {
-            result = try await Self.call { try await groups.updateGroup(id: groupID, by: user, changes: changes, at: .now()) }
+            result = try await Self.call {
+                try await groups.updateGroup(id: groupID, by: user, changes: changes, at: .now())
+            }
         } catch {
             if let mediaID = stored?.mediaID { try? await media.delete(mediaID) }
             throw error
@@ -158,7 +162,8 @@ public struct GroupService: Sendable {
     }
 
     /// Makes a member an admin or a member again (the owner only).
-    public func setRole(in id: String?, by user: ObjectID, member: String?, role: String?) async throws -> GroupDetails {
+    public func setRole(in id: String?, by user: ObjectID, member: String?, role: String?) async throws -> GroupDetails
+    {
         let member = try Validation.id(member, field: "userId")
         guard let raw = role else { throw ParleyError.missingField("role") }
         guard let role = GroupRole(rawValue: raw), role != .owner else {

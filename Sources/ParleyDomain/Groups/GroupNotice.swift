@@ -113,7 +113,8 @@ extension GroupNotice: JSONWritable {
                     added.append(try GroupMember(reading: &reader, defaultTime: nil))
                 }
             case "removed":
-                try reader.readArray { reader throws(JSONReader.Malformed) in removed.append(try reader.readObjectID()) }
+                try reader.readArray { reader throws(JSONReader.Malformed) in removed.append(try reader.readObjectID())
+                }
             case "roles":
                 try reader.readArray { reader throws(JSONReader.Malformed) in
                     roles.append(try GroupMember(reading: &reader, defaultTime: Timestamp(millisecondsSince1970: 0)))
@@ -185,7 +186,9 @@ extension GroupMember {
             default: try reader.skipValue()
             }
         }
-        guard let user, let role, let joinedAt else { throw reader.malformed("a member needs userId, role and joinedAt") }
+        guard let user, let role, let joinedAt else {
+            throw reader.malformed("a member needs userId, role and joinedAt")
+        }
         self.init(userID: user, role: role, joinedAt: joinedAt)
     }
 }

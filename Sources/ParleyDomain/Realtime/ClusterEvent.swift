@@ -198,7 +198,8 @@ extension ClusterEvent {
             self =
                 type == "group-message"
                 ? .groupMessageCreated(groupMessage)
-                : type == "group-message-updated" ? .groupMessageUpdated(groupMessage) : .groupMessageDeleted(groupMessage)
+                : type == "group-message-updated"
+                    ? .groupMessageUpdated(groupMessage) : .groupMessageDeleted(groupMessage)
         case "group-read":
             guard let groupReceipt else { return nil }
             self = .groupRead(groupReceipt)

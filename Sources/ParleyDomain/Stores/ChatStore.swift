@@ -8,7 +8,9 @@ import Synchronization
 /// once graceful shutdown has closed them. After ``insertMessage(_:)`` returns, a
 /// ``ClusterEvent/messageCreated(_:)`` reaches every instance through ``bus``, in the order
 /// messages of a conversation were stored.
-public protocol ChatStore: UserRepository, MessageRepository, GroupRepository, GroupMessageRepository, TokenRevocations, Service {
+public protocol ChatStore: UserRepository, MessageRepository, GroupRepository, GroupMessageRepository, TokenRevocations,
+    Service
+{
     /// Carries events between instances (in process for a single-instance store).
     var bus: any ClusterBus { get }
 

@@ -20,7 +20,8 @@ struct ConversationController {
         let identity = try context.requireIdentity()
         let query = request.uri.queryParameters
         let (entries, next) = try await conversations.page(
-            of: identity.userID, limit: query.get("limit"), cursor: query.get("cursor").flatMap { $0.isEmpty ? nil : $0 })
+            of: identity.userID, limit: query.get("limit"),
+            cursor: query.get("cursor").flatMap { $0.isEmpty ? nil : $0 })
         var headers = HTTPFields()
         if let next { headers[MessageController.nextCursor] = next }
         return EditedResponse(headers: headers, response: entries)

@@ -42,7 +42,8 @@ struct GroupController {
         try await groups.list(of: try context.requireIdentity().userID)
     }
 
-    @Sendable func create(request: Request, context: ParleyRequestContext) async throws -> EditedResponse<GroupDetails> {
+    @Sendable func create(request: Request, context: ParleyRequestContext) async throws -> EditedResponse<GroupDetails>
+    {
         let identity = try context.requireIdentity()
         let (body, file) = try await JSONBody.decodeForm(CreateGroupRequest.self, from: request, limit: bodyLimit)
         let details = try await groups.create(

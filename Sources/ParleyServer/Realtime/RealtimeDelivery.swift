@@ -140,13 +140,16 @@ struct RealtimeDelivery: Sendable {
                 ],
                 users: [receipt.with, receipt.by])
         case .groupMessageCreated(let message):
-            Broadcast(name: "new-group-message", arguments: [SocketValue(json: message)], users: [], group: message.groupID)
+            Broadcast(
+                name: "new-group-message", arguments: [SocketValue(json: message)], users: [], group: message.groupID)
         case .groupMessageUpdated(let message):
             Broadcast(
-                name: "group-message-updated", arguments: [SocketValue(json: message)], users: [], group: message.groupID)
+                name: "group-message-updated", arguments: [SocketValue(json: message)], users: [],
+                group: message.groupID)
         case .groupMessageDeleted(let message):
             Broadcast(
-                name: "group-message-deleted", arguments: [SocketValue(json: message)], users: [], group: message.groupID)
+                name: "group-message-deleted", arguments: [SocketValue(json: message)], users: [],
+                group: message.groupID)
         case .groupRead(let receipt):
             Broadcast(name: "group-read", arguments: [SocketValue(json: receipt)], users: [], group: receipt.groupID)
         case .groupChanged(let notice):

@@ -117,7 +117,8 @@ struct SocketEventHandlers: Sendable {
             let request = try SocketPayload.decode(SendGroupMessageRequest.self, from: arguments)
             sent.sending(id, from: socket.id)
             let message = try await groups.send(
-                from: user, to: request.groupId, text: request.text, image: request.image.map(ImageInput.dataURI), id: id)
+                from: user, to: request.groupId, text: request.text, image: request.image.map(ImageInput.dataURI),
+                id: id)
             ack?.send([RealtimeReply.success([("message", SocketValue(json: message))])])
         } catch {
             sent.failed(id)

@@ -64,7 +64,9 @@ struct StoreCopyTests {
             let member = seeded.users[2].user.id
             let history = GroupMessageQuery(user: member, group: Seed.groupIDs.open, limit: 100)
             #expect(try await back.groupMessages(history) == (try await source.groupMessages(history)))
-            #expect(try await back.readPositions(in: Seed.groupIDs.open) == (try await source.readPositions(in: Seed.groupIDs.open)))
+            #expect(
+                try await back.readPositions(in: Seed.groupIDs.open)
+                    == (try await source.readPositions(in: Seed.groupIDs.open)))
             #expect(try await back.role(of: seeded.users[1].user.id, in: Seed.groupIDs.open) == .admin)
             #expect(try await back.group(id: Seed.groupIDs.closed, visibleTo: member) == nil)
             #expect(try await back.groupSidebar(of: member) == (try await source.groupSidebar(of: member)))

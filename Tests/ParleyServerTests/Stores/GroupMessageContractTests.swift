@@ -23,7 +23,8 @@ struct GroupMessageContractTests {
                 users.append(record.user.id)
             }
             let group = Group(id: ObjectID(), name: "Team", createdAt: .now(), updatedAt: .now())
-            _ = try await store.createGroup(group, owner: users[0], members: Array(users.dropFirst()), limits: Self.limits)
+            _ = try await store.createGroup(
+                group, owner: users[0], members: Array(users.dropFirst()), limits: Self.limits)
             try await body(store, group.id, users)
         }
     }
@@ -31,7 +32,8 @@ struct GroupMessageContractTests {
     static func message(_ text: String, from sender: ObjectID, in group: ObjectID, at time: Timestamp = .now())
         -> GroupMessage
     {
-        GroupMessage(id: ObjectID(), groupID: group, senderID: sender, text: text, image: nil, createdAt: time, updatedAt: time)
+        GroupMessage(
+            id: ObjectID(), groupID: group, senderID: sender, text: text, image: nil, createdAt: time, updatedAt: time)
     }
 
     @Test(arguments: StoreKind.available)
@@ -146,7 +148,9 @@ struct GroupMessageContractTests {
             let deliveries = try await heard(on: store.bus) {
                 try await withThrowingTaskGroup(of: Void.self) { tasks in
                     for (index, user) in users.enumerated() {
-                        tasks.addTask { try await store.insertGroupMessage(Self.message("m\(index)", from: user, in: group)) }
+                        tasks.addTask {
+                            try await store.insertGroupMessage(Self.message("m\(index)", from: user, in: group))
+                        }
                     }
                     try await tasks.waitForAll()
                 }
@@ -184,7 +188,8 @@ struct GroupMessageContractTests {
                 let outcome = try await store.changeMembership(
                     of: group, .remove(cat), by: ann, at: .now(), limits: Self.limits)
                 let notice = GroupNotice(
-                    outcome, of: .remove(cat), group: Group(id: group, name: "Team", createdAt: .now(), updatedAt: .now()),
+                    outcome, of: .remove(cat),
+                    group: Group(id: group, name: "Team", createdAt: .now(), updatedAt: .now()),
                     by: ann, at: .now())
                 try await store.bus.publish(.groupChanged(notice))
                 try await store.insertGroupMessage(Self.message("after", from: ann, in: group))
