@@ -1,5 +1,6 @@
 // The MongoDB trait builds this module (swift build --traits MongoDB); without it, it is empty.
 #if MongoDB
+import Logging
 import ParleyDomain
 
 /// Groups in collection `groups`, members embedded. A change reads the group, decides it with
@@ -81,10 +82,27 @@ extension MongoStore {
                 "members": .array(next.map { .document(MongoDocuments.document($0)) }), "updatedAt": .date(time),
             ]
             if outcome.closed { set["closedAt"] = .date(time) }
-            if try await replace(group, as: current, set: set) { return outcome }
+            if try await replace(group, as: current, set: set) {
+                var changed = current.group
+                changed.updatedAt = time
+                await announce(.groupChanged(GroupNotice(outcome, of: change, group: changed, by: actor, at: time)))
+                return outcome
+            }
             try await Self.backOff()
         }
         throw StoreError.unavailable("The group is changing too fast; try again")
+    }
+
+    /// Right after the change (MongoDB has no transaction to put it in): to this process's
+    /// sockets alone, or through the database to every instance.
+    private func announce(_ event: ClusterEvent) async {
+        guard eventBus.isShared else { return eventBus.deliver(event) }
+        do {
+            try await eventBus.publish(event)
+        } catch {
+            logger.warning(
+                "A group change could not be announced to other instances", metadata: ["error": "\(error)"])
+        }
     }
 
     public func updateGroup(id: ObjectID, by actor: ObjectID, changes: GroupChanges, at time: Timestamp)

@@ -37,6 +37,10 @@ extension PostgresStore: EventLog {
 
     public func events(of user: ObjectID, after position: Int64, limit: Int) async throws -> [StoredEvent]? {
         try await perform { client in
+            // One snapshot for every read: an event committed between two of them would be
+            // missed by the first and passed over by the second's later positions.
+            try await client.withTransaction(logger: self.logger) { client in
+            try await client.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: self.logger)
             let purged = try await client.query("SELECT through FROM parley_changes_purged", logger: self.logger)
             for try await through in purged.decode(Int64.self) where position < through { return nil }
             // Each conversation with something newer gives its first `limit` messages after
@@ -57,7 +61,9 @@ extension PostgresStore: EventLog {
                     WHERE (c.user_lo = \(user.hexString) OR c.user_hi = \(user.hexString)) AND c.last_seq > \(position)
                     UNION ALL
                     SELECT * FROM (
-                        SELECT position, payload, NULL, NULL, NULL, NULL, NULL, NULL,
+                        -- A removal is kept under the group and under the user it removed: one
+                        -- row per position (the user may be back in the group).
+                        SELECT DISTINCT ON (position) position, payload, NULL, NULL, NULL, NULL, NULL, NULL,
                                NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz,
                                NULL::timestamptz
                         FROM parley_changes
@@ -115,6 +121,7 @@ extension PostgresStore: EventLog {
                 if events.count > limit { events.removeLast(events.count - limit) }
             }
             return events
+            }
         }
     }
 }

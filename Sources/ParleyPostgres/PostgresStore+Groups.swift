@@ -90,11 +90,14 @@ extension PostgresStore {
         try await perform { client in
             try await client.withTransaction(logger: self.logger) { connection in
                 let locked = try await connection.query(
-                    "SELECT id FROM groups WHERE id = \(group.hexString) AND closed_at IS NULL FOR UPDATE",
+                    """
+                    SELECT \(unescaped: Self.groupColumns) FROM groups AS g
+                    WHERE g.id = \(group.hexString) AND g.closed_at IS NULL FOR UPDATE
+                    """,
                     logger: self.logger)
-                var found = false
-                for try await _ in locked.decode(String.self) { found = true }
-                guard found else { throw GroupChangeError.groupNotFound }
+                var found: Group?
+                for try await row in locked.decode(GroupRow.self) { found = try Self.group(row) }
+                guard var current = found else { throw GroupChangeError.groupNotFound }
                 let rows = try await connection.query(
                     "SELECT user_id, role, joined_at FROM group_members WHERE group_id = \(group.hexString)",
                     logger: self.logger)
@@ -128,6 +131,13 @@ extension PostgresStore {
                 try await connection.run(
                     "UPDATE groups SET updated_at = \(time.postgres), closed_at = \(closed) WHERE id = \(group.hexString)",
                     logger: self.logger)
+                // Announced in this transaction, under the order lock (taken after the group's
+                // row, as a group message takes them): in order with the group's messages.
+                current.updatedAt = time
+                let event = ClusterEvent.groupChanged(GroupNotice(outcome, of: change, group: current, by: actor, at: time))
+                let keys = StoredEvent.hearers(of: event)?.map(\.hexString) ?? []
+                try await connection.run(
+                    "SELECT parley_log_group_change(\(keys), \(event.encoded()))", logger: self.logger)
                 return outcome
             }
         }

@@ -18,30 +18,11 @@ struct SQLiteEventBus: ClusterBus {
             }
             return
         }
-        let payload = event.encoded()
-        let now = Int(Timestamp.now().millisecondsSince1970)
         try await store.write { [events = store.events] connection in
             // One transaction, and the event delivered inside the write queue once it is
             // committed: in order with every other write.
             let position = try await SQLiteStore.inTransaction(connection) { connection in
-                let position = try await SQLiteStore.nextPosition(connection)
-                for user in Set(users) {
-                    _ = try await connection.query(
-                        "INSERT INTO changes (user_id, position, payload, created_at) VALUES (?, ?, ?, ?)",
-                        [.text(user.hexString), .integer(position), .text(payload), .integer(now)])
-                }
-                if position % 100 == 0 {
-                    // Changes older than two days (longer than any recovery window) are forgotten,
-                    // and the last position forgotten is kept.
-                    let cutoff = SQLiteData.integer(now - 2 * 86_400_000)
-                    _ = try await connection.query(
-                        """
-                        UPDATE changes_purged SET through = max(through, coalesce(
-                            (SELECT max(position) FROM changes WHERE created_at < ?), 0))
-                        """, [cutoff])
-                    _ = try await connection.query("DELETE FROM changes WHERE created_at < ?", [cutoff])
-                }
-                return position
+                try await SQLiteStore.logChange(event, for: users, on: connection)
             }
             events.deliver(.stored(StoredEvent(event: event, position: Int64(position))))
         }
@@ -55,4 +36,34 @@ struct SQLiteEventBus: ClusterBus {
         store.events.subscribe(handler)
     }
 
+}
+
+extension SQLiteStore {
+    /// Keeps `event` for each of `users` (or groups) at the next position, inside the caller's
+    /// transaction of a write job; the caller delivers it once that commits.
+    /// - Returns: its position.
+    static func logChange(_ event: ClusterEvent, for users: [ObjectID], on connection: SQLiteConnection) async throws
+        -> Int
+    {
+        let payload = event.encoded()
+        let now = Int(Timestamp.now().millisecondsSince1970)
+        let position = try await nextPosition(connection)
+        for user in Set(users) {
+            _ = try await connection.query(
+                "INSERT INTO changes (user_id, position, payload, created_at) VALUES (?, ?, ?, ?)",
+                [.text(user.hexString), .integer(position), .text(payload), .integer(now)])
+        }
+        if position % 100 == 0 {
+            // Changes older than two days (longer than any recovery window) are forgotten, and the
+            // last position forgotten is kept.
+            let cutoff = SQLiteData.integer(now - 2 * 86_400_000)
+            _ = try await connection.query(
+                """
+                UPDATE changes_purged SET through = max(through, coalesce(
+                    (SELECT max(position) FROM changes WHERE created_at < ?), 0))
+                """, [cutoff])
+            _ = try await connection.query("DELETE FROM changes WHERE created_at < ?", [cutoff])
+        }
+        return position
+    }
 }

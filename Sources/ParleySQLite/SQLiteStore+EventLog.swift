@@ -28,7 +28,26 @@ extension SQLiteStore: EventLog {
     }
 
     public func events(of user: ObjectID, after position: Int64, limit: Int) async throws -> [StoredEvent]? {
-        let purged = try await read("SELECT through FROM changes_purged")
+        // One snapshot for every read: an event committed between two of them would be missed by
+        // the first and passed over by the second's later positions.
+        try await readers.withConnection { connection in
+            _ = try await connection.query("BEGIN")
+            do {
+                let events = try await events(of: user, after: position, limit: limit, on: connection)
+                _ = try await connection.query("COMMIT")
+                return events
+            } catch {
+                _ = try? await connection.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    private func events(of user: ObjectID, after position: Int64, limit: Int, on connection: SQLiteConnection)
+        async throws -> [StoredEvent]?
+    {
+        let read = { (sql: String, binds: [SQLiteData]) in try await connection.query(sql, binds) }
+        let purged = try await read("SELECT through FROM changes_purged", [])
         if let through = purged.first?.column("through")?.integer, position < Int64(through) { return nil }
         let rows = try await read(
             """
@@ -50,10 +69,13 @@ extension SQLiteStore: EventLog {
                 )
                 UNION ALL
                 SELECT * FROM (
-                    SELECT position, payload, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+                    SELECT position, min(payload), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
                     FROM changes
                     WHERE (user_id = ?2 OR user_id IN (SELECT group_id FROM group_members WHERE user_id = ?2))
                       AND position > ?1
+                    -- A removal is kept under the group and under the user it removed: one row
+                    -- per position (the user may be back in the group).
+                    GROUP BY position
                     ORDER BY position LIMIT ?3
                 )
             )

@@ -66,36 +66,48 @@ extension SQLiteStore {
     public func changeMembership(
         of group: ObjectID, _ change: GroupChange, by actor: ObjectID, at time: Timestamp, limits: GroupLimits
     ) async throws -> GroupChangeOutcome {
-        try await writeTransaction { connection in
-            let rows = try await connection.query(
-                """
-                SELECT m.user_id, m.role, m.joined_at FROM groups AS g JOIN group_members AS m ON m.group_id = g.id
-                WHERE g.id = ? AND g.closed_at IS NULL
-                """,
-                [.text(group.hexString)])
-            let roster = GroupRoster(try rows.map(Self.member))
-            var counts: [ObjectID: Int] = [:]
-            if case .add(let users) = change {
-                try GroupRoster.checkSize(of: users, limits: limits)
-                counts = try await Self.groupCounts(of: users, on: connection)
-            }
-            let outcome = try roster.apply(change, by: actor, at: time, limits: limits, groupCounts: counts)
-            guard !outcome.isEmpty else { return outcome }
-            for user in outcome.removed {
+        try await write { [events] connection in
+            let (outcome, announced) = try await Self.inTransaction(connection) {
+                connection -> (GroupChangeOutcome, StoredEvent?) in
+                let found = try await connection.query(
+                    "SELECT \(Self.groupColumns) FROM groups AS g WHERE g.id = ? AND g.closed_at IS NULL",
+                    [.text(group.hexString)])
+                guard let row = found.first else { throw GroupChangeError.groupNotFound }
+                var current = try Self.group(row)
+                let rows = try await connection.query(
+                    "SELECT user_id, role, joined_at FROM group_members WHERE group_id = ?", [.text(group.hexString)])
+                let roster = GroupRoster(try rows.map(Self.member))
+                var counts: [ObjectID: Int] = [:]
+                if case .add(let users) = change {
+                    try GroupRoster.checkSize(of: users, limits: limits)
+                    counts = try await Self.groupCounts(of: users, on: connection)
+                }
+                let outcome = try roster.apply(change, by: actor, at: time, limits: limits, groupCounts: counts)
+                guard !outcome.isEmpty else { return (outcome, nil) }
+                for user in outcome.removed {
+                    _ = try await connection.query(
+                        "DELETE FROM group_members WHERE group_id = ? AND user_id = ?",
+                        [.text(group.hexString), .text(user.hexString)])
+                }
+                try await Self.insert(outcome.added, into: group, on: connection)
+                // Demotions before the new owner: one owner at a time.
+                for (user, role) in outcome.roles.sorted(by: { $0.value > $1.value }) {
+                    _ = try await connection.query(
+                        "UPDATE group_members SET role = ? WHERE group_id = ? AND user_id = ?",
+                        [.text(role.rawValue), .text(group.hexString), .text(user.hexString)])
+                }
                 _ = try await connection.query(
-                    "DELETE FROM group_members WHERE group_id = ? AND user_id = ?",
-                    [.text(group.hexString), .text(user.hexString)])
+                    "UPDATE groups SET updated_at = ?, closed_at = ? WHERE id = ?",
+                    [Self.time(time), outcome.closed ? Self.time(time) : .null, .text(group.hexString)])
+                // Announced in this write: in order with the group's messages.
+                current.updatedAt = time
+                let event = ClusterEvent.groupChanged(
+                    GroupNotice(outcome, of: change, group: current, by: actor, at: time))
+                let position = try await Self.logChange(
+                    event, for: StoredEvent.hearers(of: event) ?? [], on: connection)
+                return (outcome, StoredEvent(event: event, position: Int64(position)))
             }
-            try await Self.insert(outcome.added, into: group, on: connection)
-            // Demotions before the new owner: one owner at a time.
-            for (user, role) in outcome.roles.sorted(by: { $0.value > $1.value }) {
-                _ = try await connection.query(
-                    "UPDATE group_members SET role = ? WHERE group_id = ? AND user_id = ?",
-                    [.text(role.rawValue), .text(group.hexString), .text(user.hexString)])
-            }
-            _ = try await connection.query(
-                "UPDATE groups SET updated_at = ?, closed_at = ? WHERE id = ?",
-                [Self.time(time), outcome.closed ? Self.time(time) : .null, .text(group.hexString)])
+            if let announced { events.deliver(.stored(announced)) }
             return outcome
         }
     }

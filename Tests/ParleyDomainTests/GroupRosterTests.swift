@@ -111,3 +111,20 @@ struct GroupRosterTests {
         }
     }
 }
+
+extension GroupRosterTests {
+    /// What `parley copy` does with members it leaves behind: they leave, ownership passes on.
+    @Test func membersLeftBehindLeaveAsTheyWould() {
+        let (owner, admin, member) = (ObjectID(), ObjectID(), ObjectID())
+        let start = Timestamp(millisecondsSince1970: 1_000)
+        let roster = GroupRoster([
+            GroupMember(userID: owner, role: .owner, joinedAt: start),
+            GroupMember(userID: member, role: .member, joinedAt: start),
+            GroupMember(userID: admin, role: .admin, joinedAt: start.adding(milliseconds: 5)),
+        ])
+        let withoutOwner = roster.without([owner])
+        #expect(withoutOwner.owner == admin && withoutOwner.members.count == 2)
+        #expect(roster.without([member]).owner == owner)
+        #expect(roster.without([owner, admin, member]).members.isEmpty)
+    }
+}

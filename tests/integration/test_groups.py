@@ -1,5 +1,7 @@
 """Group conversations as a user sees them: REST under /api/groups, the combined sidebar, and the
 Socket.IO events, on one instance and across two sharing PostgreSQL (docs/groups.md)."""
+import time
+
 import pytest
 import requests
 
@@ -166,6 +168,12 @@ def test_bad_requests_get_clear_answers(parley):
         reply = api(server, ann, "POST", "/api/groups", json=body)
         assert reply.status_code == status and reply.json()["code"] == code, (body, reply.text)
     assert ghost in api(server, ann, "POST", "/api/groups", json={"name": "T", "members": [ghost]}).json()["message"]
+    # A list longer than any group is refused at once, not compared pairwise.
+    many = [f"{n:024x}" for n in range(100_001)]
+    started = time.monotonic()
+    reply = api(server, ann, "POST", "/api/groups", json={"name": "T", "members": many})
+    assert reply.status_code == 400 and reply.json()["code"] == "invalid_members", reply.text[:200]
+    assert time.monotonic() - started < 5
     group = create_group(server, ann, [bob])
     gid = group["_id"]
     assert api(server, ann, "GET", "/api/groups/nope").status_code == 400
@@ -320,3 +328,23 @@ def test_group_avatars_and_image_messages(parley):
                files={"avatar": ("dot.gif", base64.b64decode(GIF.split(",")[1]), "image/gif")})
     assert made.status_code == 201, made.text
     assert len(made.json()["members"]) == 3 and made.json()["avatar"]
+
+
+def test_a_recovered_socket_does_not_get_its_own_group_message_again(parley):
+    server = parley()
+    ann, bob = server.signup(name="Ann"), server.signup(name="Bob")
+    gid = create_group(server, ann, [bob])["_id"]
+    client = RawClient(server, {"token": bob["token"]})
+    first = client.connected
+    name, arguments = client.event()
+    assert name == "online-users"
+    offset = offset_of(arguments)
+    client.ws.send('420["send-group-message",{"groupId":"%s","text":"mine"}]' % gid)
+    while not client._next_socketio().startswith("30"):
+        pass
+    client.cut()
+    theirs = api(server, ann, "POST", f"/api/groups/{gid}/messages", json={"text": "theirs"}).json()
+    again = RawClient(server, {"token": bob["token"], "pid": first["pid"], "offset": offset})
+    assert again.connected == {"sid": first["sid"], "pid": first["pid"]}
+    replayed = again.events_until("online-users")
+    assert [args[0]["text"] for name, args in replayed if name == "new-group-message"] == [theirs["text"]]

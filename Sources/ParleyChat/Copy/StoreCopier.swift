@@ -103,7 +103,12 @@ public struct StoreCopier: Sendable {
             report.groups.read += batch.count
             let groups = batch.map { exported in
                 var kept = exported
-                kept.members.removeAll { skippedUsers.contains($0.userID) }
+                guard exported.members.contains(where: { skippedUsers.contains($0.userID) }) else { return kept }
+                // Members left behind leave, as they would: ownership passes on, and a group left
+                // with nobody is closed.
+                let roster = GroupRoster(exported.members).without(skippedUsers)
+                kept.members = exported.members.compactMap { roster.members[$0.userID] }
+                if kept.members.isEmpty, kept.group.closedAt == nil { kept.group.closedAt = kept.group.updatedAt }
                 return kept
             }
             let inserted = try await target.importGroups(groups)

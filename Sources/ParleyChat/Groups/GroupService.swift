@@ -181,20 +181,11 @@ public struct GroupService: Sendable {
         return try await group(id, for: user)
     }
 
+    /// The store decides the change and announces it (in order with the group's messages).
     private func change(_ id: String?, _ change: GroupChange, by user: ObjectID) async throws {
         let groupID = try Validation.id(id, field: "groupId")
-        // The group as it was, for the notice (its name and avatar do not change here).
-        guard let before = try await Self.call({ try await groups.group(id: groupID, visibleTo: user) }) else {
-            throw Self.notFound
-        }
-        let now = Timestamp.now()
-        let outcome = try await Self.call {
-            try await groups.changeMembership(of: groupID, change, by: user, at: now, limits: limits)
-        }
-        if !outcome.isEmpty {
-            var group = before.group
-            group.updatedAt = now
-            await publish(.groupChanged(GroupNotice(outcome, of: change, group: group, by: user, at: now)))
+        _ = try await Self.call {
+            try await groups.changeMembership(of: groupID, change, by: user, at: .now(), limits: limits)
         }
     }
 
@@ -239,15 +230,24 @@ public struct GroupService: Sendable {
         try Validation.name(raw)
     }
 
-    /// A list of ids: a JSON array of strings, or in a form, ids separated by commas.
+    /// Longest list of ids a request may name: no group holds more (`GROUP_MAX_MEMBERS` is at
+    /// most 100,000), and parsing stays bounded.
+    static let maximumListedIDs = 100_000
+
+    /// A list of ids: a JSON array of strings, or in a form, ids separated by commas; repeats
+    /// are dropped, the order kept.
     static func ids(_ raw: String?, field: String) throws -> [ObjectID] {
         guard let raw, !raw.isEmpty else { return [] }
         var ids: [ObjectID] = []
+        var seen: Set<ObjectID> = []
         for part in raw.split(separator: ",", omittingEmptySubsequences: false) {
+            guard ids.count < maximumListedIDs else {
+                throw ParleyError.invalidField(field, "\(field) can name at most \(maximumListedIDs) users")
+            }
             guard let id = ObjectID(String(part.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())) else {
                 throw ParleyError.invalidField(field, "\(field) must be a list of user ids (24 hex digits each)")
             }
-            if !ids.contains(id) { ids.append(id) }
+            if seen.insert(id).inserted { ids.append(id) }
         }
         return ids
     }

@@ -20,7 +20,11 @@ public protocol GroupRepository: Sendable {
     /// The open groups `user` is a member of, most recently created first.
     func groups(of user: ObjectID) async throws -> [Group]
 
-    /// Decides and applies a membership change by `actor` (see ``GroupRoster``).
+    /// Decides and applies a membership change by `actor` (see ``GroupRoster``), and announces
+    /// it (``ClusterEvent/groupChanged(_:)`` with ``GroupNotice/init(_:of:group:by:at:)``) on the
+    /// store's bus in the same step: in order with the group's messages, so a member it removes
+    /// hears nothing of the group stored after it, and one it adds hears everything after it.
+    /// (PostgreSQL and SQLite announce it in the change's transaction; MongoDB right after.)
     /// - Throws: ``GroupChangeError``.
     func changeMembership(
         of group: ObjectID, _ change: GroupChange, by actor: ObjectID, at time: Timestamp, limits: GroupLimits

@@ -82,6 +82,19 @@ public struct GroupRoster: Sendable, Hashable {
             .min { ($0.role, $0.joinedAt, $0.userID) < ($1.role, $1.joinedAt, $1.userID) }?.userID
     }
 
+    /// The roster without `users` (members a copy leaves behind), as if they had left: an owner
+    /// among them hands ownership on to the longest-standing admin, else member.
+    public func without(_ users: Set<ObjectID>) -> GroupRoster {
+        var next = self
+        for user in users { next.members[user] = nil }
+        if next.owner == nil,
+            let heir = next.members.values.min(by: { ($0.role, $0.joinedAt, $0.userID) < ($1.role, $1.joinedAt, $1.userID) })
+        {
+            next.members[heir.userID]?.role = .owner
+        }
+        return next
+    }
+
     /// The roster after `outcome`.
     public func applying(_ outcome: GroupChangeOutcome) -> GroupRoster {
         var next = self

@@ -63,14 +63,16 @@ DECLARE
     pos bigint;
 BEGIN
     PERFORM set_config('lock_timeout', '5s', true);
-    -- The order lock first, then the group's row (its last_seq changes): a membership change,
-    -- which locks the row too, is decided before or after this message, never during it. (The
-    -- other way round, two messages holding the row shared would wait on each other.)
-    PERFORM parley_lock_order();
+    -- The group's row first (its last_seq changes): a membership change, which locks the row
+    -- too, is decided before or after this message, never during it. Then the order lock, just
+    -- before the position is drawn. Every transaction that takes both takes them in this order
+    -- (a membership change announces itself under the order lock after locking the row), and
+    -- none takes a group's row while holding the order lock.
     PERFORM 1 FROM groups AS g WHERE g.id = p_group AND g.closed_at IS NULL FOR NO KEY UPDATE;
     IF NOT EXISTS (SELECT 1 FROM group_members AS m WHERE m.group_id = p_group AND m.user_id = p_sender) THEN
         RETURN NULL;
     END IF;
+    PERFORM parley_lock_order();
     pos := nextval(pg_get_serial_sequence('messages', 'seq'));
     INSERT INTO group_messages (seq, id, group_id, sender_id, text, image, image_media_id, created_at, updated_at)
     VALUES (pos, p_id, p_group, p_sender, p_text, p_image, p_media_id,

@@ -15,6 +15,9 @@ struct RealtimeDelivery: Sendable {
     let marks: RecoveryMarks?
     /// Told when this instance's barriers come back.
     let barrier: BusBarrier?
+    /// Puts every local socket back in the rooms of its user's groups as the store has them (after
+    /// the bus lost events: a `group-changed` may have been among them).
+    var regroup: (@Sendable (SocketNamespace) -> Void)? = nil
 
     /// An event as sockets hear it: its name and arguments, and who hears it: the devices of
     /// `users`, and of every member of `group`.
@@ -32,7 +35,8 @@ struct RealtimeDelivery: Sendable {
         case .stored(let stored):
             deliver(stored.event, position: stored.position)
         case .resynchronized:
-            break
+            // Notices may have been lost with the bus: the group rooms are read afresh.
+            regroup?(namespace)
         }
     }
 
@@ -153,10 +157,11 @@ struct RealtimeDelivery: Sendable {
         case .groupRead(let receipt):
             Broadcast(name: "group-read", arguments: [SocketValue(json: receipt)], users: [], group: receipt.groupID)
         case .groupChanged(let notice):
-            // Users it removed are no longer in the group's room: they hear it in their own.
+            // Users it removed are no longer in the group's room: they hear it in their own; so
+            // do users it added (a socket away now recovers it from there).
             Broadcast(
-                name: "group-changed", arguments: [SocketValue(json: notice)], users: notice.removed,
-                group: notice.kind == .closed ? nil : notice.group.id)
+                name: "group-changed", arguments: [SocketValue(json: notice)],
+                users: notice.removed + notice.added.map(\.userID), group: notice.kind == .closed ? nil : notice.group.id)
         default:
             nil
         }

@@ -49,7 +49,9 @@ public final class RealtimeHub: Service {
             if let eventLog {
                 let parts = StoredRecoveryParts(log: eventLog, marks: RecoveryMarks(), barrier: BusBarrier(bus: bus))
                 storedRecovery = parts
-                store = StoredRecovery(log: eventLog, signer: signer, window: window, sent: sent, marks: parts.marks)
+                store = StoredRecovery(
+                    log: eventLog, signer: signer, window: window, sent: sent, marks: parts.marks,
+                    groupsOf: { user in try await groups.list(of: user) })
             } else {
                 store = RecoverableEvents(
                     memory: InMemoryRecoveryStore(maxDisconnectionDuration: window), signer: signer,
@@ -78,7 +80,8 @@ public final class RealtimeHub: Service {
         self.io = io
         self.bus = bus
         self.delivery = RealtimeDelivery(
-            namespace: io.main, sent: sent, marks: storedRecovery?.marks, barrier: storedRecovery?.barrier)
+            namespace: io.main, sent: sent, marks: storedRecovery?.marks, barrier: storedRecovery?.barrier,
+            regroup: { namespace in Task { await handlers.regroup(namespace) } })
     }
 
     /// Logging out ends the sockets that used that token, on every instance.

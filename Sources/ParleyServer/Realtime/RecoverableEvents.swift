@@ -49,20 +49,17 @@ struct RecoverableEvents: SocketRecoveryStore {
     }
 
     func missedPackets(of session: RecoverableSession, after offset: String) async -> [[SocketValue]]? {
-        // The session kept the rooms it had: only those of groups its user is still in count.
-        var current = session
-        if session.rooms.contains(where: RealtimeRooms.isGroup) {
-            let mine: Set<String>
-            if let user = session.data[SocketSession.self]?.userID,
-                let groups = try? await groupsOf(user)
-            {
-                mine = Set(groups.map { RealtimeRooms.group($0.id) })
-            } else {
-                // Unknown (the store did not answer): as for a non-member.
-                mine = []
-            }
-            current.rooms = session.rooms.filter { !RealtimeRooms.isGroup($0) || mine.contains($0) }
+        // The session kept the rooms it had: its groups' now count instead (a group left while
+        // away is not replayed; one joined while away is, from its `group-changed`).
+        guard let user = session.data[SocketSession.self]?.userID,
+            let groups = try? await groupsOf(user)
+        else {
+            // Unknown (the store did not answer): the client connects anew and catches up.
+            return nil
         }
+        var current = session
+        current.rooms = session.rooms.filter { !RealtimeRooms.isGroup($0) }
+        current.rooms.formUnion(groups.map { RealtimeRooms.group($0.id) })
         return await memory.missedPackets(of: current, after: offset)
     }
 }

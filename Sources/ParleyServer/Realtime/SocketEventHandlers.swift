@@ -96,16 +96,40 @@ struct SocketEventHandlers: Sendable {
     /// second reading, which decides.
     private func joinGroups(_ socket: Socket, of user: ObjectID) async {
         do {
-            let first = try await groups.list(of: user)
-            socket.join(first.map { RealtimeRooms.group($0.id) })
+            // Rooms a notice joins meanwhile are the notice's to keep: only those the socket had
+            // before, or joined here, are left when the second reading does not have them.
+            let before = socket.rooms.filter(RealtimeRooms.isGroup)
+            let first = try await groups.list(of: user).map { RealtimeRooms.group($0.id) }
+            socket.join(first)
             let now = Set(try await groups.list(of: user).map { RealtimeRooms.group($0.id) })
-            for room in socket.rooms where RealtimeRooms.isGroup(room) && !now.contains(room) {
+            for room in before.union(first) where !now.contains(room) {
                 socket.leave(room)
             }
         } catch {
             for room in socket.rooms where RealtimeRooms.isGroup(room) { socket.leave(room) }
             logger.warning(
                 "Could not read a user's groups; the socket gets no group events", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Every local socket back in the rooms of its user's groups as the store has them now
+    /// (``RealtimeDelivery`` calls it when the bus tells that events may have been lost). One
+    /// reading per user; a user whose groups cannot be read leaves every group room, rather than
+    /// keep one it may have been removed from.
+    func regroup(_ namespace: SocketNamespace) async {
+        var byUser: [ObjectID: [Socket]] = [:]
+        for socket in namespace.all.localSockets {
+            guard let session = socket[data: SocketSession.self] else { continue }
+            byUser[session.userID, default: []].append(socket)
+        }
+        for (user, sockets) in byUser {
+            let rooms = (try? await groups.list(of: user)).map { Set($0.map { RealtimeRooms.group($0.id) }) } ?? []
+            for socket in sockets {
+                for room in socket.rooms where RealtimeRooms.isGroup(room) && !rooms.contains(room) {
+                    socket.leave(room)
+                }
+                socket.join(rooms)
+            }
         }
     }
 

@@ -25,6 +25,9 @@ struct StoredRecovery: SocketRecoveryStore {
     let window: Duration
     let sent: SentMessages
     let marks: RecoveryMarks
+    /// The groups a user is in now: a recovered socket is back in their rooms before it is sent
+    /// what it missed, so nothing of a group falls between the replay and the live events.
+    let groupsOf: @Sendable (ObjectID) async throws -> [Group]
 
     func record(_ broadcast: SocketBroadcast, in namespace: String) -> String? {
         // Stored events come with their position; nothing else is replayed.
@@ -50,9 +53,11 @@ struct StoredRecovery: SocketRecoveryStore {
         }
         var data = SocketData()
         data[RecoveredUser.self] = id.user
-        // Back in its user's room before it is asked what it missed: nothing falls between.
+        // Back in its user's room and its groups' before it is asked what it missed: nothing
+        // falls between.
+        let groups = try await groupsOf(id.user).map { RealtimeRooms.group($0.id) }
         return RecoverableSession(
-            sid: id.sid, pid: pid, namespace: namespace, rooms: [RealtimeRooms.user(id.user)], data: data)
+            sid: id.sid, pid: pid, namespace: namespace, rooms: Set([RealtimeRooms.user(id.user)] + groups), data: data)
     }
 
     func missedPackets(of session: RecoverableSession, after offset: String) async throws -> [[SocketValue]]? {
@@ -66,6 +71,9 @@ struct StoredRecovery: SocketRecoveryStore {
         return events.compactMap { stored in
             // The socket that sent a message had its acknowledgement instead.
             if case .messageCreated(let message) = stored.event, sent.sender(of: message.id) == session.sid {
+                return nil
+            }
+            if case .groupMessageCreated(let message) = stored.event, sent.sender(of: message.id) == session.sid {
                 return nil
             }
             guard let broadcast = RealtimeDelivery.broadcast(of: stored.event) else { return nil }
