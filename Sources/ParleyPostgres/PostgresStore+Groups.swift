@@ -134,7 +134,8 @@ extension PostgresStore {
                 // Announced in this transaction, under the order lock (taken after the group's
                 // row, as a group message takes them): in order with the group's messages.
                 current.updatedAt = time
-                let event = ClusterEvent.groupChanged(GroupNotice(outcome, of: change, group: current, by: actor, at: time))
+                let event = ClusterEvent.groupChanged(
+                    GroupNotice(outcome, of: change, group: current, by: actor, at: time))
                 let keys = StoredEvent.hearers(of: event)?.map(\.hexString) ?? []
                 try await connection.run(
                     "SELECT parley_log_group_change(\(keys), \(event.encoded()))", logger: self.logger)

@@ -88,7 +88,9 @@ public struct GroupRoster: Sendable, Hashable {
         var next = self
         for user in users { next.members[user] = nil }
         if next.owner == nil,
-            let heir = next.members.values.min(by: { ($0.role, $0.joinedAt, $0.userID) < ($1.role, $1.joinedAt, $1.userID) })
+            let heir = next.members.values.min(by: {
+                ($0.role, $0.joinedAt, $0.userID) < ($1.role, $1.joinedAt, $1.userID)
+            })
         {
             next.members[heir.userID]?.role = .owner
         }

@@ -161,7 +161,8 @@ struct RealtimeDelivery: Sendable {
             // do users it added (a socket away now recovers it from there).
             Broadcast(
                 name: "group-changed", arguments: [SocketValue(json: notice)],
-                users: notice.removed + notice.added.map(\.userID), group: notice.kind == .closed ? nil : notice.group.id)
+                users: notice.removed + notice.added.map(\.userID),
+                group: notice.kind == .closed ? nil : notice.group.id)
         default:
             nil
         }
