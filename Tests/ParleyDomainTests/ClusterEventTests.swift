@@ -122,3 +122,52 @@ struct StoredEventWireTests {
         #expect(BusDelivery(encoded: #"{"type":"barrier"}"#) == nil)
     }
 }
+
+@Suite("Group events on the bus")
+struct GroupEventWireTests {
+    static let (ann, bob, group) = (
+        ObjectID("6b0610d42418feb384a4dcf4")!, ObjectID("6b0610d42418feb384a4dcf5")!,
+        ObjectID("6b0610d42418feb384a4dcf7")!
+    )
+    static let time = Timestamp(millisecondsSince1970: 1_700_000_000_123)
+
+    static let events: [ClusterEvent] = {
+        let message = GroupMessage(
+            id: ObjectID("6b0610d42418feb384a4dcf8")!, groupID: group, senderID: ann, text: "hi \"team\" ✓",
+            image: "https://x/y.png", createdAt: time, updatedAt: time, editedAt: time)
+        let team = Group(id: group, name: "Team ✨", avatar: "", createdAt: time, updatedAt: time)
+        return [
+            .groupMessageCreated(message), .groupMessageUpdated(message), .groupMessageDeleted(message),
+            .groupRead(GroupReadReceipt(groupID: group, by: bob, upTo: message.id, readAt: time)),
+            .groupChanged(
+                GroupNotice(
+                    kind: .memberLeft, group: team, by: ann, removed: [ann],
+                    roles: [GroupMember(userID: bob, role: .owner, joinedAt: time)], at: time)),
+            .groupChanged(
+                GroupNotice(
+                    kind: .membersAdded, group: team, by: ann,
+                    added: [GroupMember(userID: bob, role: .member, joinedAt: time)], at: time)),
+            .groupTyping(from: ann, group: group, stop: false), .groupTyping(from: bob, group: group, stop: true),
+        ]
+    }()
+
+    @Test(arguments: events)
+    func survivesTheWire(event: ClusterEvent) {
+        #expect(ClusterEvent(encoded: event.encoded()) == event)
+    }
+
+    @Test(arguments: [
+        "{\"type\":\"group-message\"}",
+        "{\"type\":\"group-message\",\"groupMessage\":{\"_id\":\"6b0610d42418feb384a4dcf8\",\"senderId\":\"6b0610d42418feb384a4dcf4\",\"createdAt\":\"2023-11-14T22:13:20.123Z\",\"updatedAt\":\"2023-11-14T22:13:20.123Z\"}}",
+        "{\"type\":\"group-read\",\"groupReceipt\":{\"groupId\":\"x\",\"by\":\"6b0610d42418feb384a4dcf4\"}}",
+        "{\"type\":\"group-changed\",\"notice\":{\"change\":\"exploded\"}}",
+        "{\"type\":\"group-changed\",\"notice\":{\"change\":\"closed\",\"groupId\":\"6b0610d42418feb384a4dcf7\",\"by\":\"6b0610d42418feb384a4dcf4\",\"at\":\"2023-11-14T22:13:20.123Z\",\"group\":{\"_id\":\"6b0610d42418feb384a4dcf7\"}}}",
+        "{\"type\":\"group-changed\",\"notice\":{\"change\":\"member-left\",\"added\":[{\"userId\":\"6b0610d42418feb384a4dcf4\",\"role\":\"king\"}]}}",
+        "{\"type\":\"group-changed\",\"notice\":{\"change\":\"member-left\",\"removed\":[7]}}",
+        "{\"type\":\"group-typing\",\"from\":\"6b0610d42418feb384a4dcf4\"}",
+        "{\"type\":\"group-typing\",\"from\":\"6b0610d42418feb384a4dcf4\",\"group\":[]}",
+    ])
+    func ignoresWhatItCannotRead(_ text: String) {
+        #expect(ClusterEvent(encoded: text) == nil)
+    }
+}

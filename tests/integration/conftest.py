@@ -135,3 +135,18 @@ def parley(tmp_path):
     yield start
     for server in started:
         server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(params=[
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.skipif(not ADMIN_URL, reason="PARLEY_TEST_DATABASE_URL is not set")),
+    pytest.param("mongodb", marks=pytest.mark.skipif(not MONGODB_URI, reason="MONGODB_URI is not set")),
+])
+def store_env(request):
+    """The environment of a server on each store this machine has: SQLite, a fresh PostgreSQL
+    database, a fresh MongoDB database."""
+    if request.param == "postgres":
+        return {"DATABASE_URL": fresh_database()}
+    if request.param == "mongodb":
+        return {"MONGODB_URI": fresh_mongo_database()}
+    return {}

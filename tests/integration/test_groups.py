@@ -15,18 +15,6 @@ GROUP_EVENTS = ["new-group-message", "group-message-updated", "group-message-del
 EVENTS.extend(name for name in GROUP_EVENTS if name not in EVENTS)
 
 
-@pytest.fixture(params=[
-    "sqlite",
-    pytest.param("postgres", marks=needs_postgres),
-    pytest.param("mongodb", marks=pytest.mark.skipif(not MONGODB_URI, reason="MONGODB_URI is not set")),
-])
-def store_env(request):
-    if request.param == "postgres":
-        return {"DATABASE_URL": fresh_database()}
-    if request.param == "mongodb":
-        return {"MONGODB_URI": fresh_mongo_database()}
-    return {}
-
 
 def api(server, user, method, path, **kwargs):
     return requests.request(method, server.url + path, cookies={"jwt": user["token"]}, timeout=10, **kwargs)

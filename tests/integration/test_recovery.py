@@ -77,18 +77,6 @@ def offset_of(arguments):
     return arguments[-1]
 
 
-@pytest.fixture(params=[
-    "sqlite",
-    pytest.param("postgres", marks=needs_postgres),
-    pytest.param("mongodb", marks=pytest.mark.skipif(not MONGODB_URI, reason="MONGODB_URI is not set")),
-])
-def store_env(request):
-    if request.param == "postgres":
-        return {"DATABASE_URL": fresh_database()}
-    if request.param == "mongodb":
-        return {"MONGODB_URI": fresh_mongo_database()}
-    return {}
-
 
 def test_a_burst_of_missed_messages_comes_back_in_order_once(parley, store_env):
     server = parley(env=store_env)

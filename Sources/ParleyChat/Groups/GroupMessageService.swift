@@ -41,26 +41,11 @@ extension GroupService {
     public func history(
         of group: String?, for user: ObjectID, before: String?, after: String?, updatedAfter: String?, limit: String?
     ) async throws -> [GroupMessage] {
-        var query = GroupMessageQuery(user: user, group: try Validation.id(group, field: "groupId"))
-        query.before = try before.map { try Validation.id($0, field: "before") }
-        query.after = try after.map { try Validation.id($0, field: "after") }
-        if let updatedAfter {
-            guard before == nil, after == nil else {
-                throw ParleyError.invalidField("updatedAfter", "updatedAfter cannot be combined with before or after")
-            }
-            guard let time = Timestamp(iso8601: updatedAfter) else {
-                throw ParleyError.invalidField(
-                    "updatedAfter", "updatedAfter must be an ISO-8601 time like 2024-05-01T12:34:56.789Z")
-            }
-            query.updatedAfter = time
-        }
-        if let limit {
-            guard let value = Int(limit), (1...ConversationQuery.maximumLimit).contains(value) else {
-                throw ParleyError.invalidField(
-                    "limit", "limit must be an integer from 1 to \(ConversationQuery.maximumLimit)")
-            }
-            query.limit = value
-        }
+        let groupID = try Validation.id(group, field: "groupId")
+        let page = try PageRequest(before: before, after: after, updatedAfter: updatedAfter, limit: limit)
+        let query = GroupMessageQuery(
+            user: user, group: groupID, before: page.before, after: page.after, updatedAfter: page.updatedAfter,
+            limit: page.limit)
         do {
             return try await Self.call { try await messages.groupMessages(query) }
         } catch let error as ParleyError where error.code == "invalid_cursor" {

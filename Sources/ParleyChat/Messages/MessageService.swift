@@ -86,28 +86,10 @@ public struct MessageService: Sendable {
         limit: String?
     ) async throws -> [Message] {
         let peerID = try Validation.id(peer, field: "userId")
-        var query = ConversationQuery(user: user, peer: peerID)
-        query.before = try before.map { try Validation.id($0, field: "before") }
-        query.after = try after.map { try Validation.id($0, field: "after") }
-        if let updatedAfter {
-            guard before == nil, after == nil else {
-                throw ParleyError.invalidField("updatedAfter", "updatedAfter cannot be combined with before or after")
-            }
-            guard let time = Timestamp(iso8601: updatedAfter) else {
-                throw ParleyError.invalidField(
-                    "updatedAfter", "updatedAfter must be an ISO-8601 time like 2024-05-01T12:34:56.789Z")
-            }
-            query.updatedAfter = time
-        }
-        if let limit {
-            guard let value = Int(limit), (1...ConversationQuery.maximumLimit).contains(value) else {
-                throw ParleyError.invalidField(
-                    "limit",
-                    "limit must be an integer from 1 to \(ConversationQuery.maximumLimit)"
-                )
-            }
-            query.limit = value
-        }
+        let page = try PageRequest(before: before, after: after, updatedAfter: updatedAfter, limit: limit)
+        var query = ConversationQuery(
+            user: user, peer: peerID, before: page.before, after: page.after, limit: page.limit)
+        query.updatedAfter = page.updatedAfter
         guard try await StoreCall.run({ try await users.user(id: peerID) }) != nil else {
             throw ParleyError.userNotFound
         }

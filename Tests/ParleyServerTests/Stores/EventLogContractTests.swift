@@ -75,23 +75,6 @@ struct EventLogContractTests {
             #expect(try await log.events(of: ann.user.id, after: 0, limit: 1000)?.map(\.position) == positions)
         }
     }
-
-    /// What the bus delivers while `body` runs, up to a typing event published last; the
-    /// subscription is known to be live first (a typing event went round).
-    private func heard(on bus: any ClusterBus, during body: () async throws -> Void) async throws -> [BusDelivery] {
-        let stream = bus.subscribe()
-        var iterator = stream.makeAsyncIterator()
-        let (probe, end) = (ObjectID(), ObjectID())
-        try await bus.publish(.typing(from: probe, to: probe))
-        while let delivery = await iterator.next(), delivery != .event(.typing(from: probe, to: probe)) {}
-        try await body()
-        try await bus.publish(.stopTyping(from: end, to: end))
-        var deliveries: [BusDelivery] = []
-        while let delivery = await iterator.next(), delivery != .event(.stopTyping(from: end, to: end)) {
-            deliveries.append(delivery)
-        }
-        return deliveries
-    }
 }
 
 extension StoredEvent {

@@ -208,19 +208,4 @@ struct GroupMessageContractTests {
             #expect(again.count == Set(again).count && again.contains(stored[3].position))
         }
     }
-
-    private func heard(on bus: any ClusterBus, during body: () async throws -> Void) async throws -> [BusDelivery] {
-        let stream = bus.subscribe()
-        var iterator = stream.makeAsyncIterator()
-        let (probe, end) = (ObjectID(), ObjectID())
-        try await bus.publish(.typing(from: probe, to: probe))
-        while let delivery = await iterator.next(), delivery != .event(.typing(from: probe, to: probe)) {}
-        try await body()
-        try await bus.publish(.stopTyping(from: end, to: end))
-        var deliveries: [BusDelivery] = []
-        while let delivery = await iterator.next(), delivery != .event(.stopTyping(from: end, to: end)) {
-            deliveries.append(delivery)
-        }
-        return deliveries
-    }
 }
