@@ -27,9 +27,10 @@ struct SocketEventHandlers: Sendable {
         }
         let user = session.userID
         socket.join(RealtimeRooms.user(user), RealtimeRooms.token(session.fingerprint))
-        await joinGroups(socket, of: user)
         let gate = SocketFloodGate(rate: settings.eventRate, burst: settings.eventBurst)
         socket.setEventGate { _ in gate.decide() }
+        // After the gate: events a client sends while its groups are read are counted too.
+        await joinGroups(socket, of: user)
 
         // The socket ends when its token does.
         let remaining = session.expiresAt.milliseconds(since: .now())
