@@ -173,11 +173,12 @@ final class PostgresMessageWriter: Sendable {
         return state.hasPrefix("22") || state.hasPrefix("23")
     }
 
-    /// One statement does the work: `parley_store_messages` locks the conversations, inserts the
-    /// rows and publishes their events (see migration 0005), waiting for locks at most half of
-    /// the time left once it has a connection. Rows go as one array per column. The explicit
-    /// transaction is for the commit: an error there (PostgreSQL refuses to commit notifications
-    /// when its queue is full) reaches the senders.
+    /// One statement does the work, in one round trip: `parley_store_messages_committed` locks
+    /// the users, inserts the rows, publishes their events (migrations 0005, 0009) and commits
+    /// before it answers (0012), so that a refused commit (PostgreSQL refuses to commit
+    /// notifications when its queue is full) is the statement's own error and reaches the
+    /// senders. It waits for locks at most half of the time left once it has a connection. Rows
+    /// go as one array per column.
     ///
     /// A batch the writer gave up on while it waited for a connection does not start: it would
     /// store messages whose senders were told they failed.
@@ -191,14 +192,14 @@ final class PostgresMessageWriter: Sendable {
         let created = messages.map(\.createdAt.millisecondsSince1970)
         let updated = messages.map(\.updatedAt.millisecondsSince1970)
         let events = messages.map { ClusterEvent.messageCreated($0).encoded() }
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withConnection { connection in
             let left = deadline - .now
             guard !Task.isCancelled, left > .milliseconds(2) else { throw Self.timedOut }
             let (seconds, attoseconds) = (left / 2).components
             let lockWaitMilliseconds = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
             try await connection.run(
                 """
-                SELECT parley_store_messages(
+                CALL parley_store_messages_committed(
                     \(ids), \(senders), \(receivers), \(texts), \(images), \(mediaIDs), \(created), \(updated), \(events),
                     \(lockWaitMilliseconds)
                 )

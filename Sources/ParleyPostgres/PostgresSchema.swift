@@ -26,6 +26,10 @@ enum PostgresSchema {
         migration("0009_event_positions.sql", PackageResources._009_event_positions_sql),
         migration("0010_groups.sql", PackageResources._010_groups_sql),
         migration("0011_group_messages.sql", PackageResources._011_group_messages_sql),
+        migration(
+            "0012_messages_stored_in_one_round_trip.sql",
+            PackageResources._012_messages_stored_in_one_round_trip_sql
+        ),
     ]
 
     private static func migration(_ name: String, _ bytes: [UInt8]) -> Migration {

@@ -318,6 +318,56 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A commit the database refuses fails its senders: success is reported only once a batch is
+    /// committed. (A deferred trigger stands in for the refusal PostgreSQL gives when its
+    /// notification queue is full: both come at the commit, after the statement that stored the
+    /// rows has finished; a batch run as one statement in an implicit transaction would report
+    /// success before it.)
+    @Test func aMessageRefusedAtCommitFailsAloneAndIsNotStored() async throws {
+        let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
+        let store = PostgresStore(url: url, maximumConnections: 4, logger: .quiet)
+        try await Self.withRunning([store]) {
+            try await store.client.query(
+                """
+                CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.text = 'refused at commit' THEN
+                        RAISE EXCEPTION 'refused at commit' USING ERRCODE = '23514';
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """)
+            try await store.client.query(
+                """
+                CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON messages
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()
+                """)
+            let (ann, bob) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"))
+            for user in [ann, bob] { try await store.insertUser(user) }
+            let refused = Fixture.message(from: ann.user.id, to: bob.user.id, text: "refused at commit")
+            await #expect(throws: (any Error).self) { try await store.insertMessage(refused) }
+            #expect(try await store.message(id: refused.id) == nil)
+            // Among others in one batch, it fails alone.
+            let others = (0..<40).map { _ in Fixture.message(from: ann.user.id, to: bob.user.id) }
+            let failed = try await withThrowingTaskGroup(of: ObjectID?.self) { group in
+                for message in others + [refused] {
+                    group.addTask {
+                        do {
+                            try await store.insertMessage(message)
+                            return nil
+                        } catch {
+                            return message.id
+                        }
+                    }
+                }
+                return try await group.reduce(into: [ObjectID]()) { if let id = $1 { $0.append(id) } }
+            }
+            #expect(failed == [refused.id])
+            let page = try await store.conversation(ConversationQuery(user: ann.user.id, peer: bob.user.id, limit: 100))
+            #expect(Set(page.map(\.id)) == Set(others.map(\.id)))
+        }
+    }
+
     /// A message whose transaction took its `seq` first but commits last must not be passed over
     /// by a copy reading a live source: the copy's bound waits for it.
     @Test func aCopyBoundWaitsForMessagesStillBeingCommitted() async throws {
