@@ -2,6 +2,7 @@ import ArgumentParser
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import SocketIO
 
 /// A Socket.IO server configured the way the official Engine.IO v4 and Socket.IO v5 protocol test
@@ -30,8 +31,16 @@ struct SocketIOConformance: AsyncParsableCommand {
     @Option(help: "trace, debug, info, warning, error.") var logLevel = "warning"
     @Option(help: "Turn on connection-state recovery for this many seconds (off by default).")
     var recoverySeconds: Int?
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Run Swift Concurrency's jobs on SwiftNIO's event loops, as parley serve does (on by default)."
+    )
+    var tasksOnEventLoops = true
 
     func run() async throws {
+        if tasksOnEventLoops {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         var settings = SocketIOConfiguration()
         if conformance {
             settings.engine.pingInterval = .milliseconds(300)
