@@ -10,6 +10,15 @@ import ParleyDomain
 ///
 /// A batch keeps at least a quarter of the timeout: a message with less time left is failed at
 /// once rather than shorten its batch, and the batch's deadline is its earliest message's.
+///
+/// **Lingering.** Under load, messages queue while batches commit and so share them. At an
+/// everyday rate (hundreds a second) a slot is nearly always free, every message is a
+/// transaction of its own, and the fixed cost of a transaction (the round trip, the function's
+/// statements, the commit's WAL flush, a wake-up of every listening backend) is most of what a
+/// message costs the database and much of what it costs the server. So when messages have been
+/// arriving less than ``linger`` apart (a moving average of the gaps) and a writer's batch would
+/// be its message alone, the writer waits up to ``linger`` for the next message and writes both
+/// together. Idle and slow traffic never waits: the average gap is then longer than ``linger``.
 struct MessageBatchStateMachine<Waiter> {
     struct Queued {
         let id: UInt64
@@ -35,20 +44,49 @@ struct MessageBatchStateMachine<Waiter> {
         var deadline: ContinuousClock.Instant
     }
 
+    /// What a sender does with its message.
+    enum Submission {
+        /// It holds a slot: write a batch now.
+        case write
+        /// It holds a slot: wait (``awaitCompanion(writer:waiter:)``) for the next message, at
+        /// most until `until` (then ``lingerEnded(writer:)``), and write a batch with it.
+        case linger(until: ContinuousClock.Instant)
+        /// The message is queued: another sender's batch takes it, or its sender is handed a
+        /// slot later.
+        case queued
+        /// The message is queued for the lingering writer's batch: resume that writer, who
+        /// writes now.
+        case queuedResumingLingerer(Waiter)
+    }
+
+    /// The writer that waits for a companion message.
+    private struct Lingerer {
+        let id: UInt64
+        /// Set once the writer waits; a companion or the end of the wait resumes it.
+        var waiter: Waiter?
+    }
+
     let maximumBatch: Int
     let maximumConcurrentBatches: Int
     let timeout: Duration
+    /// Longest a writer waits for a companion; zero turns lingering off.
+    let linger: Duration
 
     /// Messages waiting for a batch, in arrival order (writers' own messages are not here).
     private(set) var queue: Deque<Queued> = []
     /// The messages whose senders hold a writing slot.
     private(set) var writers: Set<UInt64> = []
     private var nextID: UInt64 = 0
+    private var lingerer: Lingerer?
+    private var lastArrival: ContinuousClock.Instant?
+    /// Moving average of the gaps between arrivals (each new gap weighs an eighth).
+    private(set) var meanGap: Duration?
 
-    init(maximumBatch: Int, maximumConcurrentBatches: Int, timeout: Duration) {
+    init(maximumBatch: Int, maximumConcurrentBatches: Int, timeout: Duration, linger: Duration = .zero) {
         self.maximumBatch = maximumBatch
         self.maximumConcurrentBatches = maximumConcurrentBatches
         self.timeout = timeout
+        self.linger = linger
     }
 
     /// An id for a new message, in arrival order.
@@ -57,15 +95,51 @@ struct MessageBatchStateMachine<Waiter> {
         return nextID
     }
 
-    /// A message arrives. Returns `true` when its sender holds a slot and writes a batch now;
-    /// otherwise it is queued with `waiter`.
-    mutating func submit(id: UInt64, message: Message, deadline: ContinuousClock.Instant, waiter: Waiter) -> Bool {
+    /// A message arrives at `now`; see ``Submission`` for what its sender does. `waiter` is kept
+    /// if the message is queued.
+    mutating func submit(
+        id: UInt64, message: Message, deadline: ContinuousClock.Instant, waiter: Waiter, now: ContinuousClock.Instant
+    ) -> Submission {
+        recordArrival(at: now)
+        if let lingering = lingerer {
+            // The companion a writer waits for: it goes into that writer's batch. A writer not
+            // yet waiting learns from ``awaitCompanion(writer:waiter:)`` that it writes now.
+            queue.append(Queued(id: id, message: message, deadline: deadline, waiter: waiter))
+            lingerer = nil
+            return lingering.waiter.map { .queuedResumingLingerer($0) } ?? .queued
+        }
         guard writers.count < maximumConcurrentBatches else {
             queue.append(Queued(id: id, message: message, deadline: deadline, waiter: waiter))
-            return false
+            return .queued
         }
         writers.insert(id)
+        if linger > .zero, queue.isEmpty, let meanGap, meanGap <= linger {
+            lingerer = Lingerer(id: id)
+            return .linger(until: now + linger)
+        }
+        return .write
+    }
+
+    private mutating func recordArrival(at now: ContinuousClock.Instant) {
+        defer { lastArrival = now }
+        guard let lastArrival else { return }
+        let gap = min(max(now - lastArrival, .zero), .seconds(1))
+        meanGap = meanGap.map { ($0 * 7 + gap) / 8 } ?? gap
+    }
+
+    /// A lingering writer waits with `waiter`. Returns `false` when it must not wait (a
+    /// companion came already, or its time is up): it writes now.
+    mutating func awaitCompanion(writer id: UInt64, waiter: Waiter) -> Bool {
+        guard lingerer?.id == id else { return false }
+        lingerer?.waiter = waiter
         return true
+    }
+
+    /// The lingering writer's time is up: returns its waiter to resume, if it waits.
+    mutating func lingerEnded(writer id: UInt64) -> Waiter? {
+        guard let lingering = lingerer, lingering.id == id else { return nil }
+        lingerer = nil
+        return lingering.waiter
     }
 
     /// Takes a queued message out (its sender gave up); `nil` if it is no longer queued.

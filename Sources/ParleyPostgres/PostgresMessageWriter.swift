@@ -48,7 +48,9 @@ final class PostgresMessageWriter: Sendable {
     private let deadlines: DeadlineWatchdog
     private let state: Mutex<Machine>
 
-    init(client: PostgresClient, timeout: Duration, deadlines: DeadlineWatchdog, logger: Logger) {
+    /// - Parameter linger: longest a writer waits for a companion message at everyday rates
+    ///   (see ``MessageBatchStateMachine``); zero never waits.
+    init(client: PostgresClient, timeout: Duration, linger: Duration, deadlines: DeadlineWatchdog, logger: Logger) {
         self.client = client
         self.timeout = timeout
         self.deadlines = deadlines
@@ -57,7 +59,8 @@ final class PostgresMessageWriter: Sendable {
             Machine(
                 maximumBatch: Self.maximumBatch,
                 maximumConcurrentBatches: Self.maximumConcurrentBatches,
-                timeout: timeout
+                timeout: timeout,
+                linger: linger
             ))
     }
 
@@ -75,16 +78,48 @@ final class PostgresMessageWriter: Sendable {
             withdraw(id, error: StoreError.unavailable("The database did not answer in time"))
         }
         defer { deadlines.end(watch) }
+        var lingerUntil: ContinuousClock.Instant?
         let turn = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (turn: CheckedContinuation<Turn, any Error>) in
-                let writes = state.withLock { $0.submit(id: id, message: message, deadline: deadline, waiter: turn) }
-                if writes { turn.resume(returning: .write) }
+                let submission = state.withLock {
+                    $0.submit(id: id, message: message, deadline: deadline, waiter: turn, now: .now)
+                }
+                switch submission {
+                case .write:
+                    turn.resume(returning: .write)
+                case .linger(let until):
+                    lingerUntil = until
+                    turn.resume(returning: .write)
+                case .queued:
+                    break
+                case .queuedResumingLingerer(let lingerer):
+                    lingerer.resume(returning: .write)
+                }
             }
         } onCancel: {
             withdraw(id, error: CancellationError())
         }
         guard case .write = turn else { return }
+        if let lingerUntil { await waitForCompanion(writer: id, until: lingerUntil) }
         try await writeBatch(with: message, id: id, deadline: deadline)
+    }
+
+    /// Lingering (see ``MessageBatchStateMachine``): returns when the next message has joined
+    /// this writer's batch or at `until`, whichever comes first. The wait is an event loop's
+    /// timer, cancelled when the companion comes first.
+    private func waitForCompanion(writer id: UInt64, until: ContinuousClock.Instant) async {
+        let eventLoop = PostgresClient.defaultEventLoopGroup.any()
+        let left = until - .now
+        let (seconds, attoseconds) = left.components
+        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let timer = eventLoop.scheduleTask(in: .nanoseconds(max(0, nanoseconds))) { [self] in
+            state.withLock { $0.lingerEnded(writer: id) }?.resume(returning: .write)
+        }
+        _ = try? await withCheckedThrowingContinuation { (companion: CheckedContinuation<Turn, any Error>) in
+            let waits = state.withLock { $0.awaitCompanion(writer: id, waiter: companion) }
+            if !waits { companion.resume(returning: .write) }
+        }
+        timer.cancel()
     }
 
     /// Takes a message out of the queue, if it is still there, and fails it.

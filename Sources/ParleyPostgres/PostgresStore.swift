@@ -27,12 +27,16 @@ public final class PostgresStore: ChatStore {
     ///   - heartbeat: how often this instance proves it is alive.
     ///   - presenceTTL: how long an instance may miss heartbeats before the others take its users
     ///     offline.
+    ///   - messageLinger: longest a message waits for another to share its transaction when
+    ///     messages arrive faster than one per `messageLinger` and would otherwise each commit
+    ///     alone; zero never waits (see `MessageBatchStateMachine`).
     public init(
         url: PostgresConnectionURL,
         maximumConnections: Int = 20,
         operationTimeout: Duration = .seconds(10),
         heartbeat: Duration = .seconds(5),
         presenceTTL: Duration = .seconds(15),
+        messageLinger: Duration = .zero,
         logger: Logger
     ) {
         var configuration = url.configuration
@@ -48,7 +52,7 @@ public final class PostgresStore: ChatStore {
         self.logger = logger
         self.operationTimeout = operationTimeout
         self.messageWriter = PostgresMessageWriter(
-            client: client, timeout: operationTimeout, deadlines: deadlines, logger: logger)
+            client: client, timeout: operationTimeout, linger: messageLinger, deadlines: deadlines, logger: logger)
         self.eventBus = PostgresEventBus(
             client: client, timeout: operationTimeout, deadlines: deadlines, logger: logger)
         let schemaReady = ReadinessGate()

@@ -12,8 +12,8 @@ struct MessageBatchStateMachineTests {
     let now = ContinuousClock.now
     let timeout = Duration.seconds(8)
 
-    func machine(slots: Int = 2, batch: Int = 3) -> Machine {
-        Machine(maximumBatch: batch, maximumConcurrentBatches: slots, timeout: timeout)
+    func machine(slots: Int = 2, batch: Int = 3, linger: Duration = .zero) -> Machine {
+        Machine(maximumBatch: batch, maximumConcurrentBatches: slots, timeout: timeout, linger: linger)
     }
 
     func message(_ text: String) -> Message {
@@ -22,8 +22,19 @@ struct MessageBatchStateMachineTests {
 
     /// Submits a message; returns its id and whether its sender writes now.
     func submit(_ text: String, to machine: inout Machine, deadline: Duration = .seconds(8)) -> (UInt64, Bool) {
+        let (id, submission) = submit(text, to: &machine, deadline: deadline, at: .zero)
+        guard case .write = submission else { return (id, false) }
+        return (id, true)
+    }
+
+    /// Submits a message arriving `at` after ``now``; returns its id and what its sender does.
+    func submit(
+        _ text: String, to machine: inout Machine, deadline: Duration = .seconds(8), at time: Duration
+    ) -> (UInt64, Machine.Submission) {
         let id = machine.makeID()
-        return (id, machine.submit(id: id, message: message(text), deadline: now + deadline, waiter: text))
+        let submission = machine.submit(
+            id: id, message: message(text), deadline: now + time + deadline, waiter: text, now: now + time)
+        return (id, submission)
     }
 
     @Test func sendersWriteWhileSlotsAreFreeThenQueue() {
@@ -107,5 +118,120 @@ struct MessageBatchStateMachineTests {
         #expect(machine.withdraw(id)?.waiter == "b")
         #expect(machine.withdraw(id)?.waiter == nil)
         #expect(machine.queue.isEmpty)
+    }
+
+    // MARK: Lingering
+
+    /// Sends `count` messages `gap` apart from `start` on a machine whose batches are written at
+    /// once and finish at once, so that its average gap is `gap`; returns the time after the last.
+    func warmUp(_ machine: inout Machine, count: Int = 30, gap: Duration, from start: Duration = .zero) -> Duration {
+        var time = start
+        for index in 0..<count {
+            let (id, submission) = submit("warm \(index)", to: &machine, at: time)
+            if case .linger = submission { _ = machine.lingerEnded(writer: id) }
+            _ = machine.takeBatch(
+                writer: id, message: message("warm"), deadline: now + time + timeout, alone: false, now: now + time)
+            _ = machine.batchFinished(writer: id)
+            time += gap
+        }
+        return time
+    }
+
+    @Test func idleAndSlowTrafficNeverWaits() {
+        var machine = machine(slots: 3, linger: .milliseconds(3))
+        // The first message has no average to go by; then one every 10 ms is slower than 3 ms.
+        let (_, first) = submit("first", to: &machine, at: .zero)
+        guard case .write = first else { Issue.record("the first message waited: \(first)"); return }
+        var slow = machine
+        let time = warmUp(&slow, gap: .milliseconds(10), from: .milliseconds(10))
+        let (_, submission) = submit("slow", to: &slow, at: time)
+        guard case .write = submission else { Issue.record("a slow message waited: \(submission)"); return }
+    }
+
+    @Test func lingeringIsOffAtZero() {
+        var machine = machine(slots: 3)
+        let time = warmUp(&machine, gap: .microseconds(100))
+        let (_, submission) = submit("fast", to: &machine, at: time)
+        guard case .write = submission else { Issue.record("waited with lingering off: \(submission)"); return }
+    }
+
+    @Test func atEverydayRatesAWriterWaitsForTheNextMessageAndWritesBothInOrder() {
+        var machine = machine(slots: 3, batch: 10, linger: .milliseconds(3))
+        let time = warmUp(&machine, gap: .milliseconds(2))
+        let (writer, submission) = submit("a", to: &machine, at: time)
+        guard case .linger(let until) = submission else { Issue.record("expected to linger: \(submission)"); return }
+        #expect(until == now + time + .milliseconds(3))
+        let waits = machine.awaitCompanion(writer: writer, waiter: "a waits")
+        #expect(waits)
+        // The next message joins: its sender is queued and the writer is resumed now.
+        let (_, next) = submit("b", to: &machine, at: time + .milliseconds(2))
+        guard case .queuedResumingLingerer(let resumed) = next else {
+            Issue.record("expected to join: \(next)"); return
+        }
+        #expect(resumed == "a waits")
+        let batch = machine.takeBatch(
+            writer: writer, message: message("a"), deadline: now + time + timeout, alone: false,
+            now: now + time + .milliseconds(2))
+        #expect(batch.messages.map(\.text) == ["a", "b"])
+        #expect(batch.others.map(\.waiter) == ["b"])
+        // The timer firing afterwards finds nobody to resume.
+        let late = machine.lingerEnded(writer: writer)
+        #expect(late == nil)
+    }
+
+    @Test func aCompanionBeforeTheWriterWaitsLetsItWriteAtOnce() {
+        var machine = machine(slots: 3, linger: .milliseconds(3))
+        let time = warmUp(&machine, gap: .milliseconds(1))
+        let (writer, submission) = submit("a", to: &machine, at: time)
+        guard case .linger = submission else { Issue.record("expected to linger: \(submission)"); return }
+        let (_, next) = submit("b", to: &machine, at: time + .microseconds(10))
+        guard case .queued = next else { Issue.record("expected to queue: \(next)"); return }
+        let waits = machine.awaitCompanion(writer: writer, waiter: "a waits")
+        #expect(!waits)
+        #expect(machine.queue.map(\.waiter) == ["b"])
+    }
+
+    @Test func withoutACompanionTheWriterWritesAloneWhenItsTimeIsUp() {
+        var machine = machine(slots: 3, linger: .milliseconds(3))
+        let time = warmUp(&machine, gap: .milliseconds(2))
+        let (writer, submission) = submit("a", to: &machine, at: time)
+        guard case .linger = submission else { Issue.record("expected to linger: \(submission)"); return }
+        let waits = machine.awaitCompanion(writer: writer, waiter: "a waits")
+        #expect(waits)
+        let ended = machine.lingerEnded(writer: writer)
+        let again = machine.lingerEnded(writer: writer)
+        #expect(ended == "a waits")
+        #expect(again == nil)
+        // The next message is nobody's companion: it takes a slot of its own.
+        let (_, next) = submit("b", to: &machine, at: time + .milliseconds(5))
+        switch next {
+        case .write, .linger: break
+        default: Issue.record("expected a slot of its own: \(next)")
+        }
+        #expect(machine.queue.isEmpty)
+    }
+
+    @Test func underLoadLaterMessagesQueueForTheNextBatch() {
+        var machine = machine(slots: 1, batch: 10, linger: .milliseconds(3))
+        let time = warmUp(&machine, gap: .microseconds(100))
+        // The one slot is busy: the first later message joins the waiting writer, the next queues.
+        let (_, first) = submit("a", to: &machine, at: time)
+        guard case .linger(_) = first else { Issue.record("expected to linger: \(first)"); return }
+        let (_, second) = submit("b", to: &machine, at: time + .microseconds(100))
+        guard case .queued = second else { Issue.record("expected to queue: \(second)"); return }
+        let (_, third) = submit("c", to: &machine, at: time + .microseconds(200))
+        guard case .queued = third else { Issue.record("expected to queue: \(third)"); return }
+        #expect(machine.queue.map(\.waiter) == ["b", "c"])
+    }
+
+    @Test func theAverageGapFollowsTheTraffic() {
+        var machine = machine(slots: 3, linger: .milliseconds(3))
+        var time = warmUp(&machine, gap: .milliseconds(2))
+        #expect(machine.meanGap.map { $0 < .milliseconds(3) } == true)
+        // A long pause counts as one second, then fast traffic brings the average back down.
+        time = warmUp(&machine, count: 1, gap: .zero, from: time + .seconds(60))
+        #expect(machine.meanGap.map { $0 > .milliseconds(100) } == true)
+        _ = warmUp(&machine, count: 60, gap: .milliseconds(1), from: time)
+        #expect(machine.meanGap.map { $0 < .milliseconds(3) } == true)
     }
 }

@@ -318,6 +318,43 @@ struct PostgresStoreTests {
         }
     }
 
+    /// At an everyday rate a message that would commit alone waits for the next one, and the two
+    /// share a transaction; the wait ends when the companion comes, not at the linger's end.
+    @Test(.timeLimit(.minutes(1))) func atEverydayRatesTheNextMessageSharesTheTransaction() async throws {
+        let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
+        let linger = Duration.milliseconds(300)
+        let store = PostgresStore(url: url, maximumConnections: 4, messageLinger: linger, logger: .quiet)
+        try await Self.withRunning([store]) {
+            let (ann, bob) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"))
+            for user in [ann, bob] { try await store.insertUser(user) }
+            // Messages a few milliseconds apart: the average gap falls below the linger.
+            for _ in 0..<20 {
+                async let first: Void = store.insertMessage(Fixture.message(from: ann.user.id, to: bob.user.id))
+                async let second: Void = store.insertMessage(Fixture.message(from: bob.user.id, to: ann.user.id))
+                _ = try await (first, second)
+            }
+            let (lone, companion) = (
+                Fixture.message(from: ann.user.id, to: bob.user.id, text: "lone"),
+                Fixture.message(from: bob.user.id, to: ann.user.id, text: "companion")
+            )
+            let clock = ContinuousClock()
+            let started = clock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await store.insertMessage(lone) }
+                // The arrival spacing is what is under test, so this one is a sleep.
+                try await Task.sleep(for: .milliseconds(5))
+                group.addTask { try await store.insertMessage(companion) }
+                try await group.waitForAll()
+            }
+            #expect(clock.now - started < linger / 2, "the companion did not end the wait")
+            let transactions = try await store.client.query(
+                "SELECT count(DISTINCT xmin::text) FROM messages WHERE text IN ('lone', 'companion')")
+            for try await count in transactions.decode(Int.self) {
+                #expect(count == 1, "\(count) transactions for two messages")
+            }
+        }
+    }
+
     /// A commit the database refuses fails its senders: success is reported only once a batch is
     /// committed. (A deferred trigger stands in for the refusal PostgreSQL gives when its
     /// notification queue is full: both come at the commit, after the statement that stored the

@@ -25,7 +25,7 @@ struct ConfigurationTests {
         let configuration = try ParleyConfiguration.from(variables: [
             "DATABASE_URL": "postgres://u:p%40ss@db.example:6543/chat?sslmode=disable"
         ])
-        guard case .postgres(let url, let pool, let timeout) = configuration.store else {
+        guard case .postgres(let url, let pool, let timeout, let linger) = configuration.store else {
             Issue.record("expected PostgreSQL")
             return
         }
@@ -33,6 +33,7 @@ struct ConfigurationTests {
         #expect(url.configuration.password == "p@ss")
         #expect(pool == 20)
         #expect(timeout == .seconds(10))
+        #expect(linger == .milliseconds(3))
     }
 
     @Test func readsOriginsAndStripsDotEnvQuotes() throws {
@@ -52,6 +53,9 @@ struct ConfigurationTests {
             (["STORE": "postgres"], "DATABASE_URL"),
             (["DATABASE_URL": "mysql://x@y/z"], "DATABASE_URL"),
             (["DATABASE_URL": "postgres://x@y/z?sslmode=sometimes"], "DATABASE_URL"),
+            (["DATABASE_URL": "postgres://x@y/z", "DATABASE_BATCH_LINGER_US": "-1"], "DATABASE_BATCH_LINGER_US"),
+            (["DATABASE_URL": "postgres://x@y/z", "DATABASE_BATCH_LINGER_US": "1ms"], "DATABASE_BATCH_LINGER_US"),
+            (["DATABASE_URL": "postgres://x@y/z", "DATABASE_BATCH_LINGER_US": "20001"], "DATABASE_BATCH_LINGER_US"),
             (["DATABASE_URL": "postgres://x@y/z", "MONGODB_URI": "mongodb://y/z"], "STORE"),
             (["ENVIRONMENT": "staging"], "ENVIRONMENT"),
             (["ENVIRONMENT": "production"], "JWT_SECRET"),

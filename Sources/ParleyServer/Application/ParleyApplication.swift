@@ -233,13 +233,14 @@ public enum ParleyApplication {
                 metadata: ["path": "\(path)"]
             )
             return try await SQLiteStore.open(path: path, logger: logger)
-        case .postgres(let url, let poolSize, let timeout):
+        case .postgres(let url, let poolSize, let timeout, let linger):
             return PostgresStore(
                 url: url,
                 maximumConnections: poolSize,
                 operationTimeout: timeout,
                 heartbeat: configuration.realtime.heartbeat,
                 presenceTTL: configuration.realtime.presenceTTL,
+                messageLinger: linger,
                 logger: logger
             )
         #if MongoDB

@@ -18,7 +18,7 @@ public struct ParleyConfiguration: Sendable {
 
     public enum StoreChoice: Sendable {
         case sqlite(path: String)
-        case postgres(PostgresConnectionURL, poolSize: Int, operationTimeout: Duration)
+        case postgres(PostgresConnectionURL, poolSize: Int, operationTimeout: Duration, messageLinger: Duration)
         #if MongoDB
         /// `poolSize` driver threads, each with its own connection; `cluster` says whether
         /// instances share events through change streams.
