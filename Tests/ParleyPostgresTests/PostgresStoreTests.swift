@@ -322,7 +322,9 @@ struct PostgresStoreTests {
     /// share a transaction; the wait ends when the companion comes, not at the linger's end.
     @Test(.timeLimit(.minutes(1))) func atEverydayRatesTheNextMessageSharesTheTransaction() async throws {
         let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
-        let linger = Duration.milliseconds(300)
+        // Long, so that a wait the timer ended cannot pass for one the companion ended on a loaded
+        // machine.
+        let linger = Duration.seconds(2)
         let store = PostgresStore(url: url, maximumConnections: 4, messageLinger: linger, logger: .quiet)
         try await Self.withRunning([store]) {
             let (ann, bob) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"))
