@@ -49,7 +49,7 @@ struct AuthController {
             name: body.name,
             email: body.email,
             password: body.password,
-            avatar: file.map(ImageInput.bytes) ?? body.avatar.map(ImageInput.dataURI)
+            avatar: try JSONBody.image(file: file, dataURI: body.avatar, field: "avatar")
         )
         return signedIn(session, status: .created)
     }
@@ -113,11 +113,12 @@ struct AuthController {
     @Sendable func update(request: Request, context: ParleyRequestContext) async throws -> User {
         let identity = try context.requireIdentity()
         let (body, file) = try await JSONBody.decodeForm(ProfileUpdateRequest.self, from: request, limit: bodyLimit)
-        let removeAvatar = file == nil && body.avatar == ""
+        let avatar = try JSONBody.image(file: file, dataURI: body.avatar, field: "avatar")
+        let removeAvatar = body.avatar == ""
         let user = try await auth.updateProfile(
             of: identity.userID,
             name: body.name,
-            avatar: file.map(ImageInput.bytes) ?? (removeAvatar ? nil : body.avatar.map(ImageInput.dataURI)),
+            avatar: removeAvatar ? nil : avatar,
             removeAvatar: removeAvatar
         )
         return user

@@ -48,7 +48,7 @@ struct GroupController {
         let (body, file) = try await JSONBody.decodeForm(CreateGroupRequest.self, from: request, limit: bodyLimit)
         let details = try await groups.create(
             by: identity.userID, name: body.name, members: body.members,
-            avatar: file.map(ImageInput.bytes) ?? body.avatar.map(ImageInput.dataURI))
+            avatar: try JSONBody.image(file: file, dataURI: body.avatar, field: "avatar"))
         return EditedResponse(status: .created, response: details)
     }
 
@@ -61,7 +61,7 @@ struct GroupController {
         let (body, file) = try await JSONBody.decodeForm(UpdateGroupRequest.self, from: request, limit: bodyLimit)
         return try await groups.update(
             context.parameters.get("groupId"), by: identity.userID, name: body.name,
-            avatar: file.map(ImageInput.bytes) ?? body.avatar.map(ImageInput.dataURI))
+            avatar: try JSONBody.image(file: file, dataURI: body.avatar, field: "avatar"))
     }
 
     @Sendable func addMembers(request: Request, context: ParleyRequestContext) async throws -> GroupDetails {
@@ -113,7 +113,7 @@ struct GroupController {
         let (body, file) = try await JSONBody.decodeForm(SendGroupMessageRequest.self, from: request, limit: bodyLimit)
         let message = try await groups.send(
             from: identity.userID, to: context.parameters.get("groupId"), text: body.text,
-            image: file.map(ImageInput.bytes) ?? body.image.map(ImageInput.dataURI))
+            image: try JSONBody.image(file: file, dataURI: body.image, field: "image"))
         return EditedResponse(status: .created, response: message)
     }
 

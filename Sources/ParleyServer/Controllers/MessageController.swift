@@ -71,7 +71,7 @@ struct MessageController {
             from: identity.userID,
             to: body.to,
             text: body.text,
-            image: file.map(ImageInput.bytes) ?? body.image.map(ImageInput.dataURI)
+            image: try JSONBody.image(file: file, dataURI: body.image, field: "image")
         )
         return EditedResponse(status: .created, response: message)
     }

@@ -47,6 +47,18 @@ enum JSONBody {
         return (Body(fields: form.fields), form.file)
     }
 
+    /// The image a form sends, as its file part or as a data URI in its text field `field`, never
+    /// both: a request with both is ambiguous and refused (400 `invalid_<field>`).
+    static func image(file: ByteBuffer?, dataURI: String?, field: String) throws -> ImageInput? {
+        switch (file, dataURI) {
+        case (let file?, nil): return .bytes(file)
+        case (nil, let dataURI?): return .dataURI(dataURI)
+        case (nil, nil): return nil
+        case (.some, .some):
+            throw ParleyError.invalidField(field, "Send the \(field) as a file or as a data URI, not both")
+        }
+    }
+
     /// Reads the whole body, refusing early (by `Content-Length`) or as soon as it passes `limit`.
     static func collect(_ request: Request, limit: Int) async throws -> ByteBuffer {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {

@@ -90,6 +90,39 @@ struct MultipartAPITests {
         }
     }
 
+    /// An image sent both ways is ambiguous: refused on every endpoint that takes one, whatever
+    /// the text field holds (schemathesis found a bad data URI accepted beside a file).
+    @Test func anImageAsAFileAndAsADataURIAtOnceIsRefused() async throws {
+        try await withApp(.sqlite) { api in
+            let ann = try await api.signUp(name: "Ann")
+            let bob = try await api.signUp(name: "Bob")
+            let group = try await api.request(
+                .post, "/api/groups", json: ["name": "Team", "members": [bob.id]], headers: ann.cookie)
+            let groupID = try #require(group.object["_id"] as? String)
+            let file = ("file", TestImages.png)
+            for text in ["AAA", "", TestImages.dataURI(TestImages.png)] {
+                let cases: [(HTTPRequest.Method, String, [(String, String)], String)] = [
+                    (
+                        .post, "/api/auth/signup",
+                        [("name", "Cy"), ("email", "cy@x.example"), ("password", "secret1"), ("avatar", text)],
+                        "invalid_avatar"
+                    ),
+                    (.put, "/api/auth/update", [("avatar", text)], "invalid_avatar"),
+                    (.post, "/api/groups", [("name", "Other"), ("avatar", text)], "invalid_avatar"),
+                    (.patch, "/api/groups/\(groupID)", [("avatar", text)], "invalid_avatar"),
+                    (.post, "/api/message", [("to", bob.id), ("image", text)], "invalid_image"),
+                    (.post, "/api/groups/\(groupID)/messages", [("image", text)], "invalid_image"),
+                ]
+                for (method, path, fields, code) in cases {
+                    let reply = try await api.multipart(method, path, fields: fields, file: file, headers: ann.cookie)
+                    #expect(reply.status == .badRequest, "\(method) \(path) with \(text.prefix(10))")
+                    #expect(reply.code == code, "\(method) \(path)")
+                }
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: api.dataDirectory + "/uploads").isEmpty)
+        }
+    }
+
     @Test func malformedBodiesAreClear400s() async throws {
         try await withApp(.sqlite) { api in
             let ann = try await api.signUp(name: "Ann")
