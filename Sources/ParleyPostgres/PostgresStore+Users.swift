@@ -37,7 +37,10 @@ extension PostgresStore {
     }
 
     public func user(email: String) async throws -> UserRecord? {
-        try await perform { client in
+        // PostgreSQL text cannot hold NUL, so no account has such an email; sent as a parameter it
+        // would be an encoding error, not "no such user" (schemathesis found the 500 at login).
+        guard !email.utf8.contains(0) else { return nil }
+        return try await perform { client in
             let rows = try await client.query(
                 "SELECT \(unescaped: Self.userColumns) FROM users WHERE email = \(email)",
                 logger: self.logger
