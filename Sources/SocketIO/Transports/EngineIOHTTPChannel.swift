@@ -53,8 +53,14 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         self.limits = limits
     }
 
+    /// The receive buffer a connection starts with. NIO keeps each channel's buffer between reads
+    /// and never shrinks it; its default first size, 2 KiB, was a fifth of an idle WebSocket
+    /// connection's memory. A request or frame that fills the buffer makes the next one larger.
+    static let receiveBuffer = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
+
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffer)
             let checked = NIOLoopBoundBox<Checked?>(nil, eventLoop: channel.eventLoop)
             let connectionGuard = NIOLoopBound(HTTPConnectionGuard(limits: limits), eventLoop: channel.eventLoop)
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
