@@ -57,16 +57,17 @@ struct Serve: AsyncParsableCommand {
     @Flag(
         inversion: .prefixedNo,
         help: """
-            Run Swift Concurrency's tasks on SwiftNIO's event loops, where the sockets are, instead \
-            of hopping between them and a thread pool (on by default).
+            Run Swift Concurrency's tasks on SwiftNIO's event loops: less CPU per message at \
+            everyday rates, but a lower maximum rate (off by default; see docs/benchmarks.md).
             """
     )
-    var tasksOnEventLoops = true
+    var tasksOnEventLoops = false
 
     func run() async throws {
-        // Every request, database reply and notification used to hop from an event loop to the
-        // concurrency pool and back: at 500 messages/s that was 15 thread switches per message,
-        // and with tasks on the event loops it is 7, for 15 % less server CPU
+        // Off by default. On, a request, a database reply or a notification no longer hops from
+        // an event loop to the concurrency pool and back: at 500 messages/s the server switched
+        // threads 7 times per message instead of 15, for about 15 % less CPU; but at saturation
+        // everything queued on the two event loops and the best REST rate fell by a third
         // (docs/benchmarks.md#everyday-load-cpu-per-message). Nothing in the server blocks a
         // task: bcrypt, SQLite and libmongoc run on thread pools of their own.
         if tasksOnEventLoops {

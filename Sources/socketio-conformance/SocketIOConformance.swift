@@ -33,9 +33,9 @@ struct SocketIOConformance: AsyncParsableCommand {
     var recoverySeconds: Int?
     @Flag(
         inversion: .prefixedNo,
-        help: "Run Swift Concurrency's jobs on SwiftNIO's event loops, as parley serve does (on by default)."
+        help: "Run Swift Concurrency's jobs on SwiftNIO's event loops, as parley serve --tasks-on-event-loops does."
     )
-    var tasksOnEventLoops = true
+    var tasksOnEventLoops = false
 
     func run() async throws {
         if tasksOnEventLoops {
