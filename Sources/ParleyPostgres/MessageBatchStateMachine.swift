@@ -19,6 +19,9 @@ import ParleyDomain
 /// arriving less than ``linger`` apart (a moving average of the gaps) and a writer's batch would
 /// be its message alone, the writer waits up to ``linger`` for the next message and writes both
 /// together. Idle and slow traffic never waits: the average gap is then longer than ``linger``.
+/// Nor does, for long, a sender that waits for each answer before it sends again (an importer,
+/// say): its gaps are short, but no companion can come while it waits, so waits that end
+/// without one make the next ones rarer (``companionRate``).
 struct MessageBatchStateMachine<Waiter> {
     struct Queued {
         let id: UInt64
@@ -81,6 +84,12 @@ struct MessageBatchStateMachine<Waiter> {
     private var lastArrival: ContinuousClock.Instant?
     /// Moving average of the gaps between arrivals (each new gap weighs an eighth).
     private(set) var meanGap: Duration?
+    /// How often a wait recently brought a companion (a moving average, a quarter per wait). A
+    /// writer waits only while it is at least a half; each message that does not wait for that
+    /// reason raises it by a thirty-second of what it lacks, so that waiting is tried again.
+    private(set) var companionRate = 1.0
+    /// The writer whose companion came, until it takes its batch.
+    private var joined: UInt64?
 
     init(maximumBatch: Int, maximumConcurrentBatches: Int, timeout: Duration, linger: Duration = .zero) {
         self.maximumBatch = maximumBatch
@@ -106,14 +115,22 @@ struct MessageBatchStateMachine<Waiter> {
             // yet waiting learns from ``awaitCompanion(writer:waiter:)`` that it writes now.
             queue.append(Queued(id: id, message: message, deadline: deadline, waiter: waiter))
             lingerer = nil
+            joined = lingering.id
+            companionRate += (1 - companionRate) / 4
             return lingering.waiter.map { .queuedResumingLingerer($0) } ?? .queued
         }
-        guard writers.count < maximumConcurrentBatches else {
+        // Nothing overtakes a companion: until its writer takes it, later messages queue behind
+        // it (and go into the same batch).
+        guard writers.count < maximumConcurrentBatches, joined == nil else {
             queue.append(Queued(id: id, message: message, deadline: deadline, waiter: waiter))
             return .queued
         }
         writers.insert(id)
         if linger > .zero, queue.isEmpty, let meanGap, meanGap <= linger {
+            guard companionRate >= 0.5 else {
+                companionRate += (1 - companionRate) / 32
+                return .write
+            }
             lingerer = Lingerer(id: id)
             return .linger(until: now + linger)
         }
@@ -139,6 +156,7 @@ struct MessageBatchStateMachine<Waiter> {
     mutating func lingerEnded(writer id: UInt64) -> Waiter? {
         guard let lingering = lingerer, lingering.id == id else { return nil }
         lingerer = nil
+        companionRate *= 0.75
         return lingering.waiter
     }
 
@@ -158,6 +176,7 @@ struct MessageBatchStateMachine<Waiter> {
         alone: Bool,
         now: ContinuousClock.Instant
     ) -> Batch {
+        if joined == id { joined = nil }
         let count = alone ? 0 : min(queue.count, maximumBatch - 1)
         let taken = Array(queue.prefix(count))
         queue.removeFirst(count)
@@ -178,7 +197,8 @@ struct MessageBatchStateMachine<Waiter> {
     /// writes next (returned, to be resumed).
     mutating func batchFinished(writer id: UInt64) -> Queued? {
         writers.remove(id)
-        guard let next = queue.popFirst() else { return nil }
+        // A companion is left to the writer it joined.
+        guard joined == nil, let next = queue.popFirst() else { return nil }
         writers.insert(next.id)
         return next
     }

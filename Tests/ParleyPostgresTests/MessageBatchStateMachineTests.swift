@@ -123,12 +123,13 @@ struct MessageBatchStateMachineTests {
     // MARK: Lingering
 
     /// Sends `count` messages `gap` apart from `start` on a machine whose batches are written at
-    /// once and finish at once, so that its average gap is `gap`; returns the time after the last.
+    /// once and finish at once, so that its average gap is about `gap`; a writer that lingers gets
+    /// a companion at once. Returns the time after the last.
     func warmUp(_ machine: inout Machine, count: Int = 30, gap: Duration, from start: Duration = .zero) -> Duration {
         var time = start
         for index in 0..<count {
             let (id, submission) = submit("warm \(index)", to: &machine, at: time)
-            if case .linger = submission { _ = machine.lingerEnded(writer: id) }
+            if case .linger = submission { _ = submit("companion \(index)", to: &machine, at: time) }
             _ = machine.takeBatch(
                 writer: id, message: message("warm"), deadline: now + time + timeout, alone: false, now: now + time)
             _ = machine.batchFinished(writer: id)
@@ -233,5 +234,61 @@ struct MessageBatchStateMachineTests {
         #expect(machine.meanGap.map { $0 > .milliseconds(100) } == true)
         _ = warmUp(&machine, count: 60, gap: .milliseconds(1), from: time)
         #expect(machine.meanGap.map { $0 < .milliseconds(3) } == true)
+    }
+
+    @Test func nothingOvertakesACompanionBeforeItsWriterTakesIt() {
+        var machine = machine(slots: 3, batch: 10, linger: .milliseconds(3))
+        let time = warmUp(&machine, gap: .milliseconds(2))
+        // Another writer is busy with a batch of its own (its wait ended without a companion).
+        let (other, lingering) = submit("other", to: &machine, at: time)
+        if case .linger = lingering { _ = machine.lingerEnded(writer: other) }
+        _ = machine.takeBatch(
+            writer: other, message: message("other"), deadline: now + time + timeout, alone: false, now: now + time)
+        let (writer, first) = submit("a", to: &machine, at: time + .milliseconds(2))
+        guard case .linger = first else { Issue.record("expected to linger: \(first)"); return }
+        let waits = machine.awaitCompanion(writer: writer, waiter: "a waits")
+        #expect(waits)
+        let (_, companion) = submit("b", to: &machine, at: time + .milliseconds(3))
+        guard case .queuedResumingLingerer = companion else { Issue.record("expected to join: \(companion)"); return }
+        // A slot is free, but the next message queues behind the companion, and a batch that
+        // finishes leaves the companion to its writer.
+        let (_, later) = submit("c", to: &machine, at: time + .milliseconds(3))
+        guard case .queued = later else { Issue.record("overtook the companion: \(later)"); return }
+        let handed = machine.batchFinished(writer: other)
+        #expect(handed == nil)
+        let batch = machine.takeBatch(
+            writer: writer, message: message("a"), deadline: now + time + timeout, alone: false,
+            now: now + time + .milliseconds(3))
+        #expect(batch.messages.map(\.text) == ["a", "b", "c"])
+        // Once it has, arrivals take free slots again.
+        let (_, after) = submit("d", to: &machine, at: time + .milliseconds(4))
+        switch after {
+        case .write, .linger: break
+        default: Issue.record("expected a slot: \(after)")
+        }
+    }
+
+    /// A sender that waits for each answer sends again soon (its gaps are short), but no companion
+    /// can come while it waits: waits that end alone make waiting rare, and it is tried again.
+    @Test func aSenderWaitingForEachAnswerRarelyLingers() {
+        var machine = machine(slots: 3, linger: .milliseconds(3))
+        var time = warmUp(&machine, gap: .milliseconds(1))
+        var lingered = 0
+        for index in 0..<60 {
+            let (id, submission) = submit("m\(index)", to: &machine, at: time)
+            if case .linger = submission {
+                lingered += 1
+                let waits = machine.awaitCompanion(writer: id, waiter: "w\(index)")
+                let ended = machine.lingerEnded(writer: id)
+                #expect(waits && ended == "w\(index)")
+                time += .milliseconds(3)
+            }
+            _ = machine.takeBatch(
+                writer: id, message: message("m"), deadline: now + time + timeout, alone: false, now: now + time)
+            _ = machine.batchFinished(writer: id)
+            time += .milliseconds(1)
+        }
+        #expect(lingered > 3, "waiting was never tried again")
+        #expect(lingered < 20, "\(lingered) of 60 messages waited for nothing")
     }
 }
