@@ -24,6 +24,7 @@ public final class PostgresStore: ChatStore {
     public var supportsClustering: Bool { true }
 
     /// - Parameters:
+    ///   - maximumConnections: connections for queries; the bus's LISTEN connection is one more.
     ///   - heartbeat: how often this instance proves it is alive.
     ///   - presenceTTL: how long an instance may miss heartbeats before the others take its users
     ///     offline.
@@ -40,7 +41,9 @@ public final class PostgresStore: ChatStore {
         logger: Logger
     ) {
         var configuration = url.configuration
-        configuration.options.maximumConnections = maximumConnections
+        // One more for the LISTEN connection, which the bus holds for good: with a pool of one,
+        // nothing else could ever run.
+        configuration.options.maximumConnections = maximumConnections + 1
         configuration.options.connectTimeout = .seconds(5)
         // Parley's queries are short; the planner's estimate for some (the sidebar's per-group
         // unread counts) passes jit_above_cost, and compiling them took 177 ms of a 200 ms

@@ -318,6 +318,31 @@ struct PostgresStoreTests {
         }
     }
 
+    /// The bus holds its LISTEN connection for good, so a pool of one is one connection for
+    /// queries besides it (before, a pool of one was the listener's alone and every query waited
+    /// for its deadline).
+    @Test(.timeLimit(.minutes(1))) func aPoolOfOneAnswersQueriesWhileTheBusListens() async throws {
+        let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
+        let store = PostgresStore(url: url, maximumConnections: 1, operationTimeout: .seconds(5), logger: .quiet)
+        let services = ServiceGroup(services: store.services, logger: .quiet)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await services.run() }
+            defer { group.cancelAll() }
+            try await store.migrate()
+            let (ann, bob) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"))
+            let deliveries = try await heard(on: store.bus) {
+                for user in [ann, bob] { try await store.insertUser(user) }
+                try await store.insertMessage(Fixture.message(from: ann.user.id, to: bob.user.id, text: "pool of one"))
+            }
+            let announced = deliveries.contains { delivery in
+                guard case .messageCreated(let message) = delivery.event else { return false }
+                return message.text == "pool of one"
+            }
+            #expect(announced)
+            try await store.checkReadiness()
+        }
+    }
+
     /// At an everyday rate a message that would commit alone waits for the next one, and the two
     /// share a transaction; the wait ends when the companion comes, not at the linger's end.
     @Test(.timeLimit(.minutes(1))) func atEverydayRatesTheNextMessageSharesTheTransaction() async throws {
