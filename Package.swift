@@ -47,11 +47,22 @@ let package = Package(
         // JSON text read and written by hand, for the hot paths of the domain and of SocketIO.
         // A leaf: it depends on nothing.
         .target(name: "JSONText", swiftSettings: swiftSettings),
+        // A Swift concurrency task executor on a SwiftNIO event loop, so that the tasks waiting
+        // for a channel run where its I/O completes. A leaf beside NIO.
+        .target(
+            name: "EventLoopExecutor",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Ids, users, messages; the store, bus and presence protocols; the helpers stores need.
         // Stores depend on this module only, never on the services.
         .target(
             name: "ParleyDomain",
             dependencies: [
+                "EventLoopExecutor",
                 "JSONText",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -118,6 +129,7 @@ let package = Package(
         .target(
             name: "ParleyPostgres",
             dependencies: [
+                "EventLoopExecutor",
                 "ParleyDomain",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -152,6 +164,7 @@ let package = Package(
         .target(
             name: "SocketIO",
             dependencies: [
+                "EventLoopExecutor",
                 "JSONText",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -252,6 +265,15 @@ let package = Package(
         .testTarget(
             name: "JSONTextTests",
             dependencies: ["JSONText"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EventLoopExecutorTests",
+            dependencies: [
+                "EventLoopExecutor",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import EventLoopExecutor
 import Logging
 import ParleyDomain
 import PostgresNIO
@@ -62,15 +63,18 @@ final class PostgresEventBus: ClusterBus {
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
-                    try await connection.listen(on: Self.channel) { notifications in
-                        if listenedBefore {
-                            self.logger.notice("Listening for cluster events again; resynchronising presence")
-                            self.fanOut.deliver(.resynchronized)
-                        }
-                        listenedBefore = true
-                        backoff = .milliseconds(100)
-                        for try await notification in notifications {
-                            await self.handle(notification.payload)
+                    // Notifications are read on the connection's event loop, where they arrive.
+                    try await withTaskExecutorPreference(EventLoopTaskExecutor(connection.eventLoop)) {
+                        try await connection.listen(on: Self.channel) { notifications in
+                            if listenedBefore {
+                                self.logger.notice("Listening for cluster events again; resynchronising presence")
+                                self.fanOut.deliver(.resynchronized)
+                            }
+                            listenedBefore = true
+                            backoff = .milliseconds(100)
+                            for try await notification in notifications {
+                                await self.handle(notification.payload)
+                            }
                         }
                     }
                 }

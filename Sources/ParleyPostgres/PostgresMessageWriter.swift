@@ -1,3 +1,4 @@
+import EventLoopExecutor
 import Logging
 import ParleyDomain
 import PostgresNIO
@@ -182,7 +183,9 @@ final class PostgresMessageWriter: Sendable {
         defer { if let watch = outcome.watch { deadlines.end(watch) } }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             outcome.continuation = continuation
-            let work = Task {
+            // Unstructured, so that the writer need not wait for it to stop; on the caller's
+            // event loop, as the caller's own task is (EventLoopTaskExecutor).
+            let work = Task(executorPreference: EventLoopTaskExecutor.current) {
                 do {
                     try await self.insert(messages, until: deadline)
                     outcome.finish(.success(()))

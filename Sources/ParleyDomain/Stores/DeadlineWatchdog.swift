@@ -1,3 +1,4 @@
+import EventLoopExecutor
 import Synchronization
 
 /// Time limits for many concurrent operations, all checked by one timer.
@@ -38,7 +39,9 @@ public final class DeadlineWatchdog: Sendable {
         within limit: Duration,
         _ operation: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
-        let task = Task { try await operation() }
+        // On the caller's event loop, if it runs on one: an HTTP request's task does, and its
+        // store call then needs no hop to the concurrency pool and back.
+        let task = Task(executorPreference: EventLoopTaskExecutor.current) { try await operation() }
         let watch = self.watch(until: .now + limit) { task.cancel() }
         let result = await withTaskCancellationHandler {
             await task.result

@@ -1,3 +1,4 @@
+import EventLoopExecutor
 import NIOConcurrencyHelpers
 import NIOCore
 

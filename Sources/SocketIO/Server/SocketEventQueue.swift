@@ -1,4 +1,5 @@
 import DequeModule
+import EventLoopExecutor
 import NIOConcurrencyHelpers
 
 /// Runs a socket's jobs (its connection handler, then each event in arrival order, then its

@@ -1,3 +1,4 @@
+import EventLoopExecutor
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -132,7 +133,12 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         do {
             switch try await value.upgradeResult.get() {
             case .notUpgraded(let http1):
-                await handleHTTP(asyncChannel: http1, logger: logger)
+                // The connection's task (Hummingbird's handler, the routes, what they await) runs
+                // on the connection's event loop: a request, a store's answer and the response
+                // need no hop to the concurrency pool and back (EventLoopTaskExecutor).
+                await withTaskExecutorPreference(EventLoopTaskExecutor(value.channel.eventLoop)) {
+                    await handleHTTP(asyncChannel: http1, logger: logger)
+                }
             case .refused(let http1, let denial):
                 await Self.writeRefusal(denial, to: http1)
             case .webSocket:
