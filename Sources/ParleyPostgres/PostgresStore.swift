@@ -45,6 +45,14 @@ public final class PostgresStore: ChatStore {
         // nothing else could ever run.
         configuration.options.maximumConnections = maximumConnections + 1
         configuration.options.connectTimeout = .seconds(5)
+        // The pool arms timers each time a connection goes back idle (a keep-alive, and an idle
+        // timeout above `minimumConnections`) and cancels them at its next use: at everyday rates
+        // that was a third of the server's thread switches per message, for connections that are
+        // never idle long. None is needed: the listener and one more are always open, the
+        // presence heartbeat uses that one every `heartbeat`, and the others close after a
+        // minute idle (docs/benchmarks.md#everyday-load-cpu-per-message).
+        configuration.options.minimumConnections = min(2, maximumConnections + 1)
+        configuration.options.keepAliveBehavior = nil
         // Parley's queries are short; the planner's estimate for some (the sidebar's per-group
         // unread counts) passes jit_above_cost, and compiling them took 177 ms of a 200 ms
         // answer that takes 9 ms without (docs/benchmarks.md#groups).
