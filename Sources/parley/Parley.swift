@@ -57,19 +57,20 @@ struct Serve: AsyncParsableCommand {
     @Flag(
         inversion: .prefixedNo,
         help: """
-            Run Swift Concurrency's tasks on SwiftNIO's event loops: less CPU per message at \
-            everyday rates, but a lower maximum rate (off by default; see docs/benchmarks.md).
+            Run all of Swift Concurrency's tasks on SwiftNIO's event loops: a third lower \
+            maximum rate, and little saved at everyday rates (off by default; see \
+            docs/benchmarks.md).
             """
     )
     var tasksOnEventLoops = false
 
     func run() async throws {
-        // Off by default. On, a request, a database reply or a notification no longer hops from
-        // an event loop to the concurrency pool and back: at 500 messages/s the server switched
-        // threads 7 times per message instead of 15, for about 15 % less CPU; but at saturation
-        // everything queued on the two event loops and the best REST rate fell by a third
-        // (docs/benchmarks.md#everyday-load-cpu-per-message). Nothing in the server blocks a
-        // task: bcrypt, SQLite and libmongoc run on thread pools of their own.
+        // Off by default. HTTP connections, store calls and the LISTEN reader already run as
+        // tasks preferring their event loops (EventLoopExecutor); this moves every other task
+        // there too. At saturation everything then queued on the two event loops and the best
+        // REST rate fell by a third; at 500 messages/s it now saves about one thread switch
+        // in five per message (docs/benchmarks.md#everyday-load-cpu-per-message). Nothing in
+        // the server blocks a task: bcrypt, SQLite and libmongoc run on thread pools of their own.
         if tasksOnEventLoops {
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
