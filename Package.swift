@@ -326,6 +326,7 @@ let package = Package(
         .testTarget(
             name: "ParleyChatTests",
             dependencies: [
+                "EventLoopExecutor",
                 "ParleyChat",
                 "ParleyDomain",
                 "ParleyTesting",
@@ -382,15 +383,19 @@ let package = Package(
             name: "ParleyServerTests",
             dependencies: [
                 "Cloudinary",
+                "EventLoopExecutor",
                 "ParleyChat",
                 "ParleyDomain",
                 "ParleyPostgres",
                 "ParleyServer",
                 "ParleyTesting",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings

@@ -1,3 +1,6 @@
+import EventLoopExecutor
+import NIOCore
+import NIOPosix
 import ParleyDomain
 import Testing
 
@@ -85,6 +88,19 @@ struct DeadlineWatchdogTests {
         }
         #expect(ContinuousClock.now - started < .seconds(5))
         #expect(watchdog.count == 0)
+    }
+
+    /// An operation started from a task on an event loop runs on that loop (an HTTP request's
+    /// store call needs no hop to the concurrency pool); from anywhere else, on the pool.
+    @Test func runsTheOperationOnTheCallersEventLoop() async throws {
+        let watchdog = DeadlineWatchdog(resolution: .milliseconds(10))
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let onLoop = try await withTaskExecutorPreference(EventLoopTaskExecutor(loop)) {
+            try await watchdog.run(within: .seconds(5)) { loop.inEventLoop }
+        }
+        #expect(onLoop)
+        let elsewhere = try await watchdog.run(within: .seconds(5)) { MultiThreadedEventLoopGroup.currentEventLoop }
+        #expect(elsewhere == nil)
     }
 
     @Test func callsOnExpiryOnlyForWatchesNotEnded() async throws {

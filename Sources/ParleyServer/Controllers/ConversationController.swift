@@ -11,6 +11,8 @@ struct ConversationController {
 
     func addRoutes(to group: RouterGroup<ParleyRequestContext>) {
         group.add(middleware: SessionAuthenticator(auth: auth))
+        // Every conversation and group: read and encoded off the event loops.
+        group.add(middleware: OffEventLoop())
         group.get(use: list)
     }
 

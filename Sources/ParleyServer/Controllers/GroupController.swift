@@ -14,14 +14,17 @@ struct GroupController {
 
     func addRoutes(to group: RouterGroup<ParleyRequestContext>) {
         group.add(middleware: SessionAuthenticator(auth: auth))
-        group.get(use: list)
-        group.post(use: create)
-        group.get(":groupId", use: read)
-        group.patch(":groupId", use: update)
-        group.post(":groupId/members", use: addMembers)
+        // Answers that list every group of a user or every member of a group (up to
+        // GROUP_MAX_MEMBERS) are read and encoded off the event loops; messages stay on them.
+        let whole = group.group().add(middleware: OffEventLoop())
+        whole.get(use: list)
+        whole.post(use: create)
+        whole.get(":groupId", use: read)
+        whole.patch(":groupId", use: update)
+        whole.post(":groupId/members", use: addMembers)
         group.delete(":groupId/members/:userId", use: removeMember)
-        group.put(":groupId/members/:userId/role", use: setRole)
-        group.post(":groupId/owner", use: transferOwnership)
+        whole.put(":groupId/members/:userId/role", use: setRole)
+        whole.post(":groupId/owner", use: transferOwnership)
         group.post(":groupId/leave", use: leave)
         group.get(":groupId/messages", use: history)
         group.post(":groupId/messages", use: send)

@@ -13,7 +13,8 @@ struct MessageController {
 
     func addRoutes(to group: RouterGroup<ParleyRequestContext>) {
         group.add(middleware: SessionAuthenticator(auth: auth))
-        group.get("users", use: contacts)
+        // Every user without a `limit`: read and encoded off the event loops.
+        group.group("users").add(middleware: OffEventLoop()).get(use: contacts)
         // One parameter name for the segment: a user's id (GET, .../read) or a message's
         // (PATCH, DELETE), as the Node app's paths have them.
         group.get(":id", use: conversation)

@@ -1,0 +1,32 @@
+import EventLoopExecutor
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOPosix
+import Testing
+
+@testable import ParleyServer
+
+/// Routes whose answers grow with the data run off their connection's event loop.
+@Suite("Off the event loop")
+struct OffEventLoopTests {
+    @Test func theRouteBehindItRunsOffTheConnectionsLoop() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let request = Request(
+            head: HTTPRequest(method: .get, scheme: "http", authority: "localhost", path: "/api/conversations"),
+            body: RequestBody(buffer: ByteBuffer()))
+        let context = BasicRequestContext(source: .init(channel: EmbeddedChannel(), logger: Logger(label: "test")))
+        let (before, inside, after) = try await withTaskExecutorPreference(EventLoopTaskExecutor(loop)) {
+            let before = loop.inEventLoop
+            let response = try await OffEventLoop<BasicRequestContext>().handle(request, context: context) { _, _ in
+                Response(status: MultiThreadedEventLoopGroup.currentEventLoop == nil ? .ok : .internalServerError)
+            }
+            return (before, response.status, loop.inEventLoop)
+        }
+        #expect(before, "the connection's task ran on its loop")
+        #expect(inside == .ok, "the route ran on an event loop")
+        #expect(after, "back on the loop for the answer")
+    }
+}
