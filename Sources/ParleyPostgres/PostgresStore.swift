@@ -47,12 +47,19 @@ public final class PostgresStore: ChatStore {
         configuration.options.connectTimeout = .seconds(5)
         // The pool arms timers each time a connection goes back idle (a keep-alive, and an idle
         // timeout above `minimumConnections`) and cancels them at its next use: at everyday rates
-        // that was a third of the server's thread switches per message, for connections that are
-        // never idle long. None is needed: the listener and one more are always open, the
-        // presence heartbeat uses that one every `heartbeat`, and the others close after a
-        // minute idle (docs/benchmarks.md#everyday-load-cpu-per-message).
+        // that was a third of the server's thread switches per message. So the pool sends no
+        // keep-alive queries, and the first two connections (the listener's and the one most
+        // queries use) never time out; the others still close after a minute idle. What the
+        // pool's keep-alives did for a connection idle behind a firewall or NAT that drops
+        // silent connections, PostgreSQL's TCP keep-alives do, with no timer here: the server's
+        // kernel probes an idle connection after a minute, which keeps it open through such a
+        // middlebox, and closes it when the probes go unanswered
+        // (docs/benchmarks.md#everyday-load-cpu-per-message, docs/stores.md).
         configuration.options.minimumConnections = min(2, maximumConnections + 1)
         configuration.options.keepAliveBehavior = nil
+        configuration.options.additionalStartupParameters += [
+            ("tcp_keepalives_idle", "60"), ("tcp_keepalives_interval", "10"), ("tcp_keepalives_count", "3"),
+        ]
         // Parley's queries are short; the planner's estimate for some (the sidebar's per-group
         // unread counts) passes jit_above_cost, and compiling them took 177 ms of a 200 ms
         // answer that takes 9 ms without (docs/benchmarks.md#groups).
