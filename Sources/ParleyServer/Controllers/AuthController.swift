@@ -15,6 +15,9 @@ struct AuthController {
     let rateLimit: AuthRateLimit
     /// Largest request body accepted, in bytes (room for the largest image as a data URI).
     let bodyLimit: Int
+    /// Largest login body accepted: an email and a password. A login is read before its rate
+    /// limit can be checked (the limit is per email too), so it must not be an image's size.
+    static let logInBodyLimit = 64 * 1024
 
     func addRoutes(to group: RouterGroup<ParleyRequestContext>) {
         group.post("signup", use: signUp)
@@ -55,7 +58,7 @@ struct AuthController {
     }
 
     @Sendable func logIn(request: Request, context: ParleyRequestContext) async throws -> EditedResponse<User> {
-        let body = try await JSONBody.decodeFields(LogInRequest.self, from: request, limit: bodyLimit)
+        let body = try await JSONBody.decodeFields(LogInRequest.self, from: request, limit: Self.logInBodyLimit)
         try rateLimit.check(request: request, context: context, email: body.email)
         let session = try await auth.logIn(email: body.email, password: body.password)
         return signedIn(session, status: .ok)

@@ -117,6 +117,11 @@ struct BadInputTests {
             let reply = try await api.request(.post, "/api/auth/signup", raw: huge)
             #expect(reply.status == .contentTooLarge)
             #expect(reply.code == "payload_too_large")
+            // A login is an email and a password: one of 100 KiB is refused before it is parsed.
+            let padded = "{\"email\": \"a@b.io\", \"password\": \"" + String(repeating: "p", count: 100 * 1024) + "\"}"
+            let login = try await api.request(.post, "/api/auth/login", raw: padded)
+            #expect(login.status == .contentTooLarge)
+            #expect(login.code == "payload_too_large")
         }
     }
 
