@@ -130,23 +130,23 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     public func handle(value: Value, logger: Logger) async {
-        do {
-            switch try await value.upgradeResult.get() {
-            case .notUpgraded(let http1):
-                // The connection's task (Hummingbird's handler, the routes, what they await) runs
-                // on the connection's event loop: a request, a store's answer and the response
-                // need no hop to the concurrency pool and back (EventLoopTaskExecutor).
-                await withTaskExecutorPreference(EventLoopTaskExecutor(value.channel.eventLoop)) {
+        // The connection's task (the upgrade's outcome, Hummingbird's handler, the routes, what
+        // they await) runs on the connection's event loop: a request, a store's answer and the
+        // response need no hop to the concurrency pool and back (EventLoopTaskExecutor).
+        await withTaskExecutorPreference(EventLoopTaskExecutor(value.channel.eventLoop)) {
+            do {
+                switch try await value.upgradeResult.get() {
+                case .notUpgraded(let http1):
                     await handleHTTP(asyncChannel: http1, logger: logger)
+                case .refused(let http1, let denial):
+                    await Self.writeRefusal(denial, to: http1)
+                case .webSocket:
+                    // The channel's handlers own the connection from here.
+                    break
                 }
-            case .refused(let http1, let denial):
-                await Self.writeRefusal(denial, to: http1)
-            case .webSocket:
-                // The channel's handlers own the connection from here.
-                break
+            } catch {
+                logger.debug("Connection setup failed", metadata: ["error": "\(error)"])
             }
-        } catch {
-            logger.debug("Connection setup failed", metadata: ["error": "\(error)"])
         }
     }
 
