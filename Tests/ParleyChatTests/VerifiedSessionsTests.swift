@@ -1,6 +1,3 @@
-import EventLoopExecutor
-import NIOCore
-import NIOPosix
 import ParleyDomain
 import Testing
 
@@ -63,55 +60,5 @@ struct VerifiedSessionsTests {
         #expect(sessions.session(for: "later0", now: then, time: now) != nil)
         #expect(sessions.session(for: "newest", now: then, time: now) != nil)
         #expect(sessions.session(for: "stale0", now: start, time: now) == nil)
-    }
-}
-
-@Suite("Deadline watchdog")
-struct DeadlineWatchdogTests {
-    @Test func returnsWhatAnOperationInTimeReturns() async throws {
-        let watchdog = DeadlineWatchdog(resolution: .milliseconds(10))
-        let value = try await watchdog.run(within: .seconds(5)) { 42 }
-        #expect(value == 42)
-        #expect(watchdog.count == 0)
-        await #expect(throws: StoreError.self) {
-            try await watchdog.run(within: .seconds(5)) { throw StoreError.unknownUser }
-        }
-    }
-
-    @Test func cancelsAnOperationThatRunsLate() async throws {
-        let watchdog = DeadlineWatchdog(resolution: .milliseconds(10))
-        let started = ContinuousClock.now
-        await #expect(throws: Deadline.Exceeded.self) {
-            try await watchdog.run(within: .milliseconds(50)) {
-                try await Task.sleep(for: .seconds(30))
-            }
-        }
-        #expect(ContinuousClock.now - started < .seconds(5))
-        #expect(watchdog.count == 0)
-    }
-
-    /// An operation started from a task on an event loop runs on that loop (an HTTP request's
-    /// store call needs no hop to the concurrency pool); from anywhere else, on the pool.
-    @Test func runsTheOperationOnTheCallersEventLoop() async throws {
-        let watchdog = DeadlineWatchdog(resolution: .milliseconds(10))
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let onLoop = try await withTaskExecutorPreference(EventLoopTaskExecutor(loop)) {
-            try await watchdog.run(within: .seconds(5)) { loop.inEventLoop }
-        }
-        #expect(onLoop)
-        let elsewhere = try await watchdog.run(within: .seconds(5)) { MultiThreadedEventLoopGroup.currentEventLoop }
-        #expect(elsewhere == nil)
-    }
-
-    @Test func callsOnExpiryOnlyForWatchesNotEnded() async throws {
-        let watchdog = DeadlineWatchdog(resolution: .milliseconds(10))
-        let (expired, continuation) = AsyncStream.makeStream(of: String.self)
-        let ended = watchdog.watch(until: .now + .milliseconds(20)) { continuation.yield("ended") }
-        let late = watchdog.watch(until: .now + .milliseconds(20)) { continuation.yield("late") }
-        #expect(watchdog.end(ended) == false)
-        var iterator = expired.makeAsyncIterator()
-        #expect(await iterator.next() == "late")
-        #expect(watchdog.end(late) == true)
-        #expect(watchdog.count == 0)
     }
 }

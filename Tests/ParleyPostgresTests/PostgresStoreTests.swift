@@ -343,6 +343,34 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A query in flight does not stop when its caller gives up (postgres-nio sends nothing to
+    /// the server), so a request whose query waits on a lock another session holds used to wait
+    /// as long as that lock was held: now it fails at its deadline (and the abandoned query
+    /// finishes on its own once the lock goes).
+    @Test(.timeLimit(.minutes(1))) func aQueryWaitingOnALockFailsAtItsDeadline() async throws {
+        let raw = try await TestPostgres.freshDatabaseURL()
+        let store = PostgresStore(
+            url: try PostgresConnectionURL(raw), maximumConnections: 2, operationTimeout: .milliseconds(500),
+            logger: .quiet)
+        try await Self.withRunning([store]) {
+            let ann = Fixture.user(name: "Ann")
+            try await store.insertUser(ann)
+            try await TestPostgres.withAdminClient(raw) { other in
+                try await other.withConnection { connection in
+                    try await connection.query("BEGIN", logger: .quiet)
+                    try await connection.query(
+                        "SELECT 1 FROM users WHERE id = \(ann.user.id.hexString) FOR UPDATE", logger: .quiet)
+                    let started = ContinuousClock.now
+                    await #expect(throws: StoreError.unavailable("The database did not answer in time")) {
+                        try await store.revokeSessions(of: ann.user.id, upTo: Timestamp(millisecondsSince1970: 1))
+                    }
+                    #expect(ContinuousClock.now - started < .seconds(10))
+                    try await connection.query("ROLLBACK", logger: .quiet)
+                }
+            }
+        }
+    }
+
     /// At an everyday rate a message that would commit alone waits for the next one, and the two
     /// share a transaction; the wait ends when the companion comes, not at the linger's end.
     @Test(.timeLimit(.minutes(1))) func atEverydayRatesTheNextMessageSharesTheTransaction() async throws {

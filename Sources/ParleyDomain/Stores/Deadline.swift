@@ -5,22 +5,32 @@ public enum Deadline {
 
     /// Runs `operation`, throwing ``Exceeded`` if it has not finished after `duration`.
     ///
-    /// On timeout the operation is cancelled and this returns once it has stopped; the drivers
-    /// used here (postgres-nio waiting for a connection, a query in flight) stop on cancellation.
+    /// On timeout the operation is cancelled and this throws at once: the operation goes on alone
+    /// until it stops. (postgres-nio stops waiting for a connection when cancelled, but not a
+    /// query in flight, which may wait on a lock, or on a vanished peer until TCP gives up.)
     @discardableResult
     public static func run<Result: Sendable>(
         within duration: Duration,
         _ operation: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
-        try await withThrowingTaskGroup(of: Result.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                try await Task.sleep(for: duration)
-                throw Exceeded()
+        let first = FirstResult<Result>()
+        let work = Task {
+            do {
+                first.finish(.success(try await operation()))
+            } catch {
+                first.finish(.failure(error))
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next() else { throw Exceeded() }
-            return first
         }
+        let timer = Task {
+            guard (try? await Task.sleep(for: duration)) != nil else { return }
+            work.cancel()
+            first.finish(.failure(Exceeded()))
+        }
+        defer { timer.cancel() }
+        return try await withTaskCancellationHandler {
+            await first.result()
+        } onCancel: {
+            work.cancel()
+        }.get()
     }
 }

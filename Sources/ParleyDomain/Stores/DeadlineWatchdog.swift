@@ -15,6 +15,8 @@ public final class DeadlineWatchdog: Sendable {
     private struct Watched {
         let deadline: ContinuousClock.Instant
         let onExpiry: @Sendable () -> Void
+        /// Whether ``end(_:)`` will ask if it expired (not for ``schedule(at:_:)``).
+        var remembered = true
     }
 
     private struct State {
@@ -26,25 +28,44 @@ public final class DeadlineWatchdog: Sendable {
 
     private let state = Mutex(State())
 
-    public init(resolution: Duration = .milliseconds(100)) {
+    /// How long an operation cancelled at its deadline may take to stop before its caller stops
+    /// waiting for it (see ``run(within:_:)``).
+    public let abandonAfter: Duration
+
+    public init(resolution: Duration = .milliseconds(100), abandonAfter: Duration = .seconds(1)) {
         self.resolution = resolution
+        self.abandonAfter = abandonAfter
     }
 
     /// Runs `operation`, throwing ``Deadline/Exceeded`` if it failed after `limit` had passed.
     ///
-    /// On expiry the operation is cancelled and this returns once it has stopped (the drivers
-    /// used here stop on cancellation); if it still succeeded, its result is returned.
+    /// On expiry the operation is cancelled, and this returns once it has stopped; if it still
+    /// succeeded, its result is returned. An operation that has not stopped ``abandonAfter``
+    /// later is abandoned: this throws ``Deadline/Exceeded`` at once, and the operation goes on
+    /// alone until it ends. postgres-nio stops waiting for a connection when cancelled, but not a
+    /// query in flight: without this, a request whose query waits on a lock, or on a connection
+    /// whose peer vanished (until TCP gives up, minutes later), would wait as long.
     @discardableResult
     public func run<Result: Sendable>(
         within limit: Duration,
         _ operation: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
+        let outcome = FirstResult<Result>()
         // On the caller's event loop, if it runs on one: an HTTP request's task does, and its
         // store call then needs no hop to the concurrency pool and back.
-        let task = Task(executorPreference: EventLoopTaskExecutor.current) { try await operation() }
-        let watch = self.watch(until: .now + limit) { task.cancel() }
+        let task = Task(executorPreference: EventLoopTaskExecutor.current) {
+            do {
+                outcome.finish(.success(try await operation()))
+            } catch {
+                outcome.finish(.failure(error))
+            }
+        }
+        let watch = self.watch(until: .now + limit) { [abandonAfter] in
+            task.cancel()
+            self.schedule(at: .now + abandonAfter) { outcome.finish(.failure(Deadline.Exceeded())) }
+        }
         let result = await withTaskCancellationHandler {
-            await task.result
+            await outcome.result()
         } onCancel: {
             task.cancel()
         }
@@ -60,9 +81,19 @@ public final class DeadlineWatchdog: Sendable {
     /// Calls `onExpiry` (once, from the watchdog's task) if ``end(_:)`` was not called by
     /// `deadline`.
     public func watch(until deadline: ContinuousClock.Instant, onExpiry: @escaping @Sendable () -> Void) -> Watch {
+        Watch(id: add(Watched(deadline: deadline, onExpiry: onExpiry)))
+    }
+
+    /// Calls `action` at `instant` (to ``resolution``), from the watchdog's task.
+    func schedule(at instant: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void) {
+        add(Watched(deadline: instant, onExpiry: action, remembered: false))
+    }
+
+    @discardableResult
+    private func add(_ watched: Watched) -> UInt64 {
         let (id, startChecking) = state.withLock { state in
             defer { state.nextID &+= 1 }
-            state.watched[state.nextID] = Watched(deadline: deadline, onExpiry: onExpiry)
+            state.watched[state.nextID] = watched
             let start = !state.checking
             state.checking = true
             return (state.nextID, start)
@@ -70,7 +101,7 @@ public final class DeadlineWatchdog: Sendable {
         if startChecking {
             Task { await self.check() }
         }
-        return Watch(id: id)
+        return id
     }
 
     /// Stops watching; returns whether the deadline had expired.
@@ -82,8 +113,8 @@ public final class DeadlineWatchdog: Sendable {
         }
     }
 
-    /// Deadlines watched now.
-    public var count: Int { state.withLock { $0.watched.count } }
+    /// Deadlines watched now (``watch(until:onExpiry:)`` not yet ended or expired).
+    public var count: Int { state.withLock { $0.watched.values.count(where: \.remembered) } }
 
     /// Checks every ``resolution`` until nothing is watched.
     private func check() async {
@@ -95,7 +126,7 @@ public final class DeadlineWatchdog: Sendable {
                 for (id, watched) in state.watched where watched.deadline <= now {
                     due.append(watched.onExpiry)
                     state.watched[id] = nil
-                    state.expired.insert(id)
+                    if watched.remembered { state.expired.insert(id) }
                 }
                 if state.watched.isEmpty { state.checking = false }
                 return (due, state.watched.isEmpty)
