@@ -9,8 +9,11 @@ import ParleyDomain
 /// {"exportedAt": "…", "user": {"_id", "name", "email", "avatar", "createdAt", "updatedAt"},
 ///  "conversations": [{"with": {"_id", "name", "deleted"}, "messages": [<newest first>]}]}
 /// ```
-/// Memory stays flat whatever the history: conversations and messages are read a page at a time
-/// (messages newest first, as pages are read from the end).
+/// Memory stays flat whatever the history and however slowly the client reads: conversations
+/// and messages are read a page at a time (messages newest first, as pages are read from the
+/// end), and the next page only when the response has taken the last one. (It used to be written
+/// by a task of its own into an unbounded stream, which read the whole history ahead of a slow
+/// reader.)
 public struct AccountExporter: Sendable {
     static let sidebarPage = 100
     static let messagePage = ConversationQuery.maximumLimit
@@ -21,76 +24,114 @@ public struct AccountExporter: Sendable {
         self.messages = messages
     }
 
-    /// The document, in pieces of a page or so each.
-    public func export(_ user: User) -> AsyncThrowingStream<[UInt8], any Error> {
-        let messages = self.messages
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    var json = JSONWriter(capacity: 64 * 1024)
+    /// The document, in pieces of a page or so each, each read when asked for.
+    public func export(_ user: User) -> AccountExport {
+        AccountExport(user: user, messages: messages)
+    }
+}
+
+/// One user's export (see ``AccountExporter``): a sequence of pieces of the JSON document that
+/// reads the store only as it is iterated.
+public struct AccountExport: AsyncSequence, Sendable {
+    public typealias Element = [UInt8]
+
+    let user: User
+    let messages: any MessageRepository
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(user: user, messages: messages)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        private enum Step {
+            case start
+            /// Between conversations.
+            case conversations
+            /// Within the conversation with `peer`, whose older messages come before `before`.
+            case messages(peer: ObjectID, before: ObjectID?)
+            case end
+            case finished
+        }
+
+        let user: User
+        let messages: any MessageRepository
+        private var step = Step.start
+        private var json = JSONWriter(capacity: 64 * 1024)
+        /// Sidebar entries read and not yet written.
+        private var pending: ArraySlice<SidebarEntry> = []
+        private var position: SidebarPosition?
+        private var sidebarRead = false
+
+        init(user: User, messages: any MessageRepository) {
+            self.user = user
+            self.messages = messages
+        }
+
+        public mutating func next() async throws -> [UInt8]? {
+            while true {
+                try Task.checkCancellation()
+                switch step {
+                case .start:
                     json.beginObject()
                     json.member("exportedAt", Timestamp.now().iso8601)
                     json.key("user")
                     user.writeJSON(into: &json)
                     json.key("conversations")
                     json.beginArray()
-                    var position: SidebarPosition?
-                    pages: while true {
-                        let entries = try await StoreCall.run {
-                            try await messages.sidebar(of: user.id, after: position, limit: Self.sidebarPage)
-                        }
-                        for entry in entries {
-                            // Past the conversations come the users never talked to.
-                            guard entry.lastMessage != nil else { break pages }
-                            try await Self.write(conversationWith: entry, of: user.id, into: &json, messages: messages)
-                            {
-                                continuation.yield($0)
-                            }
-                        }
-                        guard entries.count == Self.sidebarPage, let last = entries.last else { break }
-                        position = last.position
+                    step = .conversations
+                case .conversations:
+                    if pending.isEmpty, !sidebarRead { try await readSidebarPage() }
+                    guard let entry = pending.popFirst() else {
+                        step = .end
+                        continue
                     }
+                    json.beginObject()
+                    json.key("with")
+                    json.beginObject()
+                    json.member("_id", entry.user.id.hexString)
+                    json.member("name", entry.user.name)
+                    json.key("deleted")
+                    json.bool(entry.userDeleted)
+                    json.endObject()
+                    json.key("messages")
+                    json.beginArray()
+                    step = .messages(peer: entry.user.id, before: nil)
+                case .messages(let peer, let before):
+                    var query = ConversationQuery(user: user.id, peer: peer, limit: AccountExporter.messagePage)
+                    query.before = before
+                    let messages = self.messages
+                    let page = try await StoreCall.run { try await messages.conversation(query) }
+                    for message in page.reversed() { message.writeJSON(into: &json) }
+                    if page.count == AccountExporter.messagePage, let oldest = page.first {
+                        step = .messages(peer: peer, before: oldest.id)
+                    } else {
+                        json.endArray()
+                        json.endObject()
+                        step = .conversations
+                    }
+                    return json.takeBytes()
+                case .end:
                     json.endArray()
                     json.endObject()
-                    continuation.yield(json.takeBytes())
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
+                    step = .finished
+                    return json.takeBytes()
+                case .finished:
+                    return nil
                 }
             }
-            continuation.onTermination = { _ in task.cancel() }
         }
-    }
 
-    private static func write(
-        conversationWith entry: SidebarEntry,
-        of user: ObjectID,
-        into json: inout JSONWriter,
-        messages: any MessageRepository,
-        yield: ([UInt8]) -> Void
-    ) async throws {
-        json.beginObject()
-        json.key("with")
-        json.beginObject()
-        json.member("_id", entry.user.id.hexString)
-        json.member("name", entry.user.name)
-        json.key("deleted")
-        json.bool(entry.userDeleted)
-        json.endObject()
-        json.key("messages")
-        json.beginArray()
-        var before: ObjectID?
-        while true {
-            try Task.checkCancellation()
-            var query = ConversationQuery(user: user, peer: entry.user.id, limit: messagePage)
-            query.before = before
-            let page = try await StoreCall.run { try await messages.conversation(query) }
-            for message in page.reversed() { message.writeJSON(into: &json) }
-            yield(json.takeBytes())
-            guard page.count == messagePage, let oldest = page.first else { break }
-            before = oldest.id
+        /// The next page of the sidebar's conversations into ``pending``.
+        private mutating func readSidebarPage() async throws {
+            let (messages, user, position) = (self.messages, self.user.id, self.position)
+            let entries = try await StoreCall.run {
+                try await messages.sidebar(of: user, after: position, limit: AccountExporter.sidebarPage)
+            }
+            // Past the conversations come the users never talked to.
+            let conversations = entries.prefix { $0.lastMessage != nil }
+            pending = conversations[...]
+            sidebarRead = conversations.count < entries.count || entries.count < AccountExporter.sidebarPage
+            self.position = entries.last?.position
         }
-        json.endArray()
-        json.endObject()
     }
 }
