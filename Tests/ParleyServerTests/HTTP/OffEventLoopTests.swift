@@ -29,4 +29,29 @@ struct OffEventLoopTests {
         #expect(inside == .ok, "the route ran on an event loop")
         #expect(after, "back on the loop for the answer")
     }
+
+    /// Behind the body limit, an image-sized body is read and decoded off the loop, an everyday
+    /// one on it (no hop).
+    @Test func onlyLargeBodiesMoveBehindABodyLimit() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let context = BasicRequestContext(source: .init(channel: EmbeddedChannel(), logger: Logger(label: "test")))
+        func ranOnLoop(_ fields: HTTPFields) async throws -> Bool {
+            var head = HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/api/message")
+            head.headerFields = fields
+            let request = Request(head: head, body: RequestBody(buffer: ByteBuffer()))
+            return try await withTaskExecutorPreference(EventLoopTaskExecutor(loop)) {
+                let response = try await OffEventLoop<BasicRequestContext>(forBodiesOver: 65_536).handle(
+                    request, context: context
+                ) { _, _ in
+                    Response(status: loop.inEventLoop ? .ok : .accepted)
+                }
+                return response.status == .ok
+            }
+        }
+        #expect(try await ranOnLoop([.contentLength: "300"]))
+        #expect(try await ranOnLoop([:]))
+        #expect(try await !ranOnLoop([.contentLength: "7000000"]))
+        #expect(try await !ranOnLoop([.transferEncoding: "chunked"]))
+        #expect(try await !ranOnLoop([.contentLength: "not a number"]))
+    }
 }
