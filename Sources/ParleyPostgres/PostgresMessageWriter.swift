@@ -212,8 +212,8 @@ final class PostgresMessageWriter: Sendable {
     }
 
     /// One statement does the work, in one round trip: `parley_store_messages_committed` locks
-    /// the users, inserts the rows, publishes their events (migrations 0005, 0009) and commits
-    /// before it answers (0012), so that a refused commit (PostgreSQL refuses to commit
+    /// the users, inserts the rows, updates their conversations' summaries, checks the users,
+    /// publishes their events (migrations 0005, 0009, 0013) and commits before it answers (0012), so that a refused commit (PostgreSQL refuses to commit
     /// notifications when its queue is full) is the statement's own error and reaches the
     /// senders. It waits for locks at most half of the time left once it has a connection. Rows
     /// go as one array per column.

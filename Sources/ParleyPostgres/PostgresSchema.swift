@@ -30,6 +30,10 @@ enum PostgresSchema {
             "0012_messages_stored_in_one_round_trip.sql",
             PackageResources._012_messages_stored_in_one_round_trip_sql
         ),
+        migration(
+            "0013_message_batches_in_fewer_statements.sql",
+            PackageResources._013_message_batches_in_fewer_statements_sql
+        ),
     ]
 
     private static func migration(_ name: String, _ bytes: [UInt8]) -> Migration {

@@ -278,6 +278,41 @@ struct PostgresStoreTests {
         }
     }
 
+    /// The batch writer checks its users without locking their rows (0013): a user row deleted
+    /// by hand while a batch to that user is being stored still makes the batch fail, because the
+    /// deletion holds the user's lock that the batch waits for.
+    @Test(.timeLimit(.minutes(1))) func aBatchToAUserBeingDeletedWaitsAndFails() async throws {
+        let raw = try await TestPostgres.freshDatabaseURL()
+        let store = PostgresStore(url: try PostgresConnectionURL(raw), maximumConnections: 2, logger: .quiet)
+        try await Self.withRunning([store]) {
+            let (ann, dan) = (Fixture.user(name: "Ann"), Fixture.user(name: "Dan"))
+            for user in [ann, dan] { try await store.insertUser(user) }
+            try await TestPostgres.withAdminClient(raw) { client in
+                try await client.withConnection { deleting in
+                    try await deleting.query("BEGIN", logger: .quiet)
+                    try await deleting.query("DELETE FROM users WHERE id = \(dan.user.id.hexString)", logger: .quiet)
+                    let message = Fixture.message(from: ann.user.id, to: dan.user.id)
+                    let sending = Task { try await store.insertMessage(message) }
+                    var waiting = false
+                    for _ in 0..<500 where !waiting {
+                        let rows = try await client.query(
+                            """
+                            SELECT count(*) FROM pg_stat_activity
+                            WHERE query LIKE 'CALL parley_store_messages_committed%' AND wait_event_type = 'Lock'
+                            """
+                        )
+                        waiting = try await rows.decode(Int.self).first(where: { _ in true }) == 1
+                        if !waiting { try await Task.sleep(for: .milliseconds(10)) }
+                    }
+                    #expect(waiting, "the batch waits for the deletion")
+                    try await deleting.query("COMMIT", logger: .quiet)
+                    await #expect(throws: StoreError.unknownUser) { try await sending.value }
+                    #expect(try await store.message(id: message.id) == nil)
+                }
+            }
+        }
+    }
+
     @Test func concurrentSendsShareTransactionsAndABadOneFailsAlone() async throws {
         let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
         let store = PostgresStore(url: url, maximumConnections: 4, logger: .quiet)
