@@ -56,7 +56,7 @@ struct DeadlineWatchdogTests {
 
     /// postgres-nio does not stop a query in flight when cancelled: a caller must not wait for
     /// one stuck on a lock or a vanished peer.
-    @Test func abandonsAnOperationThatDoesNotStopWhenCancelled() async throws {
+    @Test(.timeLimit(.minutes(1))) func abandonsAnOperationThatDoesNotStopWhenCancelled() async throws {
         let watchdog = DeadlineWatchdog(resolution: .milliseconds(10), abandonAfter: .milliseconds(50))
         let stuck = Gate()
         let started = ContinuousClock.now
@@ -64,9 +64,7 @@ struct DeadlineWatchdogTests {
             try await watchdog.run(within: .milliseconds(50)) { await stuck.wait() }
         }
         #expect(ContinuousClock.now - started < .seconds(5))
-        #expect(!stuck.isOpen)
         stuck.open()
-        #expect(watchdog.count == 0)
     }
 
     /// An operation that still succeeds as it stops after its cancellation has its result
@@ -93,7 +91,7 @@ struct DeadlineTests {
     }
 
     /// The readiness check and presence must not wait for a query that ignores cancellation.
-    @Test func throwsAtTheDeadlineWithoutWaitingForTheOperation() async throws {
+    @Test(.timeLimit(.minutes(1))) func throwsAtTheDeadlineWithoutWaitingForTheOperation() async throws {
         let stuck = Gate()
         let started = ContinuousClock.now
         await #expect(throws: Deadline.Exceeded.self) {
@@ -112,8 +110,6 @@ private final class Gate: Sendable {
     }
 
     private let state = Mutex(State())
-
-    var isOpen: Bool { state.withLock { $0.open } }
 
     func wait() async {
         await withCheckedContinuation { continuation in

@@ -79,7 +79,9 @@ public struct AuthService: Sendable {
         do {
             try await StoreCall.run { try await users.insertUser(record) }
         } catch {
-            if let stored { await deleteQuietly(stored.mediaID) }
+            if let mediaID = stored?.mediaID {
+                await media.discard(mediaID, ofWriteThatFailedWith: error, logger: logger)
+            }
             throw error
         }
         return Session(user: record.user, token: try await tokens.issue(for: record.user.id))
@@ -222,7 +224,9 @@ public struct AuthService: Sendable {
         do {
             update = try await StoreCall.run { try await users.updateUser(id: userID, changes: changes, at: .now()) }
         } catch {
-            if let stored { await deleteQuietly(stored.mediaID) }
+            if let mediaID = stored?.mediaID {
+                await media.discard(mediaID, ofWriteThatFailedWith: error, logger: logger)
+            }
             throw error
         }
         guard let update else {

@@ -29,7 +29,9 @@ extension GroupService {
         do {
             try await Self.call { try await messages.insertGroupMessage(message) }
         } catch {
-            if let mediaID = stored?.mediaID { try? await media.delete(mediaID) }
+            if let mediaID = stored?.mediaID {
+                await media.discard(mediaID, ofWriteThatFailedWith: error, logger: logger)
+            }
             throw error
         }
         ChatMetrics.messageSent()

@@ -61,7 +61,9 @@ public struct GroupService: Sendable {
                 try await groups.createGroup(group, owner: owner, members: memberIDs, limits: limits)
             }
         } catch {
-            if let mediaID = stored?.mediaID { try? await media.delete(mediaID) }
+            if let mediaID = stored?.mediaID {
+                await media.discard(mediaID, ofWriteThatFailedWith: error, logger: logger)
+            }
             throw error
         }
         await publish(.groupChanged(GroupNotice(kind: .created, group: group, by: owner, added: created, at: now)))
@@ -113,7 +115,9 @@ public struct GroupService: Sendable {
                 try await groups.updateGroup(id: groupID, by: user, changes: changes, at: .now())
             }
         } catch {
-            if let mediaID = stored?.mediaID { try? await media.delete(mediaID) }
+            if let mediaID = stored?.mediaID {
+                await media.discard(mediaID, ofWriteThatFailedWith: error, logger: logger)
+            }
             throw error
         }
         if changes.avatar != nil, let old = result.previous.avatarMediaID, old != result.updated.avatarMediaID {

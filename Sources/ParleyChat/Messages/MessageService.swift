@@ -135,7 +135,7 @@ public struct MessageService: Sendable {
             try await StoreCall.run { try await messages.insertMessage(message) }
         } catch {
             if let mediaID = stored?.mediaID {
-                try? await media.delete(mediaID)
+                await media.discard(mediaID, ofWriteThatFailedWith: error, logger: logger)
             }
             throw error
         }
