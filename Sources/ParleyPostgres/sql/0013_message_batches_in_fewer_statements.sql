@@ -19,30 +19,28 @@
 -- * The users are no longer locked FOR KEY SHARE: each such lock wrote a WAL record and dirtied
 --   the user's page, and two batches naming the same user made a MultiXact. What the lock was
 --   for, that a user cannot be deleted (or change id) between the check and the commit, holds
---   through the users' advisory locks, which this procedure holds until it commits: a deletion
---   of a user row now takes the same lock before it checks for messages (below), so it waits for
---   a batch naming that user and then sees its messages, or is waited for, and the batch then
---   sees the row gone. (Accounts deleted through Parley stay as tombstones, an UPDATE; this is
---   about rows deleted by hand.)
+--   through the cluster's order lock (0011), which every batch holds shared until it commits: a
+--   statement deleting user rows, or changing their ids, now takes it exclusive before it touches
+--   a row (one lock, whatever the number of rows, and taken first, as by every other holder, so
+--   no cycle). It waits for the batches in flight and then sees their messages; batches started
+--   after it wait for its commit and then find the row gone. (Accounts deleted through Parley
+--   stay as tombstones, an UPDATE of other columns; this is about rows deleted by hand, rare, and
+--   holding up message writes for as long as such a statement takes.)
 --
 -- Instances of an older version call this procedure or parley_store_messages; both stay correct
 -- side by side.
 
-CREATE OR REPLACE FUNCTION parley_user_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Before a statement deletes user rows or changes their ids: waits for the message batches in
+-- flight (see above).
+CREATE FUNCTION parley_users_removing() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND NEW.id = OLD.id THEN
-        RETURN NEW;
-    END IF;
-    -- A batch naming this user holds this lock until it commits (parley_lock_users).
-    PERFORM pg_advisory_xact_lock(hashtextextended('parley.user.' || OLD.id, 0));
-    IF EXISTS (SELECT 1 FROM messages WHERE sender_id = OLD.id)
-        OR EXISTS (SELECT 1 FROM messages WHERE receiver_id = OLD.id) THEN
-        RAISE EXCEPTION 'user % has messages', OLD.id
-            USING ERRCODE = 'foreign_key_violation', TABLE = 'users';
-    END IF;
-    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    PERFORM parley_lock_order();
+    RETURN NULL;
 END
 $$;
+
+CREATE TRIGGER users_wait_for_message_batches BEFORE DELETE OR UPDATE OF id ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION parley_users_removing();
 
 DROP TRIGGER messages_announce ON messages;
 CREATE TRIGGER messages_announce AFTER INSERT ON messages
@@ -72,9 +70,9 @@ DECLARE
     found bigint;
     wanted bigint;
 BEGIN
+    PERFORM set_config('lock_timeout', lock_wait_ms || 'ms', true);
     -- The order lock shared, then the users' locks in hash order (as parley_lock_users).
-    PERFORM set_config('lock_timeout', lock_wait_ms || 'ms', true),
-        pg_advisory_xact_lock_shared(hashtextextended('parley.order', 0));
+    PERFORM pg_advisory_xact_lock_shared(hashtextextended('parley.order', 0));
     PERFORM pg_advisory_xact_lock(h) FROM (
         SELECT DISTINCT hashtextextended('parley.user.' || u, 0) AS h FROM unnest(senders || receivers) AS u ORDER BY h
     ) AS ordered;
