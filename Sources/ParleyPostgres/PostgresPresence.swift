@@ -73,7 +73,7 @@ final class PostgresPresence: PresenceBackend {
         let ttlSeconds = Double(ttl.components.seconds) + Double(ttl.components.attoseconds) / 1e18
         while !Task.isCancelled {
             do {
-                let alive = try await call { client, logger, instance in
+                let alive = try await call(beat: true) { client, logger, instance in
                     let rows = try await client.query(
                         "UPDATE parley_instances SET heartbeat_at = now() WHERE id = \(instance) RETURNING id",
                         logger: logger
@@ -82,7 +82,7 @@ final class PostgresPresence: PresenceBackend {
                     return false
                 }
                 if !alive {
-                    try await call { client, logger, instance in
+                    try await call(beat: true) { client, logger, instance in
                         try await client.query(
                             "INSERT INTO parley_instances (id, heartbeat_at) VALUES (\(instance), now()) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
                             logger: logger
@@ -90,7 +90,7 @@ final class PostgresPresence: PresenceBackend {
                     }
                     onForgotten()
                 }
-                let reaped = try await call { client, logger, _ in
+                let reaped = try await call(beat: true) { client, logger, _ in
                     // Old changes kept for recovery (migration 0009) are forgotten on the same beat.
                     let rows = try await client.query(
                         """
@@ -123,12 +123,16 @@ final class PostgresPresence: PresenceBackend {
         }
     }
 
+    /// - Parameter beat: a heartbeat's statement: waits for it to stop after its deadline, so that
+    ///   a stuck database does not collect one more stuck heartbeat, holding a pool connection,
+    ///   every beat (see `Deadline.run`).
     @discardableResult
     private func call<Result: Sendable>(
+        beat: Bool = false,
         _ body: @escaping @Sendable (PostgresClient, Logger, String) async throws -> Result
     ) async throws -> Result {
         await schemaReady.wait()
-        return try await Deadline.run(within: timeout) { [client, logger, instanceID] in
+        return try await Deadline.run(within: timeout, waitingForItToStop: beat) { [client, logger, instanceID] in
             try await body(client, logger, instanceID)
         }
     }

@@ -100,6 +100,22 @@ struct DeadlineTests {
         #expect(ContinuousClock.now - started < .seconds(5))
         stuck.open()
     }
+
+    /// A heartbeat must not start its next statement while the last still holds a connection.
+    @Test(.timeLimit(.minutes(1))) func waitsForTheOperationToStopWhenAsked() async throws {
+        let (cancelled, finished) = (Gate(), Gate())
+        await #expect(throws: Deadline.Exceeded.self) {
+            try await Deadline.run(within: .milliseconds(20), waitingForItToStop: true) {
+                await withTaskCancellationHandler {
+                    await cancelled.wait()
+                } onCancel: {
+                    cancelled.open()
+                }
+                finished.open()
+            }
+        }
+        #expect(finished.isOpen)
+    }
 }
 
 /// Something to wait for that ignores cancellation, as a query in flight does.
@@ -110,6 +126,8 @@ private final class Gate: Sendable {
     }
 
     private let state = Mutex(State())
+
+    var isOpen: Bool { state.withLock { $0.open } }
 
     func wait() async {
         await withCheckedContinuation { continuation in

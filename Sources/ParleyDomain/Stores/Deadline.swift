@@ -7,10 +7,14 @@ public enum Deadline {
     ///
     /// On timeout the operation is cancelled and this throws at once: the operation goes on alone
     /// until it stops. (postgres-nio stops waiting for a connection when cancelled, but not a
-    /// query in flight, which may wait on a lock, or on a vanished peer until TCP gives up.)
+    /// query in flight, which may wait on a lock, or on a vanished peer until TCP gives up.) A
+    /// loop that must not start its next operation while one is still running, holding a
+    /// connection (a heartbeat), passes `waitingForItToStop`: this then throws once the cancelled
+    /// operation has stopped.
     @discardableResult
     public static func run<Result: Sendable>(
         within duration: Duration,
+        waitingForItToStop: Bool = false,
         _ operation: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
         let first = FirstResult<Result>()
@@ -27,10 +31,12 @@ public enum Deadline {
             first.finish(.failure(Exceeded()))
         }
         defer { timer.cancel() }
-        return try await withTaskCancellationHandler {
+        let result = await withTaskCancellationHandler {
             await first.result()
         } onCancel: {
             work.cancel()
-        }.get()
+        }
+        if waitingForItToStop, case .failure(let error) = result, error is Exceeded { await work.value }
+        return try result.get()
     }
 }
