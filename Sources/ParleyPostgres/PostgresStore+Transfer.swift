@@ -46,9 +46,11 @@ extension PostgresStore: ChatImporter {
     /// Waits until every transaction that was inserting messages when the newest message was
     /// read has ended: `seq` is taken at insert but becomes visible at commit, so a transaction
     /// still in flight may hold a smaller `seq` than the newest visible one. Gives up waiting
-    /// after 30 s (a session left idle in a transaction) and says so.
+    /// after 30 s (a session left idle in a transaction) and says so; its deadline is longer
+    /// than that wait (the store's usual deadline, 10 s by default, cut it short and failed the
+    /// copy instead).
     public func settledLastMessageID() async throws -> ObjectID? {
-        try await perform { client in
+        try await perform(within: Self.settleWait + operationTimeout) { client in
             let rows = try await client.query(
                 """
                 SELECT (SELECT id FROM messages ORDER BY seq DESC LIMIT 1),
@@ -62,7 +64,7 @@ extension PostgresStore: ChatImporter {
                 newest = id
                 inFlight = xids
             }
-            let deadline = ContinuousClock.now + .seconds(30)
+            let deadline = ContinuousClock.now + Self.settleWait
             while !inFlight.isEmpty, ContinuousClock.now < deadline {
                 // Only those writing to this database's messages matter (the snapshot lists every
                 // transaction of the cluster): a transaction that took a `seq` holds its
@@ -96,6 +98,9 @@ extension PostgresStore: ChatImporter {
             }
         }
     }
+
+    /// Longest ``settledLastMessageID()`` waits for transactions in flight.
+    static let settleWait = Duration.seconds(30)
 
     public func exportMessages(after: ObjectID?, through: ObjectID, limit: Int) async throws
         -> [ExportedRecord<Message>]

@@ -495,10 +495,11 @@ struct PostgresStoreTests {
     }
 
     /// A message whose transaction took its `seq` first but commits last must not be passed over
-    /// by a copy reading a live source: the copy's bound waits for it.
+    /// by a copy reading a live source: the copy's bound waits for it, longer than the store's
+    /// deadline for a call if need be (up to 30 s).
     @Test func aCopyBoundWaitsForMessagesStillBeingCommitted() async throws {
         let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
-        let store = PostgresStore(url: url, maximumConnections: 4, logger: .quiet)
+        let store = PostgresStore(url: url, maximumConnections: 4, operationTimeout: .seconds(2), logger: .quiet)
         try await Self.withRunning([store]) {
             let (ann, bob, cyd) = (Fixture.user(name: "Ann"), Fixture.user(name: "Bob"), Fixture.user(name: "Cyd"))
             for user in [ann, bob, cyd] { try await store.insertUser(user) }
@@ -532,7 +533,8 @@ struct PostgresStoreTests {
                     order.withLock { $0.append("settled") }
                     return id
                 }()
-                try await Task.sleep(for: .milliseconds(300))  // time enough for a wrong early answer
+                // Time enough for a wrong early answer, and past the store's 2 s deadline.
+                try await Task.sleep(for: .milliseconds(2500))
                 order.withLock { $0.append("committing") }
                 release.yield()
                 #expect(try await bound == late.id)
