@@ -123,7 +123,7 @@ public enum ParleyApplication {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MethodNotAllowedMiddleware(routes: knownRoutes))
         router.add(middleware: UploadsGuard())
-        router.add(middleware: OffEventLoop(forBodiesOver: 64 * 1024))
+        router.add(middleware: OffEventLoop(forBodiesOver: largeBodyBytes))
         router.add(
             middleware: FileMiddleware(
                 configuration.uploadsDirectory,

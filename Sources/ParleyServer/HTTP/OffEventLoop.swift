@@ -27,10 +27,7 @@ struct OffEventLoop<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        if let bodyLimit, !Self.body(of: request, mayExceed: bodyLimit) {
-            return try await next(request, context)
-        }
-        return try await withTaskExecutorPreference(globalConcurrentExecutor) {
+        try await offEventLoop(if: bodyLimit.map { Self.body(of: request, mayExceed: $0) } ?? true) {
             try await next(request, context)
         }
     }
@@ -41,4 +38,18 @@ struct OffEventLoop<Context: RequestContext>: RouterMiddleware {
         }
         return request.headers[.transferEncoding] != nil
     }
+}
+
+/// The size above which an image-carrying request or event is decoded off the event loops (see
+/// ``OffEventLoop``): an everyday message is far smaller, an image data URI far larger.
+let largeBodyBytes = 64 * 1024
+
+/// Runs `body` on Swift concurrency's global executor if `condition` holds, else where the caller
+/// runs (on its connection's event loop, for a request or a socket's handler): for work that is
+/// long only sometimes, such as decoding an image sent inline.
+func offEventLoop<Result: Sendable>(
+    if condition: Bool, isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> Result
+) async rethrows -> Result {
+    guard condition else { return try await body() }
+    return try await withTaskExecutorPreference(globalConcurrentExecutor) { try await body() }
 }

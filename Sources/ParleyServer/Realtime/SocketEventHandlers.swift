@@ -141,9 +141,11 @@ struct SocketEventHandlers: Sendable {
         do {
             let request = try SocketPayload.decode(SendGroupMessageRequest.self, from: arguments)
             sent.sending(id, from: socket.id)
-            let message = try await groups.send(
-                from: user, to: request.groupId, text: request.text, image: request.image.map(ImageInput.dataURI),
-                id: id)
+            let message = try await offEventLoop(if: (request.image?.utf8.count ?? 0) > largeBodyBytes) {
+                try await groups.send(
+                    from: user, to: request.groupId, text: request.text, image: request.image.map(ImageInput.dataURI),
+                    id: id)
+            }
             ack?.send([RealtimeReply.success([("message", SocketValue(json: message))])])
         } catch {
             sent.failed(id)
@@ -174,13 +176,16 @@ struct SocketEventHandlers: Sendable {
             // The REST body's fields and rules: `send-message` takes what `POST /api/message` takes.
             let request = try SocketPayload.decode(SendMessageRequest.self, from: arguments)
             sent.sending(id, from: socket.id)
-            let message = try await messages.send(
-                from: user,
-                to: request.to,
-                text: request.text,
-                image: request.image.map(ImageInput.dataURI),
-                id: id
-            )
+            // An image sent inline is decoded and checked off the socket's event loop.
+            let message = try await offEventLoop(if: (request.image?.utf8.count ?? 0) > largeBodyBytes) {
+                try await messages.send(
+                    from: user,
+                    to: request.to,
+                    text: request.text,
+                    image: request.image.map(ImageInput.dataURI),
+                    id: id
+                )
+            }
             ack?.send([RealtimeReply.success([("message", SocketValue(message))])])
         } catch {
             sent.failed(id)

@@ -54,4 +54,16 @@ struct OffEventLoopTests {
         #expect(try await !ranOnLoop([.transferEncoding: "chunked"]))
         #expect(try await !ranOnLoop([.contentLength: "not a number"]))
     }
+
+    /// A socket's handler decodes an inline image off its loop only when the image is large.
+    @Test func workMovesOnlyWhenAsked() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let (small, large) = await withTaskExecutorPreference(EventLoopTaskExecutor(loop)) {
+            let small = await offEventLoop(if: false) { loop.inEventLoop }
+            let large = await offEventLoop(if: true) { MultiThreadedEventLoopGroup.currentEventLoop == nil }
+            return (small, large)
+        }
+        #expect(small, "stayed on the loop")
+        #expect(large, "ran off the event loops")
+    }
 }
