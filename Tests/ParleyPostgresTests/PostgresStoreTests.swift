@@ -106,6 +106,21 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Whether a statement starting with `prefix` comes to wait on a lock within about 5 s.
+    static func aStatementWaitsOnALock(startingWith prefix: String, on client: PostgresClient) async throws -> Bool {
+        for _ in 0..<500 {
+            let rows = try await client.query(
+                """
+                SELECT count(*) FROM pg_stat_activity
+                WHERE starts_with(query, \(prefix)) AND wait_event_type = 'Lock'
+                """
+            )
+            if try await rows.decode(Int.self).first(where: { _ in true }) == 1 { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
     /// Users 1 to `count`, their ids the number in hex (`000…001`), for tests that fill tables
     /// with SQL.
     static func insertNumberedUsers(_ count: Int, with client: PostgresClient) async throws {
@@ -260,17 +275,7 @@ struct PostgresStoreTests {
                 try await inserting.query("BEGIN", logger: .quiet)
                 try await inserting.query(PostgresQuery(unsafeSQL: message(from: ann, to: dan)), logger: .quiet)
                 async let deletion = refused("DELETE FROM users WHERE id = '\(dan.hexString)'")
-                var waiting = false
-                for _ in 0..<500 where !waiting {
-                    let rows = try await client.query(
-                        """
-                        SELECT count(*) FROM pg_stat_activity
-                        WHERE query LIKE 'DELETE FROM users%' AND wait_event_type = 'Lock'
-                        """
-                    )
-                    waiting = try await rows.decode(Int.self).first(where: { _ in true }) == 1
-                    if !waiting { try await Task.sleep(for: .milliseconds(10)) }
-                }
+                let waiting = try await Self.aStatementWaitsOnALock(startingWith: "DELETE FROM users", on: client)
                 #expect(waiting, "the delete waits for the insert")
                 try await inserting.query("COMMIT", logger: .quiet)
                 #expect(await deletion == "23503")
@@ -280,7 +285,7 @@ struct PostgresStoreTests {
 
     /// The batch writer checks its users without locking their rows (0013): a user row deleted
     /// by hand while a batch to that user is being stored still makes the batch fail, because the
-    /// deletion holds the user's lock that the batch waits for.
+    /// deletion holds the order lock that the batch waits for.
     @Test(.timeLimit(.minutes(1))) func aBatchToAUserBeingDeletedWaitsAndFails() async throws {
         let raw = try await TestPostgres.freshDatabaseURL()
         let store = PostgresStore(url: try PostgresConnectionURL(raw), maximumConnections: 2, logger: .quiet)
@@ -293,17 +298,8 @@ struct PostgresStoreTests {
                     try await deleting.query("DELETE FROM users WHERE id = \(dan.user.id.hexString)", logger: .quiet)
                     let message = Fixture.message(from: ann.user.id, to: dan.user.id)
                     let sending = Task { try await store.insertMessage(message) }
-                    var waiting = false
-                    for _ in 0..<500 where !waiting {
-                        let rows = try await client.query(
-                            """
-                            SELECT count(*) FROM pg_stat_activity
-                            WHERE query LIKE 'CALL parley_store_messages_committed%' AND wait_event_type = 'Lock'
-                            """
-                        )
-                        waiting = try await rows.decode(Int.self).first(where: { _ in true }) == 1
-                        if !waiting { try await Task.sleep(for: .milliseconds(10)) }
-                    }
+                    let waiting = try await Self.aStatementWaitsOnALock(
+                        startingWith: "CALL parley_store_messages_committed", on: client)
                     #expect(waiting, "the batch waits for the deletion")
                     try await deleting.query("COMMIT", logger: .quiet)
                     await #expect(throws: StoreError.unknownUser) { try await sending.value }
