@@ -333,20 +333,30 @@ public final class EngineSession: @unchecked Sendable {
 /// What the application may know about the request that opened a session.
 public struct EngineHandshake: Sendable {
     /// The request headers (cookies, origin, user agent…).
-    public var headers: HTTPFields
+    public var headers: HTTPFields {
+        get { packedHeaders.fields }
+        set { packedHeaders = PackedStringPairs(newValue) }
+    }
     /// The query parameters of the URL (`EIO`, `transport` and the client's own).
-    public var query: [String: String]
+    public var query: [String: String] {
+        get { packedQuery.dictionary }
+        set { packedQuery = PackedStringPairs(newValue) }
+    }
     /// The client's address as the connection saw it.
     public var remoteAddress: SocketAddress?
     /// When the session opened.
     public var time: ContinuousClock.Instant
 
+    /// Headers and query as kept for the session's lifetime (see ``PackedStringPairs``).
+    var packedHeaders: PackedStringPairs
+    var packedQuery: PackedStringPairs
+
     public init(
         headers: HTTPFields, query: [String: String], remoteAddress: SocketAddress?,
         time: ContinuousClock.Instant = .now
     ) {
-        self.headers = headers
-        self.query = query
+        self.packedHeaders = PackedStringPairs(headers)
+        self.packedQuery = PackedStringPairs(query)
         self.remoteAddress = remoteAddress
         self.time = time
     }

@@ -143,13 +143,7 @@ final class SocketIOClient: EngineSessionDelegate, @unchecked Sendable {
     /// The socket for a CONNECT: the recovered one when the store found its session.
     private func makeSocket(namespace name: String, auth: SocketValue) -> Socket? {
         guard let namespace = namespaces.namespace(named: name) else { return nil }
-        let handshake = SocketHandshake(
-            headers: session.handshake.headers,
-            query: session.handshake.query,
-            auth: auth,
-            remoteAddress: session.handshake.remoteAddress,
-            time: .now
-        )
+        let handshake = SocketHandshake(engine: session.handshake, auth: auth, time: .now)
         let socket: Socket
         if let recovered = restored[name]?.session {
             socket = Socket(recovering: recovered, namespace: namespace, handshake: handshake, client: self)
