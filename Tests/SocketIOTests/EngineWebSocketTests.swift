@@ -35,16 +35,8 @@ struct EngineWebSocketTests {
 
         init(base64Binary: Bool = false) throws {
             channel = EmbeddedChannel()
-            // As after a real upgrade: pre-encoded frames skip NIO's encoder, other frames
-            // (pongs, closes) go through it.
-            let writer = WebSocketFrameWriter()
-            try channel.pipeline.syncOperations.addHandler(writer)
-            try channel.pipeline.syncOperations.addHandler(WebSocketFrameEncoder())
-            let handler = EngineWebSocket(
-                channel: channel,
-                frameOutput: try channel.pipeline.syncOperations.context(handler: writer),
-                base64Binary: base64Binary
-            )
+            // As after a real upgrade, minus NIO's frame decoder: frames in, bytes out.
+            let handler = EngineWebSocket(channel: channel, maxMessageBytes: 100, base64Binary: base64Binary)
             try channel.pipeline.syncOperations.addHandler(handler)
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
             var configuration = EngineConfiguration()
@@ -75,9 +67,20 @@ struct EngineWebSocketTests {
         }
 
         func receive(text: String) throws {
-            try channel.writeInbound(
-                WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
+            try receive(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
+        }
+
+        func receive(_ frame: WebSocketFrame) throws {
+            try channel.writeInbound(frame)
             channel.embeddedEventLoop.run()
+        }
+
+        /// The close code of the one frame written since the last call, which must be a close.
+        func closeCode() throws -> WebSocketErrorCode? {
+            let frames = try writtenFrames()
+            guard frames.count == 1, frames[0].opcode == .connectionClose else { return nil }
+            var data = frames[0].unmaskedData
+            return data.readWebSocketErrorCode()
         }
     }
 
@@ -160,5 +163,94 @@ struct EngineWebSocketTests {
         // As the reference server does: the WebSocket is closed (the client reconnects).
         #expect(try harness.writtenFrames().map(\.opcode) == [.connectionClose])
         #expect(harness.recorder.closed == .forcedClose)
+    }
+
+    @Test func aMessageInFragmentsArrivesWhole() throws {
+        let harness = try Harness()
+        _ = try harness.writtenFrames()
+        try harness.receive(WebSocketFrame(fin: false, opcode: .text, data: ByteBuffer(string: "4he")))
+        // A ping may come between fragments; it is answered at once.
+        try harness.receive(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "p")))
+        #expect(try harness.writtenFrames().map(\.opcode) == [.pong])
+        try harness.receive(WebSocketFrame(fin: false, opcode: .continuation, data: ByteBuffer(string: "ll")))
+        #expect(harness.recorder.messages.isEmpty)
+        try harness.receive(WebSocketFrame(fin: true, opcode: .continuation, data: ByteBuffer(string: "o")))
+        try harness.receive(WebSocketFrame(fin: false, opcode: .binary, data: ByteBuffer(bytes: [1])))
+        try harness.receive(WebSocketFrame(fin: true, opcode: .continuation, data: ByteBuffer(bytes: [2])))
+        #expect(harness.recorder.messages == [.text(ByteBuffer(string: "hello")), .binary(ByteBuffer(bytes: [1, 2]))])
+        #expect(harness.channel.isActive)
+    }
+
+    @Test func aContinuationWithoutAStartClosesWithAProtocolError() throws {
+        let harness = try Harness()
+        _ = try harness.writtenFrames()
+        try harness.receive(WebSocketFrame(fin: true, opcode: .continuation, data: ByteBuffer(string: "x")))
+        #expect(try harness.closeCode() == .protocolError)
+        #expect(!harness.channel.isActive)
+        #expect(harness.recorder.messages.isEmpty)
+        #expect(harness.recorder.closed == .transportClose)
+    }
+
+    @Test func aNewMessageBeforeTheLastOneEndedClosesWithAProtocolError() throws {
+        let harness = try Harness()
+        _ = try harness.writtenFrames()
+        try harness.receive(WebSocketFrame(fin: false, opcode: .text, data: ByteBuffer(string: "4a")))
+        try harness.receive(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: "4b")))
+        #expect(try harness.closeCode() == .protocolError)
+        #expect(!harness.channel.isActive)
+        #expect(harness.recorder.messages.isEmpty)
+    }
+
+    @Test func fragmentsAddingUpToMoreThanTheLimitCloseTheConnection() throws {
+        let harness = try Harness()
+        _ = try harness.writtenFrames()
+        let sixty = ByteBuffer(repeating: UInt8(ascii: "x"), count: 60)
+        try harness.receive(WebSocketFrame(fin: false, opcode: .text, data: sixty))
+        try harness.receive(WebSocketFrame(fin: false, opcode: .continuation, data: sixty))
+        #expect(try harness.closeCode() == .messageTooLarge)
+        #expect(!harness.channel.isActive)
+        #expect(harness.recorder.messages.isEmpty)
+    }
+
+    @Test func tooManyFragmentsCloseTheConnection() throws {
+        var assembler = WebSocketMessageAssembler(maxMessageBytes: 100, maxFragments: 3)
+        let allocator = ByteBufferAllocator()
+        let empty = ByteBuffer()
+        #expect(
+            assembler.receive(WebSocketFrame(fin: false, opcode: .text, data: empty), allocator: allocator)
+                == .incomplete)
+        for _ in 0..<2 {
+            #expect(
+                assembler.receive(WebSocketFrame(fin: false, opcode: .continuation, data: empty), allocator: allocator)
+                    == .incomplete)
+        }
+        #expect(
+            assembler.receive(WebSocketFrame(fin: true, opcode: .continuation, data: empty), allocator: allocator)
+                == .failed(.policyViolation))
+        // After a failure it starts afresh.
+        #expect(
+            assembler.receive(
+                WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: "4")), allocator: allocator)
+                == .message(opcode: .text, data: ByteBuffer(string: "4")))
+    }
+
+    @Test func aMalformedFrameFromNIOsDecoderClosesWithItsCode() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 100)))
+        try channel.pipeline.syncOperations.addHandler(
+            EngineWebSocket(channel: channel, maxMessageBytes: 100, base64Binary: false))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        // A masked text frame that says it is 200 bytes long, over the decoder's limit.
+        var bytes = ByteBuffer(bytes: [0x81, 0x80 | 126])
+        bytes.writeInteger(UInt16(200))
+        bytes.writeInteger(UInt32(0x0102_0304))
+        _ = try? channel.writeInbound(bytes)
+        channel.embeddedEventLoop.run()
+        let decoder = EmbeddedChannel(handler: ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 100)))
+        while let written = try channel.readOutbound(as: ByteBuffer.self) { try decoder.writeInbound(written) }
+        var frame = try #require(try decoder.readInbound(as: WebSocketFrame.self))
+        #expect(frame.opcode == .connectionClose)
+        #expect(frame.data.readWebSocketErrorCode() == .messageTooLarge)
+        #expect(!channel.isActive)
     }
 }

@@ -66,9 +66,8 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
             let connectionGuard = NIOLoopBound(HTTPConnectionGuard(limits: limits), eventLoop: channel.eventLoop)
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let maxFrameSize = servers.map(\.configuration.maxPayload).max() ?? 1_000_000
-            let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
+            let upgrader = EngineWebSocketUpgrader<UpgradeResult>(
                 maxFrameSize: maxFrameSize,
-                enableAutomaticErrorHandling: true,
                 shouldUpgrade: { channel, head in
                     upgradeAttempted.value = true
                     return self.check(head, channel: channel).map { result in
@@ -185,19 +184,10 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         target: EngineIOServer.Target
     ) throws {
         let configuration = checked.server.configuration
-        let writer = WebSocketFrameWriter()
-        try channel.pipeline.syncOperations.addHandler(writer, position: .first)
         let handler = EngineWebSocket(
             channel: channel,
-            frameOutput: try channel.pipeline.syncOperations.context(handler: writer),
+            maxMessageBytes: configuration.maxPayload,
             base64Binary: checked.handshake.query["b64"] != nil
-        )
-        try channel.pipeline.syncOperations.addHandler(
-            NIOWebSocketFrameAggregator(
-                minNonFinalFragmentSize: 0,
-                maxAccumulatedFrameCount: 1024,
-                maxAccumulatedFrameSize: configuration.maxPayload
-            )
         )
         try channel.pipeline.syncOperations.addHandler(handler)
         let watermark = ChannelOptions.Types.WriteBufferWaterMark(

@@ -4,26 +4,42 @@ import NIOWebSocket
 /// The WebSocket transport of a session: a channel handler that turns frames into Engine.IO
 /// packets for the session and writes the session's packets as frames.
 ///
-/// One Engine.IO packet per frame: text packets as text frames, binary messages as binary
+/// After the upgrade, a connection's pipeline is NIO's frame decoder and this handler, nothing
+/// else: it reassembles fragmented messages (``WebSocketMessageAssembler``), answers pings and
+/// closes, and writes complete frames, encoded by ``WebSocketFrameEncoding``, straight to the
+/// socket (server frames are unmasked, so a broadcast's frames are encoded once for all its
+/// recipients). Each handler more would cost every connection its object and context for as
+/// long as it lives (see docs/benchmarks.md).
+///
+/// One Engine.IO packet per message: text packets as text frames, binary messages as binary
 /// frames. The channel's write buffer is bounded (its high watermark is the configured
 /// `maxBufferedBytes`): a client that stops reading is disconnected rather than buffered for.
 final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = WebSocketFrame
-    typealias OutboundOut = WebSocketFrame
+    typealias OutboundOut = ByteBuffer
 
     let channel: any Channel
     /// Set once, on the channel's event loop, when the session is known.
     private var session: EngineSession?
     private var closing = false
-    /// Writes complete frames straight to the socket (see ``WebSocketFrameWriter``).
-    private let frameOutput: ChannelHandlerContext
+    /// This handler's context while it is in the pipeline: frames are written through it.
+    private var context: ChannelHandlerContext?
+    private var assembler: WebSocketMessageAssembler
     /// The client asked for binary as base64 text (`b64` in the query: `forceBase64` clients).
     let base64Binary: Bool
 
-    init(channel: any Channel, frameOutput: ChannelHandlerContext, base64Binary: Bool) {
+    init(channel: any Channel, maxMessageBytes: Int, base64Binary: Bool) {
         self.channel = channel
-        self.frameOutput = frameOutput
+        self.assembler = WebSocketMessageAssembler(maxMessageBytes: maxMessageBytes)
         self.base64Binary = base64Binary
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     /// Connects the handler to its session (after the WebSocket handshake).
@@ -55,15 +71,15 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
     private var sharesSessionLoop = false
 
     private func writeFramesOnLoop(_ frames: [ByteBuffer]) {
-        guard !closing else { return }
+        guard !closing, let context else { return }
         if frames.count == 1 {
-            frameOutput.writeAndFlush(NIOAny(frames[0]), promise: nil)
+            context.writeAndFlush(NIOAny(frames[0]), promise: nil)
             return
         }
         for frame in frames {
-            frameOutput.write(NIOAny(frame), promise: nil)
+            context.write(NIOAny(frame), promise: nil)
         }
-        frameOutput.flush()
+        context.flush()
     }
 
     /// Sends a close frame and closes the connection (at once if the peer is not reading).
@@ -74,8 +90,8 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
             self.closing = true
             guard channel.isActive else { return }
             if channel.isWritable {
-                let frame = WebSocketFrame(
-                    fin: true, opcode: .connectionClose, data: channel.allocator.buffer(capacity: 0))
+                let frame = WebSocketFrameEncoding.controlFrame(
+                    .connectionClose, data: ByteBuffer(), allocator: channel.allocator)
                 channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
                 // A peer that never acknowledges must not keep the connection.
                 channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
@@ -88,11 +104,11 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
     // MARK: Reading (on the channel's event loop)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        switch frame.opcode {
-        case .text:
+        switch assembler.receive(unwrapInboundIn(data), allocator: context.channel.allocator) {
+        case .incomplete:
+            break
+        case .message(.text, let data):
             guard let session else { return }
-            let data = frame.unmaskedData
             // Text frames must be UTF-8 (RFC 6455); `b<base64>` carries binary for clients that
             // cannot send binary frames.
             guard
@@ -105,20 +121,29 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             session.webSocket(self, received: packet)
-        case .binary:
-            session?.webSocket(self, received: .message(.binary(frame.unmaskedData)))
+        case .message(_, let data):
+            session?.webSocket(self, received: .message(.binary(data)))
+        case .control(let frame):
+            receiveControl(frame, context: context)
+        case .failed(let code):
+            closeForProtocolError(code, context: context)
+        }
+    }
+
+    private func receiveControl(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
+        switch frame.opcode {
         case .ping:
-            var data = frame.unmaskedData
-            let pong = WebSocketFrame(fin: true, opcode: .pong, data: data.readSlice(length: data.readableBytes)!)
+            let pong = WebSocketFrameEncoding.controlFrame(
+                .pong, data: frame.unmaskedData, allocator: context.channel.allocator)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .connectionClose:
             // Echo the close and end the connection.
             if !closing {
                 closing = true
                 var data = frame.unmaskedData
-                let code =
-                    data.readSlice(length: min(2, data.readableBytes)) ?? context.channel.allocator.buffer(capacity: 0)
-                let reply = WebSocketFrame(fin: true, opcode: .connectionClose, data: code)
+                let code = data.readSlice(length: min(2, data.readableBytes)) ?? ByteBuffer()
+                let reply = WebSocketFrameEncoding.controlFrame(
+                    .connectionClose, data: code, allocator: context.channel.allocator)
                 let channel = context.channel
                 context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
             } else {
@@ -127,6 +152,18 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
         default:
             break
         }
+    }
+
+    /// Tells the client why (a close frame with `code`) and ends the connection.
+    private func closeForProtocolError(_ code: WebSocketErrorCode, context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        var data = context.channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: code)
+        let frame = WebSocketFrameEncoding.controlFrame(
+            .connectionClose, data: data, allocator: context.channel.allocator)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -150,6 +187,11 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
+        // NIO's frame decoder found a malformed frame (it reads nothing more after one).
+        if let error = error as? NIOWebSocketError {
+            closeForProtocolError(error == .invalidFrameLength ? .messageTooLarge : .protocolError, context: context)
+        } else {
+            context.close(promise: nil)
+        }
     }
 }

@@ -1,17 +1,5 @@
 import NIOCore
-
-/// Writes pre-encoded WebSocket frames (server frames are unmasked, so one encoding serves every
-/// recipient of a broadcast) straight to the socket, below NIO's frame encoder.
-///
-/// It sits first in the pipeline; writing through its context skips every other handler.
-final class WebSocketFrameWriter: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        context.write(data, promise: promise)
-    }
-}
+import NIOWebSocket
 
 /// Encodes Engine.IO packets as complete WebSocket frames (header and payload).
 enum WebSocketFrameEncoding {
@@ -39,6 +27,15 @@ enum WebSocketFrameEncoding {
             packet.encodeText(into: &frame)
             return frame
         }
+    }
+
+    /// A control frame (ping, pong, close), unmasked as a server's frames are.
+    static func controlFrame(_ opcode: WebSocketOpcode, data: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer
+    {
+        var frame = allocator.buffer(capacity: data.readableBytes + 2)
+        writeHeader(opcode: UInt8(webSocketOpcode: opcode), length: data.readableBytes, into: &frame)
+        frame.writeImmutableBuffer(data)
+        return frame
     }
 
     private static func writeHeader(opcode: UInt8, length: Int, into buffer: inout ByteBuffer) {
