@@ -7,8 +7,9 @@ import NIOConcurrencyHelpers
 ///
 /// No task exists while the queue is empty: the first job starts one, which drains the queue and
 /// ends. An idle connection therefore costs no task at all. The task prefers the connection's
-/// event loop (``EventLoopTaskExecutor``). Client events are bounded in count and
-/// bytes (``enqueue(weight:limit:_:)``); internal jobs are not.
+/// event loop (``EventLoopTaskExecutor``), and the queue lets go of its storage when it empties.
+/// Client events are bounded in count and bytes (``enqueue(weight:limit:_:)``); internal jobs
+/// are not.
 final class SocketEventQueue: Sendable {
     typealias Job = @Sendable () async -> Void
 
@@ -63,6 +64,8 @@ final class SocketEventQueue: Sendable {
         while let job = state.withLockedValue({ state -> Job? in
             guard let next = state.jobs.popFirst() else {
                 state.running = false
+                // An empty deque keeps its storage; an idle socket should not.
+                state.jobs = []
                 return nil
             }
             state.weight -= next.weight
