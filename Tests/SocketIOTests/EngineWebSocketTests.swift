@@ -253,4 +253,13 @@ struct EngineWebSocketTests {
         #expect(frame.data.readWebSocketErrorCode() == .messageTooLarge)
         #expect(!channel.isActive)
     }
+
+    @Test func aClientThatShutsItsSideWithoutACloseFrameIsDisconnectedAtOnce() throws {
+        let harness = try Harness()
+        _ = try harness.writtenFrames()
+        harness.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        harness.channel.embeddedEventLoop.run()
+        #expect(!harness.channel.isActive)
+        #expect(harness.recorder.closed == .transportClose)
+    }
 }

@@ -170,6 +170,11 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
         if event is ChannelShouldQuiesceEvent {
             // The server is shutting down: the client is told and reconnects elsewhere.
             session?.close(reason: .serverShuttingDown)
+        } else if let event = event as? ChannelEvent, event == .inputClosed {
+            // The client shut its side without a close frame (the server allows half-closed
+            // connections for HTTP): nothing more can arrive, so the connection ends now rather
+            // than wait in CLOSE-WAIT for the heartbeat to fail.
+            context.close(promise: nil)
         }
         context.fireUserInboundEventTriggered(event)
     }
