@@ -13,6 +13,8 @@ public final class EngineIOServer: Sendable {
     public let path: String
 
     private let sessions = NIOLockedValueBox<[String: EngineSession]>([:])
+    /// The heartbeat timers of the sessions on each event loop.
+    private let heartbeats = NIOLockedValueBox<[ObjectIdentifier: EventLoopTimerQueue<EngineSession>]>([:])
     private let shuttingDown = NIOLockedValueBox(false)
     private let requestCheck: (@Sendable (EngineRequest) async -> EngineRequestVerdict)?
     private let sessionBinding: (@Sendable (EngineRequest) -> EngineSessionBinding)?
@@ -156,6 +158,7 @@ public final class EngineIOServer: Sendable {
             transport: transport,
             configuration: configuration,
             eventLoop: eventLoop,
+            heartbeats: heartbeats(on: eventLoop),
             onClosed: { [sessions] closed in
                 sessions.withLockedValue { _ = $0.removeValue(forKey: closed.id) }
             }
@@ -164,6 +167,15 @@ public final class EngineIOServer: Sendable {
         onConnection(session)
         session.start(openPacket: openPacket(for: session, transport: transport), webSocket: webSocket)
         return session
+    }
+
+    private func heartbeats(on eventLoop: any EventLoop) -> EventLoopTimerQueue<EngineSession> {
+        heartbeats.withLockedValue { queues in
+            if let queue = queues[ObjectIdentifier(eventLoop)] { return queue }
+            let queue = EventLoopTimerQueue<EngineSession>(eventLoop: eventLoop)
+            queues[ObjectIdentifier(eventLoop)] = queue
+            return queue
+        }
     }
 
     /// The handshake: `0{"sid":…,"upgrades":[…],"pingInterval":…,"pingTimeout":…,"maxPayload":…}`.

@@ -26,7 +26,10 @@ public final class EngineSession: @unchecked Sendable {
     private var waitingPoll: EventLoopPromise<PollOutcome>?
     private var webSocket: EngineWebSocket?
     private var upgradingWebSocket: EngineWebSocket?
-    private var heartbeatTimer: Scheduled<Void>?
+    /// Where the heartbeat timer is armed: one queue for the sessions of an event loop.
+    private let heartbeats: EventLoopTimerQueue<EngineSession>
+    /// The heartbeat timer's place in `heartbeats`.
+    var timerQueueIndex: Int?
     private var upgradeTimer: Scheduled<Void>?
     /// The connection the waiting poll arrived on.
     private var waitingPollConnection: ObjectIdentifier?
@@ -49,8 +52,11 @@ public final class EngineSession: @unchecked Sendable {
         transport: EngineSessionStateMachine.Transport,
         configuration: EngineConfiguration,
         eventLoop: any EventLoop,
+        heartbeats: EventLoopTimerQueue<EngineSession>? = nil,
         onClosed: @escaping @Sendable (EngineSession) -> Void
     ) {
+        precondition(heartbeats.map { $0.eventLoop === eventLoop } ?? true, "heartbeats of another event loop")
+        self.heartbeats = heartbeats ?? EventLoopTimerQueue(eventLoop: eventLoop)
         self.id = id
         self.handshake = handshake
         self.binding = binding
@@ -306,8 +312,7 @@ public final class EngineSession: @unchecked Sendable {
             delegate.engineSession(self, didCloseWith: reason)
         }
         if actions.closed != nil {
-            heartbeatTimer?.cancel()
-            heartbeatTimer = nil
+            heartbeats.cancel(self)
             upgradeTimer?.cancel()
             upgradeTimer = nil
             if let poll = waitingPoll {
@@ -320,13 +325,19 @@ public final class EngineSession: @unchecked Sendable {
     }
 
     private func armHeartbeat(at deadline: NIODeadline) {
-        heartbeatTimer?.cancel()
         // A nested close (a delegate closing the session while an outer event is performed) has
         // already stopped the timers.
-        guard !machine.isClosed else { return }
-        heartbeatTimer = eventLoop.scheduleTask(deadline: deadline) { [self] in
-            perform(machine.heartbeatTimerFired(now: .now()))
+        guard !machine.isClosed else {
+            heartbeats.cancel(self)
+            return
         }
+        heartbeats.schedule(self, at: deadline)
+    }
+}
+
+extension EngineSession: EventLoopTimerQueueMember {
+    func timerQueueFired() {
+        perform(machine.heartbeatTimerFired(now: .now()))
     }
 }
 
