@@ -4,6 +4,7 @@ import JSONText
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import NIOWebSocket
 import ParleyChat
 import ParleyDomain
 import ParleyPostgres
@@ -45,6 +46,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case http
     /// The small fields a client sends: ids, dates, cursors, emails, names, texts, data URIs.
     case fields
+    /// A WebSocket connection's bytes through ``WebSocketFrameReader`` and through NIO's
+    /// `WebSocketFrameDecoder`, in the same pieces (the first byte sets their size): both must
+    /// give the same frames and fail at the same frame, with the same close code.
+    case webSocketFrame = "websocket-frame"
 
     /// Runs one input. Asynchronous because verifying a JWT is; the libFuzzer driver waits for it
     /// on its own thread, never on one of the concurrency pool's.
@@ -65,8 +70,50 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             case .bson: Self.bson(bytes)
             case .http: Self.http(bytes)
             case .fields: Self.fields(bytes)
+            case .webSocketFrame: Self.webSocketFrame(bytes)
             }
         }
+    }
+
+    private static func webSocketFrame(_ bytes: UnsafeRawBufferPointer) {
+        guard let first = bytes.first else { return }
+        let pieceSize = Int(first % 32) + 1
+        let maxFrameSize = 1_000
+        var reader = WebSocketFrameReader(maxFrameSize: maxFrameSize)
+        let nio = EmbeddedChannel(handler: ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
+        var ours: [WebSocketFrame] = []
+        var theirs: [WebSocketFrame] = []
+        var ourFailure: WebSocketErrorCode?
+        var theirFailure: WebSocketErrorCode?
+        var rest = bytes.dropFirst()
+        while !rest.isEmpty {
+            let piece = ByteBuffer(bytes: rest.prefix(pieceSize))
+            rest = rest.dropFirst(pieceSize)
+            if ourFailure == nil {
+                reader.append(piece)
+                reading: while true {
+                    switch reader.next() {
+                    case .frame(let frame): ours.append(frame)
+                    case .needMoreBytes: break reading
+                    case .failed(let code):
+                        ourFailure = code
+                        break reading
+                    }
+                }
+            }
+            if theirFailure == nil {
+                do {
+                    try nio.writeInbound(piece)
+                } catch let error as NIOWebSocketError {
+                    theirFailure = error == .invalidFrameLength ? .messageTooLarge : .protocolError
+                } catch {
+                    preconditionFailure("NIO's decoder failed with \(error)")
+                }
+                while let frame = try? nio.readInbound(as: WebSocketFrame.self) { theirs.append(frame) }
+            }
+        }
+        precondition(ours == theirs, "WebSocketFrameReader and NIO's decoder read different frames")
+        precondition(ourFailure == theirFailure, "WebSocketFrameReader and NIO's decoder failed differently")
     }
 
     private static func text(_ bytes: UnsafeRawBufferPointer) -> String {

@@ -7,8 +7,9 @@ import Testing
 
 @testable import SocketIO
 
-/// The WebSocket transport in an `EmbeddedChannel`: frames in, Engine.IO packets to the session;
-/// packets out, frames on the wire, as NIO's own decoder reads them back.
+/// The WebSocket transport in an `EmbeddedChannel`: client frames in (masked, as NIO's encoder
+/// writes them), Engine.IO packets to the session; packets out, frames on the wire, as NIO's own
+/// decoder reads them back.
 @Suite("Engine.IO WebSocket transport")
 struct EngineWebSocketTests {
     /// Collects what the session hands the application.
@@ -35,7 +36,7 @@ struct EngineWebSocketTests {
 
         init(base64Binary: Bool = false) throws {
             channel = EmbeddedChannel()
-            // As after a real upgrade, minus NIO's frame decoder: frames in, bytes out.
+            // As after a real upgrade: bytes in, bytes out.
             let handler = EngineWebSocket(channel: channel, maxMessageBytes: 100, base64Binary: base64Binary)
             try channel.pipeline.syncOperations.addHandler(handler)
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -71,7 +72,7 @@ struct EngineWebSocketTests {
         }
 
         func receive(_ frame: WebSocketFrame) throws {
-            try channel.writeInbound(frame)
+            try channel.writeInbound(EngineWebSocketTests.clientBytes(frame))
             channel.embeddedEventLoop.run()
         }
 
@@ -84,6 +85,17 @@ struct EngineWebSocketTests {
         }
     }
 
+    /// A frame as a client sends it: masked, encoded by NIO.
+    static func clientBytes(_ frame: WebSocketFrame) throws -> ByteBuffer {
+        var frame = frame
+        frame.maskKey = WebSocketMaskingKey([7, 1, 250, 3])  // the encoder masks the data with it
+        let encoder = EmbeddedChannel(handler: WebSocketFrameEncoder())
+        try encoder.writeOutbound(frame)
+        var bytes = ByteBuffer()
+        while var part = try encoder.readOutbound(as: ByteBuffer.self) { bytes.writeBuffer(&part) }
+        return bytes
+    }
+
     static func text(_ frame: WebSocketFrame) -> String {
         String(buffer: frame.unmaskedData)
     }
@@ -93,9 +105,7 @@ struct EngineWebSocketTests {
         #expect(try harness.writtenFrames().map(Self.text) == ["0{}"])
 
         try harness.receive(text: "4hello")
-        try harness.channel.writeInbound(
-            WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(bytes: [1, 2, 3])))
-        harness.channel.embeddedEventLoop.run()
+        try harness.receive(WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(bytes: [1, 2, 3])))
         #expect(
             harness.recorder.messages == [.text(ByteBuffer(string: "hello")), .binary(ByteBuffer(bytes: [1, 2, 3]))])
 
@@ -131,9 +141,7 @@ struct EngineWebSocketTests {
 
     @Test func aTextFrameThatIsNotUTF8OrNotAPacketClosesTheSession() throws {
         let harness = try Harness()
-        try harness.channel.writeInbound(
-            WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: [0x34, 0xFF, 0xFE])))
-        harness.channel.embeddedEventLoop.run()
+        try harness.receive(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: [0x34, 0xFF, 0xFE])))
         #expect(harness.recorder.closed == .parseError)
         #expect(harness.recorder.messages.isEmpty)
     }
@@ -141,15 +149,14 @@ struct EngineWebSocketTests {
     @Test func pingsAreAnsweredAndACloseIsEchoedThenTheConnectionEnds() throws {
         let harness = try Harness()
         _ = try harness.writtenFrames()
-        try harness.channel.writeInbound(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "p")))
+        try harness.receive(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "p")))
         let pong = try harness.writtenFrames()
         #expect(pong.map(\.opcode) == [.pong])
         #expect(pong.map(Self.text) == ["p"])
 
         var code = ByteBuffer()
         code.writeInteger(UInt16(1000))
-        try harness.channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: code))
-        harness.channel.embeddedEventLoop.run()
+        try harness.receive(WebSocketFrame(fin: true, opcode: .connectionClose, data: code))
         #expect(try harness.writtenFrames().map(\.opcode) == [.connectionClose])
         #expect(!harness.channel.isActive)
         #expect(harness.recorder.closed == .transportClose)
@@ -234,24 +241,66 @@ struct EngineWebSocketTests {
                 == .message(opcode: .text, data: ByteBuffer(string: "4")))
     }
 
-    @Test func aMalformedFrameFromNIOsDecoderClosesWithItsCode() throws {
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 100)))
-        try channel.pipeline.syncOperations.addHandler(
-            EngineWebSocket(channel: channel, maxMessageBytes: 100, base64Binary: false))
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        // A masked text frame that says it is 200 bytes long, over the decoder's limit.
+    @Test func aFrameOverTheLimitClosesWithMessageTooLarge() throws {
+        let harness = try Harness()
+        _ = try harness.writtenFrames()
+        // A masked text frame that says it is 200 bytes long, over the limit of 100: refused at
+        // its header, before its payload arrives.
         var bytes = ByteBuffer(bytes: [0x81, 0x80 | 126])
         bytes.writeInteger(UInt16(200))
-        bytes.writeInteger(UInt32(0x0102_0304))
-        _ = try? channel.writeInbound(bytes)
-        channel.embeddedEventLoop.run()
-        let decoder = EmbeddedChannel(handler: ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 100)))
-        while let written = try channel.readOutbound(as: ByteBuffer.self) { try decoder.writeInbound(written) }
-        var frame = try #require(try decoder.readInbound(as: WebSocketFrame.self))
-        #expect(frame.opcode == .connectionClose)
-        #expect(frame.data.readWebSocketErrorCode() == .messageTooLarge)
-        #expect(!channel.isActive)
+        try harness.channel.writeInbound(bytes)
+        harness.channel.embeddedEventLoop.run()
+        #expect(try harness.closeCode() == .messageTooLarge)
+        #expect(!harness.channel.isActive)
+    }
+
+    @Test(
+        arguments: [
+            [0x81, 0x02, 0x34, 0x78],  // "4x", not masked
+            [0xC1, 0x80, 0, 0, 0, 0],  // RSV1 set, no extension negotiated
+            [0x83, 0x80, 0, 0, 0, 0],  // reserved opcode 3
+            [0x8B, 0x80, 0, 0, 0, 0],  // reserved opcode 0xB
+        ] as [[UInt8]])
+    func aFrameAClientMayNotSendClosesWithAProtocolError(bytes: [UInt8]) throws {
+        let harness = try Harness()
+        _ = try harness.writtenFrames()
+        try harness.channel.writeInbound(ByteBuffer(bytes: bytes))
+        harness.channel.embeddedEventLoop.run()
+        #expect(try harness.closeCode() == .protocolError)
+        #expect(!harness.channel.isActive)
+        #expect(harness.recorder.messages.isEmpty)
+    }
+
+    @Test func framesSplitAnywhereAndSeveralInOneReadAllArrive() throws {
+        let harness = try Harness()
+        _ = try harness.writtenFrames()
+        var bytes = ByteBuffer()
+        for text in ["4one", "4two", "4" + String(repeating: "3", count: 90)] {
+            var frame = try Self.clientBytes(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
+            bytes.writeBuffer(&frame)
+        }
+        while bytes.readableBytes > 0 {
+            let piece = bytes.readSlice(length: min(3, bytes.readableBytes))!
+            try harness.channel.writeInbound(piece)
+        }
+        harness.channel.embeddedEventLoop.run()
+        #expect(
+            harness.recorder.messages == [
+                .text(ByteBuffer(string: "one")), .text(ByteBuffer(string: "two")),
+                .text(ByteBuffer(string: String(repeating: "3", count: 90))),
+            ])
+    }
+
+    @Test func nothingAfterACloseFrameIsRead() throws {
+        let harness = try Harness()
+        _ = try harness.writtenFrames()
+        var bytes = try Self.clientBytes(WebSocketFrame(fin: true, opcode: .connectionClose, data: ByteBuffer()))
+        var after = try Self.clientBytes(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: "4late")))
+        bytes.writeBuffer(&after)
+        try harness.channel.writeInbound(bytes)
+        harness.channel.embeddedEventLoop.run()
+        #expect(harness.recorder.messages.isEmpty)
+        #expect(!harness.channel.isActive)
     }
 
     @Test func aClientThatShutsItsSideWithoutACloseFrameIsDisconnectedAtOnce() throws {

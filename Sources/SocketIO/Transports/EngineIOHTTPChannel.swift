@@ -65,9 +65,7 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
             let checked = NIOLoopBoundBox<Checked?>(nil, eventLoop: channel.eventLoop)
             let connectionGuard = NIOLoopBound(HTTPConnectionGuard(limits: limits), eventLoop: channel.eventLoop)
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
-            let maxFrameSize = servers.map(\.configuration.maxPayload).max() ?? 1_000_000
             let upgrader = EngineWebSocketUpgrader<UpgradeResult>(
-                maxFrameSize: maxFrameSize,
                 shouldUpgrade: { channel, head in
                     upgradeAttempted.value = true
                     return self.check(head, channel: channel).map { result in

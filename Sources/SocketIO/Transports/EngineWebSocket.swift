@@ -4,18 +4,18 @@ import NIOWebSocket
 /// The WebSocket transport of a session: a channel handler that turns frames into Engine.IO
 /// packets for the session and writes the session's packets as frames.
 ///
-/// After the upgrade, a connection's pipeline is NIO's frame decoder and this handler, nothing
-/// else: it reassembles fragmented messages (``WebSocketMessageAssembler``), answers pings and
-/// closes, and writes complete frames, encoded by ``WebSocketFrameEncoding``, straight to the
-/// socket (server frames are unmasked, so a broadcast's frames are encoded once for all its
-/// recipients). Each handler more would cost every connection its object and context for as
-/// long as it lives (see docs/benchmarks.md).
+/// After the upgrade, this handler is a connection's whole pipeline: it reads frames
+/// (``WebSocketFrameReader``), reassembles fragmented messages (``WebSocketMessageAssembler``),
+/// answers pings and closes, and writes complete frames, encoded by ``WebSocketFrameEncoding``,
+/// straight to the socket (server frames are unmasked, so a broadcast's frames are encoded once
+/// for all its recipients). Each handler more would cost every connection its object and
+/// context for as long as it lives (see docs/benchmarks.md).
 ///
 /// One Engine.IO packet per message: text packets as text frames, binary messages as binary
 /// frames. The channel's write buffer is bounded (its high watermark is the configured
 /// `maxBufferedBytes`): a client that stops reading is disconnected rather than buffered for.
 final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = WebSocketFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     let channel: any Channel
@@ -24,12 +24,15 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
     private var closing = false
     /// This handler's context while it is in the pipeline: frames are written through it.
     private var context: ChannelHandlerContext?
+    private var reader: WebSocketFrameReader
     private var assembler: WebSocketMessageAssembler
     /// The client asked for binary as base64 text (`b64` in the query: `forceBase64` clients).
     let base64Binary: Bool
 
+    /// - Parameter maxMessageBytes: the longest message, whether in one frame or in fragments.
     init(channel: any Channel, maxMessageBytes: Int, base64Binary: Bool) {
         self.channel = channel
+        self.reader = WebSocketFrameReader(maxFrameSize: maxMessageBytes)
         self.assembler = WebSocketMessageAssembler(maxMessageBytes: maxMessageBytes)
         self.base64Binary = base64Binary
     }
@@ -104,7 +107,35 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
     // MARK: Reading (on the channel's event loop)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch assembler.receive(unwrapInboundIn(data), allocator: context.channel.allocator) {
+        reader.append(unwrapInboundIn(data))
+        // A frame may end the connection (a close, a protocol error): nothing after it is read.
+        while !closing {
+            switch reader.next() {
+            case .frame(let frame):
+                receive(frame, context: context)
+            case .needMoreBytes:
+                return
+            case .failed(let code):
+                closeForProtocolError(code, context: context)
+            }
+        }
+    }
+
+    /// The opcodes RFC 6455 defines; the others are reserved.
+    private static let knownOpcodes: [WebSocketOpcode] = [
+        .continuation, .text, .binary, .connectionClose, .ping, .pong,
+    ]
+
+    private func receive(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
+        // A client masks every frame (RFC 6455 §5.1), and without a negotiated extension uses no
+        // reserved bit or opcode (§5.2). An unmasked payload would also be a slice of the read it
+        // arrived in, keeping all of it alive for as long as the payload is kept.
+        guard frame.maskKey != nil, !frame.rsv1, !frame.rsv2, !frame.rsv3, Self.knownOpcodes.contains(frame.opcode)
+        else {
+            closeForProtocolError(.protocolError, context: context)
+            return
+        }
+        switch assembler.receive(frame, allocator: context.channel.allocator) {
         case .incomplete:
             break
         case .message(.text, let data):
@@ -192,11 +223,6 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // NIO's frame decoder found a malformed frame (it reads nothing more after one).
-        if let error = error as? NIOWebSocketError {
-            closeForProtocolError(error == .invalidFrameLength ? .messageTooLarge : .protocolError, context: context)
-        } else {
-            context.close(promise: nil)
-        }
+        context.close(promise: nil)
     }
 }

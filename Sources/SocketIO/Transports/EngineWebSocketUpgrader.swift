@@ -2,34 +2,30 @@ import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 
-/// NIO's WebSocket server upgrader, with a pipeline of two handlers after the `101`: NIO's frame
-/// decoder and an ``EngineWebSocket``.
+/// NIO's WebSocket server upgrader, leaving the pipeline after the `101` to the transport (one
+/// ``EngineWebSocket``).
 ///
 /// The handshake's checks and answer (`Sec-WebSocket-Key`, version 13, `Sec-WebSocket-Accept`)
-/// are NIO's `NIOTypedWebSocketServerUpgrader`'s. Its own `upgrade` adds a frame encoder and an
-/// error handler in front of the application's handlers; the Engine.IO transport writes frames it
-/// encoded itself and handles protocol errors itself, and every handler stays in memory for as
-/// long as its connection lives, so this upgrader adds only what is used.
+/// are NIO's `NIOTypedWebSocketServerUpgrader`'s. Its own `upgrade` adds a frame decoder, a frame
+/// encoder and an error handler in front of the application's handlers; the Engine.IO transport
+/// reads and writes frames itself, and every handler stays in memory for as long as its
+/// connection lives, so this upgrader adds none.
 struct EngineWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProtocolUpgrader {
     private let handshake: NIOTypedWebSocketServerUpgrader<UpgradeResult>
-    private let maxFrameSize: Int
     private let upgradePipelineHandler: @Sendable (any Channel, HTTPRequestHead) -> EventLoopFuture<UpgradeResult>
 
     /// - Parameters:
     ///   - shouldUpgrade: whether to accept the request, and the extra headers of the `101` (`nil`
     ///     refuses it).
-    ///   - upgradePipelineHandler: adds the transport's handler after NIO's frame decoder.
+    ///   - upgradePipelineHandler: adds the transport's handler.
     init(
-        maxFrameSize: Int,
         shouldUpgrade: @escaping @Sendable (any Channel, HTTPRequestHead) -> EventLoopFuture<HTTPHeaders?>,
         upgradePipelineHandler: @escaping @Sendable (any Channel, HTTPRequestHead) -> EventLoopFuture<UpgradeResult>
     ) {
         self.handshake = NIOTypedWebSocketServerUpgrader(
-            maxFrameSize: maxFrameSize,
             shouldUpgrade: shouldUpgrade,
             upgradePipelineHandler: upgradePipelineHandler
         )
-        self.maxFrameSize = maxFrameSize
         self.upgradePipelineHandler = upgradePipelineHandler
     }
 
@@ -46,12 +42,6 @@ struct EngineWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProto
     }
 
     func upgrade(channel: any Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {
-        do {
-            try channel.pipeline.syncOperations.addHandler(
-                ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
-        } catch {
-            return channel.eventLoop.makeFailedFuture(error)
-        }
-        return upgradePipelineHandler(channel, upgradeRequest)
+        upgradePipelineHandler(channel, upgradeRequest)
     }
 }

@@ -26,8 +26,10 @@ struct WebSocketMessageAssembler {
     let maxFragments: Int
 
     private var opcode: WebSocketOpcode?
-    private var fragments: [ByteBuffer] = []
-    private var byteCount = 0
+    /// The fragments so far, copied: a fragment is often a slice of a much larger read, which
+    /// it would otherwise keep alive until the message ends.
+    private var collected = ByteBuffer()
+    private var fragmentCount = 0
 
     init(maxMessageBytes: Int, maxFragments: Int = 1024) {
         self.maxMessageBytes = maxMessageBytes
@@ -40,13 +42,13 @@ struct WebSocketMessageAssembler {
             guard opcode == nil else { return fail(.protocolError) }
             if frame.fin { return .message(opcode: frame.opcode, data: frame.unmaskedData) }
             opcode = frame.opcode
+            collected = allocator.buffer(capacity: frame.length)
             return keep(frame)
         case .continuation:
             guard let opcode else { return fail(.protocolError) }
             if case .failed(let code) = keep(frame) { return .failed(code) }
             guard frame.fin else { return .incomplete }
-            var data = allocator.buffer(capacity: byteCount)
-            for var fragment in fragments { data.writeBuffer(&fragment) }
+            let data = collected
             reset()
             return .message(opcode: opcode, data: data)
         default:
@@ -55,10 +57,11 @@ struct WebSocketMessageAssembler {
     }
 
     private mutating func keep(_ frame: WebSocketFrame) -> Outcome {
-        guard fragments.count < maxFragments else { return fail(.policyViolation) }
-        byteCount += frame.length
-        guard byteCount <= maxMessageBytes else { return fail(.messageTooLarge) }
-        fragments.append(frame.unmaskedData)
+        guard fragmentCount < maxFragments else { return fail(.policyViolation) }
+        guard collected.readableBytes + frame.length <= maxMessageBytes else { return fail(.messageTooLarge) }
+        fragmentCount += 1
+        var data = frame.unmaskedData
+        collected.writeBuffer(&data)
         return .incomplete
     }
 
@@ -69,7 +72,7 @@ struct WebSocketMessageAssembler {
 
     private mutating func reset() {
         opcode = nil
-        fragments = []
-        byteCount = 0
+        collected = ByteBuffer()
+        fragmentCount = 0
     }
 }
