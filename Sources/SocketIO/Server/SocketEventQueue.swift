@@ -7,7 +7,7 @@ import NIOConcurrencyHelpers
 ///
 /// No task exists while the queue is empty: the first job starts one, which drains the queue and
 /// ends. An idle connection therefore costs no task at all. The task prefers the connection's
-/// event loop (``EventLoopTaskExecutor``), and the queue lets go of its storage when it empties.
+/// event loop (``EventLoopTaskExecutor``), and the queue holds no storage while it is empty.
 /// Client events are bounded in count and bytes (``enqueue(weight:limit:_:)``); internal jobs
 /// are not.
 final class SocketEventQueue: Sendable {
@@ -20,9 +20,31 @@ final class SocketEventQueue: Sendable {
     }
 
     private struct State {
-        var jobs: Deque<(job: Job, weight: Int)> = []
+        /// The oldest waiting job, kept apart: a socket usually has one event at a time, and a
+        /// deque allocates storage for its first element and keeps it when emptied.
+        var first: (job: Job, weight: Int)?
+        /// The jobs after `first`, in order.
+        var rest: Deque<(job: Job, weight: Int)> = []
         var weight = 0
         var running = false
+
+        var count: Int { (first == nil ? 0 : 1) + rest.count }
+
+        mutating func append(_ job: (job: Job, weight: Int)) {
+            if first == nil, rest.isEmpty {
+                first = job
+            } else {
+                rest.append(job)
+            }
+        }
+
+        mutating func popFirst() -> (job: Job, weight: Int)? {
+            if let job = first {
+                first = nil
+                return job
+            }
+            return rest.popFirst()
+        }
     }
 
     private let state = NIOLockedValueBox(State())
@@ -42,10 +64,10 @@ final class SocketEventQueue: Sendable {
     /// - Returns: `false`, queueing nothing, when the job would pass `limit`.
     func enqueue(weight: Int, limit: Limits?, _ job: @escaping Job) -> Bool {
         let (accepted, start) = state.withLockedValue { state -> (Bool, Bool) in
-            if let limit, state.jobs.count >= limit.jobs || state.weight + weight > limit.bytes {
+            if let limit, state.count >= limit.jobs || state.weight + weight > limit.bytes {
                 return (false, false)
             }
-            state.jobs.append((job, weight))
+            state.append((job, weight))
             state.weight += weight
             guard !state.running else { return (true, false) }
             state.running = true
@@ -58,14 +80,15 @@ final class SocketEventQueue: Sendable {
     }
 
     /// Jobs waiting (not counting one that is running).
-    var backlog: Int { state.withLockedValue { $0.jobs.count } }
+    var backlog: Int { state.withLockedValue { $0.count } }
 
     private func drain() async {
         while let job = state.withLockedValue({ state -> Job? in
-            guard let next = state.jobs.popFirst() else {
+            guard let next = state.popFirst() else {
                 state.running = false
-                // An empty deque keeps its storage; an idle socket should not.
-                state.jobs = []
+                // An empty deque keeps its storage (after a burst of events); an idle socket
+                // should not.
+                state.rest = []
                 return nil
             }
             state.weight -= next.weight
