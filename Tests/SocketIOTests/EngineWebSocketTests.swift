@@ -311,4 +311,37 @@ struct EngineWebSocketTests {
         #expect(!harness.channel.isActive)
         #expect(harness.recorder.closed == .transportClose)
     }
+
+    /// Takes writes and never completes them: a peer that stopped reading.
+    final class StalledWrites: ChannelOutboundHandler, @unchecked Sendable {
+        typealias OutboundIn = ByteBuffer
+        var pending: [EventLoopPromise<Void>] = []
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            if let promise { pending.append(promise) }
+        }
+        func flush(context: ChannelHandlerContext) {}
+    }
+
+    @Test func aClosingConnectionWhosePeerStoppedReadingEndsAfterTheGracePeriodAndReadsNothingMore() throws {
+        let harness = try Harness()
+        _ = try harness.writtenFrames()
+        try harness.channel.pipeline.syncOperations.addHandler(StalledWrites(), position: .first)
+        try harness.receive(WebSocketFrame(fin: true, opcode: .connectionClose, data: ByteBuffer()))
+        #expect(harness.channel.isActive)
+        // What the client sends meanwhile is neither read nor kept.
+        try harness.receive(text: "4after")
+        try harness.receive(WebSocketFrame(fin: false, opcode: .text, data: ByteBuffer(repeating: 0x34, count: 50)))
+        #expect(harness.recorder.messages.isEmpty)
+        harness.channel.embeddedEventLoop.advanceTime(by: EngineWebSocket.closeGracePeriod)
+        #expect(!harness.channel.isActive)
+        #expect(harness.recorder.closed == .transportClose)
+    }
+
+    @Test func aCloseFrameWithAOneBytePayloadIsAProtocolError() throws {
+        let harness = try Harness()
+        _ = try harness.writtenFrames()
+        try harness.receive(WebSocketFrame(fin: true, opcode: .connectionClose, data: ByteBuffer(bytes: [3])))
+        #expect(try harness.closeCode() == .protocolError)
+        #expect(!harness.channel.isActive)
+    }
 }

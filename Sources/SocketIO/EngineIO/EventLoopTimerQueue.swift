@@ -26,6 +26,8 @@ final class EventLoopTimerQueue<Member: EventLoopTimerQueueMember>: @unchecked S
     private var heap: [(deadline: NIODeadline, member: Member)] = []
     /// The NIO task that fires the earliest timer, and when it is due.
     private var task: (scheduled: Scheduled<Void>, deadline: NIODeadline)?
+    /// Timers are being fired: the task is armed once, after them.
+    private var firing = false
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -46,6 +48,7 @@ final class EventLoopTimerQueue<Member: EventLoopTimerQueueMember>: @unchecked S
             member.timerQueueIndex = heap.count - 1
             siftUp(heap.count - 1)
         }
+        if firing { return }
         if let task, task.deadline <= deadline { return }
         armTask()
     }
@@ -75,12 +78,14 @@ final class EventLoopTimerQueue<Member: EventLoopTimerQueueMember>: @unchecked S
     /// Fires every timer due: by the task's deadline (the loop's clock said it had come) or now.
     private func fire(dueBy taskDeadline: NIODeadline) {
         task = nil
+        firing = true
         let due = max(taskDeadline, eventLoop.now)
         while let first = heap.first, first.deadline <= due {
             remove(at: 0)
             first.member.timerQueueFired()
         }
-        if task == nil { armTask() }
+        firing = false
+        armTask()
     }
 
     private func remove(at index: Int) {

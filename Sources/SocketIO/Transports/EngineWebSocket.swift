@@ -87,29 +87,44 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
 
     /// Sends a close frame and closes the connection (at once if the peer is not reading).
     func close() {
-        let channel = self.channel
         channel.eventLoop.execute {
-            guard !self.closing else { return }
-            self.closing = true
-            guard channel.isActive else { return }
-            if channel.isWritable {
-                let frame = WebSocketFrameEncoding.controlFrame(
-                    .connectionClose, data: ByteBuffer(), allocator: channel.allocator)
-                channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
-                // A peer that never acknowledges must not keep the connection.
-                channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
-            } else {
-                channel.close(promise: nil)
-            }
+            self.finish(
+                sending: WebSocketFrameEncoding.controlFrame(
+                    .connectionClose, data: ByteBuffer(), allocator: self.channel.allocator))
         }
+    }
+
+    /// How long a closing connection waits for its last frame to be written.
+    static let closeGracePeriod = TimeAmount.seconds(2)
+
+    /// Ends the connection after `last` (a close frame, or nothing) and everything written
+    /// before it: at once if the peer is not reading, and in any case within
+    /// ``closeGracePeriod``, so a peer that stops reading cannot keep the connection open. From
+    /// here on, bytes that arrive are dropped. On the channel's event loop.
+    private func finish(sending last: ByteBuffer?) {
+        guard !closing else { return }
+        closing = true
+        reader = WebSocketFrameReader(maxFrameSize: reader.maxFrameSize)
+        assembler = WebSocketMessageAssembler(maxMessageBytes: assembler.maxMessageBytes)
+        let channel = self.channel
+        guard channel.isActive else { return }
+        guard channel.isWritable else {
+            channel.close(promise: nil)
+            return
+        }
+        // An empty write completes once everything before it is written.
+        channel.writeAndFlush(last ?? ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
+        channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) { channel.close(promise: nil) }
     }
 
     // MARK: Reading (on the channel's event loop)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // A closing connection reads nothing more.
+        guard !closing else { return }
         reader.append(unwrapInboundIn(data))
         // A frame may end the connection (a close, a protocol error): nothing after it is read.
-        while !closing {
+        while !closing, context.channel.isActive {
             switch reader.next() {
             case .frame(let frame):
                 receive(frame, context: context)
@@ -168,17 +183,20 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
                 .pong, data: frame.unmaskedData, allocator: context.channel.allocator)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .connectionClose:
-            // Echo the close and end the connection.
-            if !closing {
-                closing = true
-                var data = frame.unmaskedData
-                let code = data.readSlice(length: min(2, data.readableBytes)) ?? ByteBuffer()
-                let reply = WebSocketFrameEncoding.controlFrame(
-                    .connectionClose, data: code, allocator: context.channel.allocator)
-                let channel = context.channel
-                context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
-            } else {
+            // Echo the close (its code, if it has one) and end the connection; a close that
+            // answers ours ends it at once.
+            var data = frame.unmaskedData
+            guard data.readableBytes != 1 else {
+                closeForProtocolError(.protocolError, context: context)
+                return
+            }
+            if closing {
                 context.close(promise: nil)
+            } else {
+                let code = data.readSlice(length: min(2, data.readableBytes)) ?? ByteBuffer()
+                finish(
+                    sending: WebSocketFrameEncoding.controlFrame(
+                        .connectionClose, data: code, allocator: context.channel.allocator))
             }
         default:
             break
@@ -187,14 +205,11 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
 
     /// Tells the client why (a close frame with `code`) and ends the connection.
     private func closeForProtocolError(_ code: WebSocketErrorCode, context: ChannelHandlerContext) {
-        guard !closing else { return }
-        closing = true
         var data = context.channel.allocator.buffer(capacity: 2)
         data.write(webSocketErrorCode: code)
-        let frame = WebSocketFrameEncoding.controlFrame(
-            .connectionClose, data: data, allocator: context.channel.allocator)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in channel.close(promise: nil) }
+        finish(
+            sending: WebSocketFrameEncoding.controlFrame(
+                .connectionClose, data: data, allocator: context.channel.allocator))
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -203,9 +218,9 @@ final class EngineWebSocket: ChannelInboundHandler, @unchecked Sendable {
             session?.close(reason: .serverShuttingDown)
         } else if let event = event as? ChannelEvent, event == .inputClosed {
             // The client shut its side without a close frame (the server allows half-closed
-            // connections for HTTP): nothing more can arrive, so the connection ends now rather
-            // than wait in CLOSE-WAIT for the heartbeat to fail.
-            context.close(promise: nil)
+            // connections for HTTP): nothing more can arrive, so the connection ends once what
+            // was written to it is, rather than wait in CLOSE-WAIT for the heartbeat to fail.
+            finish(sending: nil)
         }
         context.fireUserInboundEventTriggered(event)
     }

@@ -7,7 +7,7 @@ import NIOWebSocket
 /// NIO's decoder only works inside a `ByteToMessageHandler`, which with its buffers and its
 /// context cost every WebSocket connection about 540 bytes for as long as it lived, a tenth of an
 /// idle connection (heaptrack, see docs/benchmarks.md). This reader is a value inside
-/// ``EngineWebSocket`` and holds nothing between frames. It enforces exactly what NIO's decoder
+/// ``EngineWebSocket`` and holds only the bytes of a frame not yet complete. It enforces exactly what NIO's decoder
 /// does (frame length at most `maxFrameSize`, control frames unfragmented and at most 125
 /// bytes) and hands out the same frames; the fuzz target `websocket-frame` checks both against
 /// each other on every input.
