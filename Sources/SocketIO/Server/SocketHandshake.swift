@@ -22,15 +22,6 @@ public struct SocketHandshake: Sendable {
     var packedHeaders: PackedStringPairs
     var packedQuery: PackedStringPairs
 
-    init(
-        headers: HTTPFields, query: [String: String], auth: SocketValue, remoteAddress: SocketAddress?,
-        time: ContinuousClock.Instant
-    ) {
-        self.init(
-            engine: EngineHandshake(headers: headers, query: query, remoteAddress: remoteAddress, time: time),
-            auth: auth, time: time)
-    }
-
     /// The handshake of a socket on `engine`'s session, sharing its headers and query.
     init(engine: EngineHandshake, auth: SocketValue, time: ContinuousClock.Instant) {
         self.packedHeaders = engine.packedHeaders

@@ -39,8 +39,6 @@ struct PackedStringPairs: Sendable, Hashable {
         return result
     }
 
-    var isEmpty: Bool { bytes.isEmpty }
-
     private static func encodedSize(_ string: String) -> Int {
         var length = string.utf8.count
         var size = length + 1
