@@ -111,6 +111,47 @@ struct ConnectionStateRecoveryTests {
         try await second.close()
     }
 
+    /// `closeConnection()` is a lost network, not a goodbye: no DISCONNECT, and the client that
+    /// comes back with its pid is recovered.
+    @Test func aSocketWhoseConnectionTheServerClosedIsRecovered() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let store = InMemoryRecoveryStore()
+        let (io, sockets) = Self.server(store: store)
+        var arrivals = sockets.makeAsyncIterator()
+        let first = try await Harness(io, loop: loop)
+        try await first.receive("0")
+        let socket = try #require(await arrivals.next())
+        let answer = try #require(
+            try Self.json(try await Self.packets(1, from: first)[0], dropping: 1) as? [String: String])
+        let (sid, pid) = (try #require(answer["sid"]), try #require(answer["pid"]))
+        io.main.to("alice").emit("m", "seen")
+        let seen = try #require(try Self.json(try await Self.packets(1, from: first)[0], dropping: 1) as? [String])
+        let offset = try #require(seen.last)
+        let (reasons, reasonInput) = AsyncStream.makeStream(of: SocketDisconnectReason.self)
+        socket.onDisconnect { reason in reasonInput.yield(reason) }
+
+        socket.closeConnection()
+        let outcome = try await first.session.poll(on: EmbeddedChannel()).get()
+        guard case .packets(let packets) = outcome else {
+            Issue.record("expected packets, got \(outcome)")
+            return
+        }
+        // The engine's close packet, and no Socket.IO DISCONNECT before it.
+        #expect(packets == [.close])
+        var iterator = reasons.makeAsyncIterator()
+        #expect(await iterator.next() == .forcedServerClose)
+        try await SocketLifecycleTests.waitUntil { store.counts.sessions == 1 }
+
+        let second = try await Harness(io, loop: loop)
+        io.main.to("alice").emit("m", "missed")
+        try await second.receive(#"0{"pid":"\#(pid)","offset":"\#(offset)"}"#)
+        let recovered = try #require(await arrivals.next())
+        #expect(recovered.recovered && recovered.id == sid)
+        let texts = try await Self.packets(2, from: second)
+        #expect((try Self.json(texts[1], dropping: 1) as? [String])?.prefix(2) == ["m", "missed"])
+        try await second.close()
+    }
+
     @Test func anUnknownSessionConnectsAsANewOne() async throws {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let (io, sockets) = Self.server(store: InMemoryRecoveryStore())

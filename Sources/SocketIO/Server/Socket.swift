@@ -247,6 +247,14 @@ public final class Socket: Sendable, Identifiable {
         }
     }
 
+    /// Closes the connection this socket is on without telling its namespaces, as a lost
+    /// network would (the reference server's `socket.conn.close()`): a stock client reconnects
+    /// by itself and, with connection-state recovery, gets back what it missed. Every socket of
+    /// the connection leaves with ``SocketDisconnectReason/forcedServerClose``.
+    public func closeConnection() {
+        client.session.close(reason: .forcedClose)
+    }
+
     // MARK: Called by the client connection
 
     /// Joined its namespace: rooms joined in middleware take effect.
