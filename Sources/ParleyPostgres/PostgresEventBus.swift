@@ -9,7 +9,8 @@ import PostgresNIO
 /// network cut) the bus reconnects with backoff, listens again, logs it and tells subscribers
 /// to resynchronise (notifications sent while nobody listened are gone). Payloads too large for
 /// a notification are read back from `parley_event_spill` before the next one is handled, so
-/// order is kept.
+/// order is kept; one that cannot be read is lost like those of a lost connection, and
+/// subscribers are told to resynchronise in the same way.
 final class PostgresEventBus: ClusterBus {
     static let channel = "parley_events"
 
@@ -94,8 +95,14 @@ final class PostgresEventBus: ClusterBus {
 
     private func handle(_ payload: String) async {
         if payload.hasPrefix("{\"spill\":"), let id = Int64(payload.dropFirst(9).dropLast()) {
-            guard let spilled = await readSpill(id) else { return }
-            deliver(spilled)
+            if let spilled = await readSpill(id) {
+                deliver(spilled)
+            } else {
+                // Lost, as events are with a lost connection: subscribers reload what they derive
+                // from events, and sockets that may have missed a stored one recover it.
+                logger.error("A large cluster event was lost; resynchronising", metadata: ["spill.id": "\(id)"])
+                fanOut.deliver(.resynchronized)
+            }
         } else {
             deliver(payload)
         }
@@ -109,17 +116,42 @@ final class PostgresEventBus: ClusterBus {
         fanOut.deliver(delivery)
     }
 
+    /// How many times a spilled payload is read before it counts as lost.
+    static let spillAttempts = 4
+
+    /// The spilled payload `id`, read again after a failure (a timeout, the database busy):
+    /// `nil` once it is gone or ``spillAttempts`` reads failed. Notifications wait meanwhile, so
+    /// order is kept.
     private func readSpill(_ id: Int64) async -> String? {
-        do {
-            return try await deadlines.run(within: timeout) { [client, logger] in
+        await Self.read(attempts: Self.spillAttempts, backoff: .milliseconds(100), logger: logger) {
+            try await deadlines.run(within: timeout) { [client, logger] in
                 let rows = try await client.query(
                     "SELECT payload FROM parley_event_spill WHERE id = \(id)", logger: logger)
                 for try await payload in rows.decode(String.self) { return payload }
                 return nil
             }
-        } catch {
-            logger.warning("Could not read a large cluster event", metadata: ["error": "\(error)"])
-            return nil
         }
+    }
+
+    /// What `read` returns, tried again after each failure, waiting `backoff` the first time and
+    /// twice as long each time after, `attempts` times in all: `nil` if every try failed or the
+    /// task was cancelled.
+    static func read(
+        attempts: Int, backoff: Duration, logger: Logger, _ read: () async throws -> String?
+    ) async -> String? {
+        var wait = backoff
+        for attempt in 1...attempts {
+            do {
+                return try await read()
+            } catch {
+                logger.warning(
+                    "Could not read a large cluster event",
+                    metadata: ["error": "\(error)", "attempt": "\(attempt) of \(attempts)"])
+                guard attempt < attempts, !Task.isCancelled else { break }
+                try? await Task.sleep(for: wait)
+                wait *= 2
+            }
+        }
+        return nil
     }
 }
