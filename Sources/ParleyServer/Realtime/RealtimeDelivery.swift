@@ -15,9 +15,12 @@ struct RealtimeDelivery: Sendable {
     let marks: RecoveryMarks?
     /// Told when this instance's barriers come back.
     let barrier: BusBarrier?
-    /// Puts every local socket back in the rooms of its user's groups as the store has them (after
-    /// the bus lost events: a `group-changed` may have been among them).
-    var regroup: (@Sendable (SocketNamespace) -> Void)? = nil
+    /// Called after the bus lost events, with what each local socket's user had been delivered
+    /// here by then (with ``marks``): puts every local socket back in the rooms of its user's
+    /// groups as the store has them (a `group-changed` may have been lost), and has the sockets
+    /// that may have missed a stored event recover it (see
+    /// ``SocketEventHandlers/reconnectBehind(_:heard:)``).
+    var resynchronize: (@Sendable (SocketNamespace, _ heard: [ObjectID: Int64?]?) -> Void)? = nil
 
     /// An event as sockets hear it: its name and arguments, and who hears it: the devices of
     /// `users`, and of every member of `group`.
@@ -35,8 +38,11 @@ struct RealtimeDelivery: Sendable {
         case .stored(let stored):
             deliver(stored.event, position: stored.position)
         case .resynchronized:
-            // Notices may have been lost with the bus: the group rooms are read afresh.
-            regroup?(namespace)
+            // Taken now, in the bus's order: what was delivered before the loss, and no more.
+            let heard = marks.map { marks in
+                marks.positions(of: namespace.all.localSockets.compactMap { $0[data: SocketSession.self]?.userID })
+            }
+            resynchronize?(namespace, heard)
         }
     }
 

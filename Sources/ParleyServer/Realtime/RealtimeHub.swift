@@ -81,7 +81,12 @@ public final class RealtimeHub: Service {
         self.bus = bus
         self.delivery = RealtimeDelivery(
             namespace: io.main, sent: sent, marks: storedRecovery?.marks, barrier: storedRecovery?.barrier,
-            regroup: { namespace in Task { await handlers.regroup(namespace) } })
+            resynchronize: { namespace, heard in
+                Task {
+                    await handlers.regroup(namespace)
+                    if let heard { await handlers.reconnectBehind(namespace, heard: heard) }
+                }
+            })
     }
 
     /// Logging out ends the sockets that used that token, on every instance.

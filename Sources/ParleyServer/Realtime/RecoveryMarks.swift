@@ -66,8 +66,23 @@ final class RecoveryMarks: Sendable {
     }
 
     /// The mark for a socket of `user`, given the store's latest position for them (read before
-    /// a barrier came back, so the bus has delivered it): `emit` sends it.
+    /// a barrier came back, so the bus has delivered it): `emit` sends it. It counts as delivered
+    /// to `user` (see ``positions(of:)``).
     func mark(for user: ObjectID, stored: Int64, _ emit: (Int64) -> Void) {
-        state.withLock { state in emit(max(stored, state.last(user) ?? 0)) }
+        state.withLock { state in
+            let mark = max(stored, state.last(user) ?? 0)
+            state.record(mark, for: user)
+            emit(mark)
+        }
+    }
+
+    /// The last position delivered here to each of `users` (an event or a mark), `nil` for a
+    /// user this instance does not remember: what their sockets have heard up to now.
+    func positions(of users: some Sequence<ObjectID>) -> [ObjectID: Int64?] {
+        state.withLock { state in
+            var positions: [ObjectID: Int64?] = [:]
+            for user in users { positions[user] = state.last(user) }
+            return positions
+        }
     }
 }

@@ -134,6 +134,31 @@ struct SocketEventHandlers: Sendable {
         }
     }
 
+    /// After the bus lost events: the local sockets of every user for whom the store holds an
+    /// event past what was delivered here (`heard`, taken when the loss was noticed) close their
+    /// connection, as a lost network would. Their clients reconnect by themselves and recover
+    /// from the store what they missed (``StoredRecovery``), in order and once; a live socket
+    /// cannot be sent it in place without racing the events the bus brings meanwhile. A user
+    /// this instance does not remember, or whose position cannot be read, is reconnected unless
+    /// they have no history at all. One read per user.
+    func reconnectBehind(_ namespace: SocketNamespace, heard: [ObjectID: Int64?]) async {
+        guard let recovery else { return }
+        var reconnected = 0
+        for (user, position) in heard {
+            let latest = (try? await recovery.log.latestPosition(of: user)) ?? .max
+            guard latest > (position ?? 0) else { continue }
+            for socket in namespace.to(RealtimeRooms.user(user)).localSockets {
+                socket.closeConnection()
+                reconnected += 1
+            }
+        }
+        if reconnected > 0 {
+            logger.notice(
+                "Reconnecting sockets that may have missed events while the cluster bus was lost",
+                metadata: ["sockets": "\(reconnected)"])
+        }
+    }
+
     private func sendGroupMessage(
         _ arguments: [SocketValue], from user: ObjectID, socket: Socket, ack: Acknowledgement?
     ) async {
