@@ -26,13 +26,18 @@ struct PostgresMigrator {
     @discardableResult
     func migrate(_ migrations: [PostgresSchema.Migration] = PostgresSchema.migrations) async throws -> [String] {
         try await client.withConnection { connection in
+            // Waiting for another instance's migrations, and a migration itself (an index built
+            // over a large table), may take longer than the store's `statement_timeout`.
+            try await connection.run("SET statement_timeout = 0", logger: logger)
             try await connection.run("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
             do {
                 let applied = try await apply(migrations, on: connection)
                 try await connection.run("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                try await connection.run("RESET statement_timeout", logger: logger)
                 return applied
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                _ = try? await connection.query("RESET statement_timeout", logger: logger)
                 throw error
             }
         }

@@ -392,8 +392,10 @@ extension PostgresStore: ChatImporter {
                 }
                 group.addTask {
                     try await client.withTransaction(logger: logger) { connection in
-                        // The rebuild sorts every message: in memory rather than on disk.
+                        // The rebuild sorts every message: in memory rather than on disk, for as
+                        // long as it takes.
                         try await connection.query("SET LOCAL work_mem = '256MB'", logger: logger)
+                        try await connection.query("SET LOCAL statement_timeout = 0", logger: logger)
                         try await connection.run("SELECT parley_conversations_rebuild()", logger: logger)
                     }
                 }
@@ -416,6 +418,8 @@ extension PostgresStore: ChatImporter {
     private static func restore(_ statement: String, _ client: PostgresClient, logger: Logger) async throws {
         let key = 7_357_230 + (MessageIndexes.indexes.firstIndex(of: statement) ?? 0)
         try await client.withTransaction(logger: logger) { connection in
+            // Building an index over every message may take longer than `statement_timeout`.
+            try await connection.query("SET LOCAL statement_timeout = 0", logger: logger)
             try await connection.run("SELECT pg_advisory_xact_lock(\(key))", logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
         }

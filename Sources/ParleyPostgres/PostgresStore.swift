@@ -64,6 +64,13 @@ public final class PostgresStore: ChatStore {
         // unread counts) passes jit_above_cost, and compiling them took 177 ms of a 200 ms
         // answer that takes 9 ms without (docs/benchmarks.md#groups).
         configuration.options.additionalStartupParameters.append(("jit", "off"))
+        // A call stops waiting for its query `abandonAfter` past its deadline, but the query went
+        // on (postgres-nio cancels nothing on the server), its connection busy until it ended: one
+        // waiting on a lock held elsewhere for an hour held a connection that long. PostgreSQL now
+        // cancels a statement once nobody can be waiting for it. Migrations and the end of an
+        // import, which may take longer, lift the limit for themselves.
+        configuration.options.additionalStartupParameters.append(
+            ("statement_timeout", String(Self.statementTimeout(operationTimeout: operationTimeout).milliseconds)))
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.displayName = url.displayName
@@ -83,6 +90,12 @@ public final class PostgresStore: ChatStore {
             schemaReady: schemaReady,
             logger: logger
         )
+    }
+
+    /// PostgreSQL's `statement_timeout` for the store's connections: the longest a call waits
+    /// for a statement, its deadline and the time it is given to stop after it.
+    static func statementTimeout(operationTimeout: Duration) -> Duration {
+        operationTimeout + DeadlineWatchdog().abandonAfter
     }
 
     /// The connection pool runs as a service of its own, before the store, so that it is still

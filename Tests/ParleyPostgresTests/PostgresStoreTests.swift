@@ -581,6 +581,55 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A query the caller stopped waiting for is cancelled by PostgreSQL (`statement_timeout`)
+    /// rather than hold its connection until it ends by itself.
+    @Test(.timeLimit(.minutes(1))) func aQueryNobodyWaitsForIsCancelledByTheDatabase() async throws {
+        let url = try PostgresConnectionURL(try await TestPostgres.freshDatabaseURL())
+        let store = PostgresStore(url: url, maximumConnections: 2, operationTimeout: .seconds(1), logger: .quiet)
+        let checker = PostgresStore(url: url, maximumConnections: 2, logger: .quiet)
+        try await Self.withRunning([store, checker]) {
+            let clock = ContinuousClock()
+            let start = clock.now
+            await #expect(throws: StoreError.self) {
+                try await store.perform { client in try await client.run("SELECT pg_sleep(30)", logger: .quiet) }
+            }
+            // Its deadline (1 s) and the second it is given to stop: then PostgreSQL ends it.
+            while try await Self.count(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' "
+                    + "AND query = 'SELECT pg_sleep(30)'", on: checker.client) > 0
+            {
+                guard start.duration(to: clock.now) < Self.failFastBound else {
+                    Issue.record("the query still ran 10 s after it was sent")
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            // The connection serves the next call.
+            try await store.checkReadiness()
+        }
+    }
+
+    /// Migrations lift the limit for themselves (waiting for another instance's, building an
+    /// index over a large table) and put it back after.
+    @Test(.timeLimit(.minutes(1))) func migrationsMayRunLongerThanTheStatementTimeout() async throws {
+        let url = try PostgresConnectionURL(try await Self.emptyDatabase())
+        let store = PostgresStore(url: url, maximumConnections: 1, operationTimeout: .milliseconds(200), logger: .quiet)
+        try await Self.withRunning([store]) {
+            let slow = PostgresSchema.Migration(version: 1, name: "0001_slow.sql", sql: "SELECT pg_sleep(1.5);")
+            let applied = try await PostgresMigrator(client: store.client, logger: .quiet).migrate([slow])
+            #expect(applied == ["0001_slow.sql"])
+            let timeouts = try await store.client.query("SHOW statement_timeout", logger: .quiet).decode(String.self)
+            var shown: [String] = []
+            for try await timeout in timeouts { shown.append(timeout) }
+            #expect(shown == ["1200ms"])
+        }
+    }
+
+    static func count(_ sql: String, on client: PostgresClient) async throws -> Int64 {
+        let rows = try await client.query(PostgresQuery(unsafeSQL: sql), logger: .quiet)
+        return try await rows.decode(Int64.self).first(where: { _ in true }) ?? 0
+    }
+
     /// How long a call may take to fail while the database is unreachable, with a 1 s timeout
     /// (see ``anUnreachableDatabaseFailsFastWithUnavailable()``).
     static let failFastBound = Duration.seconds(10)

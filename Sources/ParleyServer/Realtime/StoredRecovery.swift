@@ -88,14 +88,6 @@ enum RecoveredUser: SocketDataKey {
     typealias Value = ObjectID
 }
 
-extension Duration {
-    /// Whole milliseconds.
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}
-
 /// What the realtime layer shares with ``StoredRecovery``.
 struct StoredRecoveryParts: Sendable {
     let log: any EventLog
