@@ -67,10 +67,12 @@ final class PostgresEventBus: ClusterBus {
                     // Notifications are read on the connection's event loop, where they arrive.
                     try await withTaskExecutorPreference(EventLoopTaskExecutor(connection.eventLoop)) {
                         try await connection.listen(on: Self.channel) { notifications in
+                            // Also the first time: anything read from the database before
+                            // (a socket's recovery, as the server starts) may be ahead of it.
                             if listenedBefore {
                                 self.logger.notice("Listening for cluster events again; resynchronising presence")
-                                self.fanOut.deliver(.resynchronized)
                             }
+                            self.fanOut.deliver(.resynchronized)
                             listenedBefore = true
                             backoff = .milliseconds(100)
                             for try await notification in notifications {
@@ -97,7 +99,7 @@ final class PostgresEventBus: ClusterBus {
         if payload.hasPrefix("{\"spill\":"), let id = Int64(payload.dropFirst(9).dropLast()) {
             if let spilled = await readSpill(id) {
                 deliver(spilled)
-            } else {
+            } else if !Task.isCancelled {
                 // Lost, as events are with a lost connection: subscribers reload what they derive
                 // from events, and sockets that may have missed a stored one recover it.
                 logger.error("A large cluster event was lost; resynchronising", metadata: ["spill.id": "\(id)"])
@@ -139,6 +141,7 @@ final class PostgresEventBus: ClusterBus {
     static func read(
         attempts: Int, backoff: Duration, logger: Logger, _ read: () async throws -> String?
     ) async -> String? {
+        precondition(attempts > 0, "at least one attempt")
         var wait = backoff
         for attempt in 1...attempts {
             do {

@@ -16,11 +16,8 @@ struct RealtimeDelivery: Sendable {
     /// Told when this instance's barriers come back.
     let barrier: BusBarrier?
     /// Called after the bus lost events, with what each local socket's user had been delivered
-    /// here by then (with ``marks``): puts every local socket back in the rooms of its user's
-    /// groups as the store has them (a `group-changed` may have been lost), and has the sockets
-    /// that may have missed a stored event recover it (see
-    /// ``SocketEventHandlers/reconnectBehind(_:heard:)``).
-    var resynchronize: (@Sendable (SocketNamespace, _ heard: [ObjectID: Int64?]?) -> Void)? = nil
+    /// here by then (with ``marks``; see ``SocketEventHandlers/catchUp(_:after:)``).
+    var resynchronize: (@Sendable (SocketNamespace, RecoveryMarks.Gap?) -> Void)? = nil
 
     /// An event as sockets hear it: its name and arguments, and who hears it: the devices of
     /// `users`, and of every member of `group`.
@@ -39,10 +36,10 @@ struct RealtimeDelivery: Sendable {
             deliver(stored.event, position: stored.position)
         case .resynchronized:
             // Taken now, in the bus's order: what was delivered before the loss, and no more.
-            let heard = marks.map { marks in
-                marks.positions(of: namespace.all.localSockets.compactMap { $0[data: SocketSession.self]?.userID })
+            let gap = marks.map { marks in
+                marks.follow(namespace.all.localSockets.compactMap { $0[data: SocketSession.self]?.userID })
             }
-            resynchronize?(namespace, heard)
+            resynchronize?(namespace, gap)
         }
     }
 

@@ -21,6 +21,10 @@ public final class RealtimeHub: Service {
     public let io: SocketIOServer
     private let bus: any ClusterBus
     private let delivery: RealtimeDelivery
+    private let handlers: SocketEventHandlers
+    /// After each loss of bus events, in turn (see ``SocketEventHandlers/catchUp(_:after:)``).
+    private let catchUps: AsyncStream<(SocketNamespace, RecoveryMarks.Gap?)>
+    private let catchUpInput: AsyncStream<(SocketNamespace, RecoveryMarks.Gap?)>.Continuation
 
     public init(
         auth: AuthService,
@@ -72,6 +76,7 @@ public final class RealtimeHub: Service {
             sessionBinding: { request in SessionBinding.of(request, trustProxy: trustProxy) }
         )
         let authenticator = SocketAuthenticator(auth: auth, sessionIDs: signer)
+        let (catchUps, catchUpInput) = AsyncStream.makeStream(of: (SocketNamespace, RecoveryMarks.Gap?).self)
         let handlers = SocketEventHandlers(
             messages: messages, groups: groups, presence: presence, bus: bus, sent: sent, recovery: storedRecovery,
             settings: settings, logger: logger)
@@ -81,12 +86,10 @@ public final class RealtimeHub: Service {
         self.bus = bus
         self.delivery = RealtimeDelivery(
             namespace: io.main, sent: sent, marks: storedRecovery?.marks, barrier: storedRecovery?.barrier,
-            resynchronize: { namespace, heard in
-                Task {
-                    await handlers.regroup(namespace)
-                    if let heard { await handlers.reconnectBehind(namespace, heard: heard) }
-                }
-            })
+            resynchronize: { namespace, gap in catchUpInput.yield((namespace, gap)) })
+        self.handlers = handlers
+        self.catchUps = catchUps
+        self.catchUpInput = catchUpInput
     }
 
     /// Logging out ends the sockets that used that token, on every instance.
@@ -103,7 +106,14 @@ public final class RealtimeHub: Service {
         let subscription = bus.subscribe { incoming in
             delivery.deliver(incoming)
         }
-        try? await gracefulShutdown()
+        await withDiscardingTaskGroup { group in
+            group.addTask { [catchUps, handlers] in
+                for await (namespace, gap) in catchUps { await handlers.catchUp(namespace, after: gap) }
+            }
+            try? await gracefulShutdown()
+            catchUpInput.finish()
+            group.cancelAll()
+        }
         subscription.cancel()
         await io.shutdown()
     }

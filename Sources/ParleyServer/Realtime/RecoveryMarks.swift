@@ -19,6 +19,10 @@ final class RecoveryMarks: Sendable {
         var older: [ObjectID: Int64] = [:]
         /// By user, the recovered sockets and the position their replay reached.
         var replayed: [ObjectID: [String: Int64]] = [:]
+        /// Gaps being looked into (``follow(_:)``), each with the first position delivered to
+        /// each of its users since.
+        var gaps: [UInt64: (users: Set<ObjectID>, first: [ObjectID: Int64])] = [:]
+        var nextGap: UInt64 = 0
 
         func last(_ user: ObjectID) -> Int64? { latest[user] ?? older[user] }
 
@@ -40,6 +44,9 @@ final class RecoveryMarks: Sendable {
             var except: [String] = []
             for user in users {
                 state.record(position, for: user)
+                for (id, gap) in state.gaps where gap.first[user] == nil && gap.users.contains(user) {
+                    state.gaps[id]?.first[user] = position
+                }
                 guard var sockets = state.replayed[user] else { continue }
                 for (socket, upTo) in sockets {
                     // Positions reach a user in order: once one passes the replay, the bus has
@@ -67,7 +74,7 @@ final class RecoveryMarks: Sendable {
 
     /// The mark for a socket of `user`, given the store's latest position for them (read before
     /// a barrier came back, so the bus has delivered it): `emit` sends it. It counts as delivered
-    /// to `user` (see ``positions(of:)``).
+    /// to `user` (see ``follow(_:)``).
     func mark(for user: ObjectID, stored: Int64, _ emit: (Int64) -> Void) {
         state.withLock { state in
             let mark = max(stored, state.last(user) ?? 0)
@@ -76,13 +83,37 @@ final class RecoveryMarks: Sendable {
         }
     }
 
-    /// The last position delivered here to each of `users` (an event or a mark), `nil` for a
-    /// user this instance does not remember: what their sockets have heard up to now.
-    func positions(of users: some Sequence<ObjectID>) -> [ObjectID: Int64?] {
+    /// What the bus lost can only be told apart from what it brought afterwards by position:
+    /// the events a user missed are those the store has after what they had been delivered here
+    /// when the loss was noticed, and before the first delivered to them since.
+    struct Gap: Sendable {
+        let id: UInt64
+        /// When the loss was noticed: a socket that connected since read what it has from the
+        /// store with the bus back.
+        let at: ContinuousClock.Instant
+        /// For each user, the last position delivered here (an event or a mark) when the loss
+        /// was noticed; `nil` for one this instance does not remember.
+        let heard: [ObjectID: Int64?]
+    }
+
+    /// Takes what `users` had been delivered here, and from now on notes the first position
+    /// delivered to each, until ``stopFollowing(_:)``.
+    func follow(_ users: some Sequence<ObjectID>) -> Gap {
         state.withLock { state in
-            var positions: [ObjectID: Int64?] = [:]
-            for user in users { positions[user] = state.last(user) }
-            return positions
+            var heard: [ObjectID: Int64?] = [:]
+            for user in users { heard[user] = state.last(user) }
+            defer { state.nextGap += 1 }
+            state.gaps[state.nextGap] = (Set(heard.keys), [:])
+            return Gap(id: state.nextGap, at: .now, heard: heard)
         }
+    }
+
+    /// The first position delivered to `user` since `gap` was taken, if any.
+    func firstDelivered(to user: ObjectID, since gap: Gap) -> Int64? {
+        state.withLock { $0.gaps[gap.id]?.first[user] }
+    }
+
+    func stopFollowing(_ gap: Gap) {
+        _ = state.withLock { $0.gaps.removeValue(forKey: gap.id) }
     }
 }

@@ -61,8 +61,9 @@ final class SentMessages: Sendable {
     }
 
     /// The socket that sent `message` and had it acknowledged, if it was sent lately from this
-    /// instance: recovery does not send it that message again.
+    /// instance: recovery does not send it that message again. Also while its event has not come
+    /// back (the bus lost it, or it is on its way).
     func sender(of message: ObjectID) -> String? {
-        acknowledged.withLock { $0.sockets[message] }
+        entries.withLock { $0[message]?.socket } ?? acknowledged.withLock { $0.sockets[message] }
     }
 }

@@ -30,7 +30,7 @@ struct SocketEventHandlers: Sendable {
         let gate = SocketFloodGate(rate: settings.eventRate, burst: settings.eventBurst)
         socket.setEventGate { _ in gate.decide() }
         // After the gate: events a client sends while its groups are read are counted too.
-        await joinGroups(socket, of: user)
+        await joinGroups([socket], of: user)
 
         // The socket ends when its token does.
         let remaining = session.expiresAt.milliseconds(since: .now())
@@ -90,66 +90,105 @@ struct SocketEventHandlers: Sendable {
         }
     }
 
-    /// Puts the socket in the rooms of its user's groups, and out of any other group's room (a
-    /// socket recovered from memory comes back with the rooms it had, of groups its user may
-    /// have left since). Membership can change while it is read: the socket is in its user's
-    /// room already, so a change announced from now on moves it; one announced before is in a
-    /// second reading, which decides.
-    private func joinGroups(_ socket: Socket, of user: ObjectID) async {
+    /// Puts the sockets in the rooms of their user's groups, and out of any other group's room (a
+    /// socket recovered from memory comes back with the rooms it had, of groups its user may have
+    /// left since). Membership can change while it is read: the sockets are in their user's room
+    /// already, so a change announced from now on moves them; one announced before is in a
+    /// second reading, which decides. A user whose groups cannot be read leaves every group room,
+    /// rather than keep one they may have been removed from: `false` then.
+    @discardableResult
+    private func joinGroups(_ sockets: [Socket], of user: ObjectID) async -> Bool {
         do {
-            // Rooms a notice joins meanwhile are the notice's to keep: only those the socket had
+            // Rooms a notice joins meanwhile are the notice's to keep: only those a socket had
             // before, or joined here, are left when the second reading does not have them.
-            let before = socket.rooms.filter(RealtimeRooms.isGroup)
+            let before = sockets.map { $0.rooms.filter(RealtimeRooms.isGroup) }
             let first = try await groups.list(of: user).map { RealtimeRooms.group($0.id) }
-            socket.join(first)
+            for socket in sockets { socket.join(first) }
             let now = Set(try await groups.list(of: user).map { RealtimeRooms.group($0.id) })
-            for room in before.union(first) where !now.contains(room) {
-                socket.leave(room)
+            for (socket, before) in zip(sockets, before) {
+                for room in before.union(first) where !now.contains(room) {
+                    socket.leave(room)
+                }
             }
+            return true
         } catch {
-            for room in socket.rooms where RealtimeRooms.isGroup(room) { socket.leave(room) }
+            for socket in sockets {
+                for room in socket.rooms where RealtimeRooms.isGroup(room) { socket.leave(room) }
+            }
             logger.warning(
                 "Could not read a user's groups; the socket gets no group events", metadata: ["error": "\(error)"])
+            return false
         }
     }
 
-    /// Every local socket back in the rooms of its user's groups as the store has them now
-    /// (``RealtimeDelivery`` calls it when the bus tells that events may have been lost). One
-    /// reading per user; a user whose groups cannot be read leaves every group room, rather than
-    /// keep one it may have been removed from.
-    func regroup(_ namespace: SocketNamespace) async {
+    /// This instance's sockets, by user.
+    private static func localSocketsByUser(_ namespace: SocketNamespace) -> [ObjectID: [Socket]] {
         var byUser: [ObjectID: [Socket]] = [:]
         for socket in namespace.all.localSockets {
             guard let session = socket[data: SocketSession.self] else { continue }
             byUser[session.userID, default: []].append(socket)
         }
-        for (user, sockets) in byUser {
-            let rooms = (try? await groups.list(of: user)).map { Set($0.map { RealtimeRooms.group($0.id) }) } ?? []
-            for socket in sockets {
-                for room in socket.rooms where RealtimeRooms.isGroup(room) && !rooms.contains(room) {
-                    socket.leave(room)
-                }
-                socket.join(rooms)
-            }
-        }
+        return byUser
     }
 
-    /// After the bus lost events: the local sockets of every user for whom the store holds an
-    /// event past what was delivered here (`heard`, taken when the loss was noticed) close their
-    /// connection, as a lost network would. Their clients reconnect by themselves and recover
-    /// from the store what they missed (``StoredRecovery``), in order and once; a live socket
-    /// cannot be sent it in place without racing the events the bus brings meanwhile. A user
-    /// this instance does not remember, or whose position cannot be read, is reconnected unless
-    /// they have no history at all. One read per user.
-    func reconnectBehind(_ namespace: SocketNamespace, heard: [ObjectID: Int64?]) async {
-        guard let recovery else { return }
+    /// After the bus lost events (``RealtimeDelivery`` calls it, one loss after another).
+    ///
+    /// With recovery served by the store (`gap` then says what each user had been delivered
+    /// here when the loss was noticed): the local sockets of every user who missed a stored
+    /// event close their connection, as a lost network would. Their clients reconnect by
+    /// themselves and recover from the store what they missed (``StoredRecovery``), in order
+    /// and once; a live socket cannot be sent it in place without racing the events the bus
+    /// brings meanwhile. What a user missed is told from what the bus brought since by
+    /// position: the first event the store has for them after the gap, once a barrier shows the
+    /// bus has delivered everything stored before that reading, either was the first delivered
+    /// to them since or was lost. A user this instance does not remember, or whose history
+    /// cannot be read, is reconnected too. One reading per user, and one barrier.
+    ///
+    /// The other sockets go back in the rooms of their user's groups as the store has them (a
+    /// `group-changed` may have been lost); with recovery from the store, a user whose groups
+    /// cannot be read is reconnected rather than left out of them.
+    func catchUp(_ namespace: SocketNamespace, after gap: RecoveryMarks.Gap?) async {
+        guard let gap, let recovery else {
+            for (user, sockets) in Self.localSocketsByUser(namespace) { await joinGroups(sockets, of: user) }
+            return
+        }
+        defer { recovery.marks.stopFollowing(gap) }
+        // Sockets that connected (or recovered) since read what they have from the store with
+        // the bus back.
+        let users = Self.localSocketsByUser(namespace).compactMapValues { sockets in
+            let before = sockets.filter { $0.handshake.time < gap.at }
+            return before.isEmpty ? nil : before
+        }
+        var firstStored: [ObjectID: Int64] = [:]
+        var unknown: Set<ObjectID> = []
+        for user in users.keys {
+            do {
+                let heard = gap.heard[user] ?? nil
+                // `nil`: what follows was forgotten; a user not remembered has heard nothing here.
+                guard heard != nil, let events = try await recovery.log.events(of: user, after: heard ?? 0, limit: 1)
+                else {
+                    unknown.insert(user)
+                    continue
+                }
+                if let first = events.first { firstStored[user] = first.position }
+            } catch {
+                unknown.insert(user)
+            }
+        }
+        let caughtUp = firstStored.isEmpty ? true : await recovery.barrier.pass()
         var reconnected = 0
-        for (user, position) in heard {
-            let latest = (try? await recovery.log.latestPosition(of: user)) ?? .max
-            guard latest > (position ?? 0) else { continue }
-            for socket in namespace.to(RealtimeRooms.user(user)).localSockets {
-                socket.closeConnection()
-                reconnected += 1
+        for (user, sockets) in users {
+            let missed =
+                unknown.contains(user)
+                || firstStored[user].map { first in
+                    !caughtUp || recovery.marks.firstDelivered(to: user, since: gap) != first
+                } ?? false
+            if missed {
+                for socket in sockets { socket.closeConnection() }
+                reconnected += sockets.count
+            } else if await !joinGroups(sockets, of: user) {
+                for socket in sockets { socket.closeConnection() }
+                reconnected += sockets.count
             }
         }
         if reconnected > 0 {

@@ -51,6 +51,51 @@ struct RecoverySessionIDTests {
         #expect(sent == ["event 40", "mark 40", "mark 50", "mark 7", "event 20", "mark 40"])
     }
 
+    /// After the bus lost events: what each user had heard (events and marks) when the loss was
+    /// noticed, and the first event delivered to each since, which tells what the bus lost from
+    /// what it brought afterwards.
+    @Test func aGapKeepsWhatWasHeardAndTheFirstEventDeliveredAfter() {
+        let marks = RecoveryMarks()
+        let (ann, bob, cat, dan) = (ObjectID(), ObjectID(), ObjectID(), ObjectID())
+        marks.delivered(40, to: [ann, bob]) { _ in }
+        marks.mark(for: cat, stored: 12) { _ in }
+        let gap = marks.follow([ann, bob, cat, dan])
+        #expect(gap.heard == [ann: 40, bob: 40, cat: 12, dan: nil])
+        // A mark is not an event: it says nothing of what the bus brings.
+        marks.mark(for: ann, stored: 45) { _ in }
+        marks.delivered(47, to: [ann]) { _ in }
+        marks.delivered(48, to: [ann, cat]) { _ in }
+        marks.delivered(49, to: [ObjectID()]) { _ in }
+        #expect(marks.firstDelivered(to: ann, since: gap) == 47)
+        #expect(marks.firstDelivered(to: cat, since: gap) == 48)
+        #expect(marks.firstDelivered(to: bob, since: gap) == nil)
+        // Users it did not follow are not noted; each gap has its own firsts.
+        let later = marks.follow([bob, ObjectID()])
+        marks.delivered(50, to: [bob]) { _ in }
+        #expect(marks.firstDelivered(to: bob, since: gap) == 50)
+        #expect(marks.firstDelivered(to: bob, since: later) == 50)
+        marks.delivered(51, to: [bob]) { _ in }
+        #expect(marks.firstDelivered(to: bob, since: later) == 50)
+        marks.stopFollowing(gap)
+        #expect(marks.firstDelivered(to: ann, since: gap) == nil)
+        #expect(marks.firstDelivered(to: bob, since: later) == 50)
+    }
+
+    /// A message sent with `send-message` whose event the bus lost is still its sender's: the
+    /// socket had its acknowledgement, and recovery does not send it the message.
+    @Test func aMessageWhoseEventNeverCameBackStillHasItsSender() {
+        let sent = SentMessages()
+        let (lost, back) = (ObjectID(), ObjectID())
+        sent.sending(lost, from: "ann-phone")
+        sent.sending(back, from: "ann-laptop")
+        #expect(sent.delivered(back) == "ann-laptop")
+        #expect(sent.sender(of: lost) == "ann-phone")
+        #expect(sent.sender(of: back) == "ann-laptop")
+        #expect(sent.sender(of: ObjectID()) == nil)
+        sent.failed(lost)
+        #expect(sent.sender(of: lost) == nil)
+    }
+
     /// The database is ahead of the bus: what a replay read is not sent again when the bus
     /// brings it, and once the bus is past the replay the socket gets everything.
     @Test func aRecoveredSocketIsNotSentAgainWhatItsReplayHad() {
