@@ -135,26 +135,18 @@ final class PostgresEventBus: ClusterBus {
         }
     }
 
-    /// What `read` returns, tried again after each failure, waiting `backoff` the first time and
-    /// twice as long each time after, `attempts` times in all: `nil` if every try failed or the
-    /// task was cancelled.
+    /// What `read` returns, tried again after each failure (``retrying(attempts:until:backoff:maximumBackoff:onFailure:_:)``),
+    /// `attempts` times in all: `nil` if every try failed or the task was cancelled.
     static func read(
         attempts: Int, backoff: Duration, logger: Logger, _ read: () async throws -> String?
     ) async -> String? {
-        precondition(attempts > 0, "at least one attempt")
-        var wait = backoff
-        for attempt in 1...attempts {
-            do {
-                return try await read()
-            } catch {
+        let payload = try? await retrying(
+            attempts: attempts, backoff: backoff,
+            onFailure: { error, attempt in
                 logger.warning(
                     "Could not read a large cluster event",
                     metadata: ["error": "\(error)", "attempt": "\(attempt) of \(attempts)"])
-                guard attempt < attempts, !Task.isCancelled else { break }
-                try? await Task.sleep(for: wait)
-                wait *= 2
-            }
-        }
-        return nil
+            }, read)
+        return payload ?? nil
     }
 }

@@ -306,7 +306,7 @@ def test_a_socket_that_missed_events_while_the_bus_was_lost_recovers_them(parley
     client = RawClient(server, {"token": ann["token"]})
     client.event()
     _, arguments = send_and_hear(server, bob, ann, client)
-    # Cat misses nothing, and hears a message right after the bus is back: Cat stays connected.
+    # Cat misses nothing, and hears a message once the bus is back: Cat stays connected.
     bystander = RawClient(server, {"token": cat["token"]})
     bystander.event()
     send_and_hear(server, bob, cat, bystander)
@@ -344,6 +344,11 @@ def test_a_socket_that_missed_events_while_the_bus_was_lost_recovers_them(parley
         listener.stdin.flush()
         assert any(line.strip() == "stored" for line in iter(listener.stdout.readline, ""))
         admin(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
+        # Once the instance listens again (a message stored before that is missed too).
+        deadline = time.monotonic() + 20
+        while "Listening for cluster events again" not in server.output():
+            assert time.monotonic() < deadline, server.output()[-2000:]
+            time.sleep(0.02)
         after = send(server, bob, cat, "after the outage")
         # Should the instance's listener have come back in between (a connection it was opening
         # as they were refused), its first pass waits for a barrier through a bus that is down.

@@ -121,6 +121,10 @@ struct SocketEventHandlers: Sendable {
         }
     }
 
+    /// How long after a loss of bus events ``catchUp(_:after:)`` keeps trying to read the store
+    /// and pass a barrier (the database may be coming back).
+    static let catchUpPatience = Duration.seconds(30)
+
     /// This instance's sockets, by user.
     private static func localSocketsByUser(_ namespace: SocketNamespace) -> [ObjectID: [Socket]] {
         var byUser: [ObjectID: [Socket]] = [:]
@@ -159,14 +163,24 @@ struct SocketEventHandlers: Sendable {
             let before = sockets.filter { $0.handshake.time < gap.at }
             return before.isEmpty ? nil : before
         }
+        // The store and the bus may still be coming back: reads and the barrier are tried again
+        // until `catchUpPatience` after the loss; past it, a user who cannot be read about is
+        // reconnected.
+        let deadline = gap.at + Self.catchUpPatience
         var firstStored: [ObjectID: Int64] = [:]
         var unknown: Set<ObjectID> = []
         for user in users.keys {
             do {
-                let heard = gap.heard[user] ?? nil
-                // `nil`: what follows was forgotten; a user not remembered has heard nothing here.
-                guard heard != nil, let events = try await recovery.log.events(of: user, after: heard ?? 0, limit: 1)
-                else {
+                // A user not remembered here has heard nothing we know of.
+                guard let heard = gap.heard[user] ?? nil else {
+                    unknown.insert(user)
+                    continue
+                }
+                let events = try await retrying(until: deadline, backoff: .milliseconds(100)) {
+                    try await recovery.log.events(of: user, after: heard, limit: 1)
+                }
+                // `nil`: what follows was forgotten.
+                guard let events else {
                     unknown.insert(user)
                     continue
                 }
@@ -175,7 +189,14 @@ struct SocketEventHandlers: Sendable {
                 unknown.insert(user)
             }
         }
-        let caughtUp = firstStored.isEmpty ? true : await recovery.barrier.pass()
+        var caughtUp = true
+        if !firstStored.isEmpty {
+            caughtUp =
+                (try? await retrying(until: deadline, backoff: .milliseconds(100)) {
+                    guard await recovery.barrier.pass() else { throw BarrierLost() }
+                    return true
+                }) ?? false
+        }
         var reconnected = 0
         for (user, sockets) in users {
             let missed =
