@@ -29,8 +29,8 @@ struct PostgresMigrator {
             // Waiting for another instance's migrations, and a migration itself (an index built
             // over a large table), may take longer than the store's `statement_timeout`.
             try await connection.run("SET statement_timeout = 0", logger: logger)
-            try await connection.run("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
             do {
+                try await connection.run("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
                 let applied = try await apply(migrations, on: connection)
                 try await connection.run("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                 try await connection.run("RESET statement_timeout", logger: logger)

@@ -53,12 +53,10 @@ struct RealtimeDelivery: Sendable {
             if let group = broadcast.group { rooms.append(RealtimeRooms.group(group)) }
             var recipients = namespace.to(rooms)
             // The socket that sent it has its acknowledgement.
-            if case .messageCreated(let message) = event, let sender = sent.delivered(message.id) {
-                recipients = recipients.except(sender)
-            }
-            if case .groupMessageCreated(let message) = event, let sender = sent.delivered(message.id) {
-                recipients = recipients.except(sender)
-            }
+            var sender: String?
+            if case .messageCreated(let message) = event { sender = sent.delivered(message.id) }
+            if case .groupMessageCreated(let message) = event { sender = sent.delivered(message.id) }
+            if let sender { recipients = recipients.except(sender) }
             if let marks, let position {
                 var users = broadcast.users
                 if let group = broadcast.group {
@@ -68,9 +66,15 @@ struct RealtimeDelivery: Sendable {
                             $0[data: SocketSession.self]?.userID
                         })
                 }
-                marks.delivered(position, to: users) { replayedAlready in
-                    recipients.except(replayedAlready).emit(
+                marks.delivered(position, to: users) { replayedAlready, undecided in
+                    let undecidedRooms = undecided.map { RealtimeRooms.user($0) }
+                    recipients.except(replayedAlready + undecidedRooms).emit(
                         broadcast.name, arguments: broadcast.arguments, offset: String(position))
+                    guard !undecidedRooms.isEmpty else { return }
+                    // Whether they missed something is not known yet: their clients keep the
+                    // offset they had (see ``RecoveryMarks/Gap``).
+                    namespace.to(undecidedRooms).except(replayedAlready + (sender.map { [$0] } ?? [])).emit(
+                        broadcast.name, arguments: broadcast.arguments, offset: nil)
                 }
             } else {
                 recipients.emit(broadcast.name, arguments: broadcast.arguments)

@@ -19,9 +19,8 @@ final class RecoveryMarks: Sendable {
         var older: [ObjectID: Int64] = [:]
         /// By user, the recovered sockets and the position their replay reached.
         var replayed: [ObjectID: [String: Int64]] = [:]
-        /// Gaps being looked into (``follow(_:)``), each with the first position delivered to
-        /// each of its users since.
-        var gaps: [UInt64: (users: Set<ObjectID>, first: [ObjectID: Int64])] = [:]
+        /// Gaps being looked into (``follow(_:)``), usually none.
+        var gaps: [GapState] = []
         var nextGap: UInt64 = 0
 
         func last(_ user: ObjectID) -> Int64? { latest[user] ?? older[user] }
@@ -35,17 +34,37 @@ final class RecoveryMarks: Sendable {
         }
     }
 
+    /// A gap being looked into: what its users had heard, the first position delivered to each
+    /// since, and who is not decided yet.
+    private struct GapState {
+        let id: UInt64
+        let heard: [ObjectID: Int64?]
+        var first: [ObjectID: Int64] = [:]
+        var undecided: Set<ObjectID>
+    }
+
     private let state = Mutex(State())
 
     /// A stored event at `position` goes to `users`' devices: `emit` sends it, except to the
-    /// sockets named (recovered ones whose replay already had it).
-    func delivered(_ position: Int64, to users: [ObjectID], _ emit: (_ except: [String]) -> Void) {
+    /// sockets named (recovered ones whose replay already had it), and without its offset to the
+    /// devices of the users named second (those a gap has not decided about yet, see
+    /// ``follow(_:)``).
+    func delivered(
+        _ position: Int64, to users: [ObjectID], _ emit: (_ except: [String], _ undecided: [ObjectID]) -> Void
+    ) {
         state.withLock { state in
             var except: [String] = []
+            var undecided: [ObjectID] = []
             for user in users {
                 state.record(position, for: user)
-                for (id, gap) in state.gaps where gap.first[user] == nil && gap.users.contains(user) {
-                    state.gaps[id]?.first[user] = position
+                for index in state.gaps.indices where state.gaps[index].undecided.contains(user) {
+                    if !undecided.contains(user) { undecided.append(user) }
+                    // Only what is newer than the gap: a new LISTEN may be handed notifications
+                    // this instance had before it.
+                    guard state.gaps[index].first[user] == nil,
+                        position > (state.gaps[index].heard[user].flatMap { $0 } ?? .min)
+                    else { continue }
+                    state.gaps[index].first[user] = position
                 }
                 guard var sockets = state.replayed[user] else { continue }
                 for (socket, upTo) in sockets {
@@ -55,7 +74,7 @@ final class RecoveryMarks: Sendable {
                 }
                 state.replayed[user] = sockets.isEmpty ? nil : sockets
             }
-            emit(except)
+            emit(except, undecided)
         }
     }
 
@@ -86,6 +105,10 @@ final class RecoveryMarks: Sendable {
     /// What the bus lost can only be told apart from what it brought afterwards by position:
     /// the events a user missed are those the store has after what they had been delivered here
     /// when the loss was noticed, and before the first delivered to them since.
+    ///
+    /// Until a user is decided about (``decided(_:in:)``), stored events reach their devices
+    /// without an offset: a client keeps the offset it had, so should it turn out to have missed
+    /// something, its recovery from that offset loses nothing (it may get those events twice).
     struct Gap: Sendable {
         let id: UInt64
         /// When the loss was noticed: a socket that connected since read what it has from the
@@ -103,17 +126,26 @@ final class RecoveryMarks: Sendable {
             var heard: [ObjectID: Int64?] = [:]
             for user in users { heard[user] = state.last(user) }
             defer { state.nextGap += 1 }
-            state.gaps[state.nextGap] = (Set(heard.keys), [:])
+            state.gaps.append(GapState(id: state.nextGap, heard: heard, undecided: Set(heard.keys)))
             return Gap(id: state.nextGap, at: .now, heard: heard)
         }
     }
 
-    /// The first position delivered to `user` since `gap` was taken, if any.
+    /// The first position delivered to `user` since `gap` was taken (and newer than it), if any.
     func firstDelivered(to user: ObjectID, since gap: Gap) -> Int64? {
-        state.withLock { $0.gaps[gap.id]?.first[user] }
+        state.withLock { state in state.gaps.first { $0.id == gap.id }?.first[user] }
+    }
+
+    /// `user` has been decided about in `gap` (their sockets stay, or were closed): stored
+    /// events carry their offset to them again.
+    func decided(_ user: ObjectID, in gap: Gap) {
+        state.withLock { state in
+            guard let index = state.gaps.firstIndex(where: { $0.id == gap.id }) else { return }
+            state.gaps[index].undecided.remove(user)
+        }
     }
 
     func stopFollowing(_ gap: Gap) {
-        _ = state.withLock { $0.gaps.removeValue(forKey: gap.id) }
+        state.withLock { state in state.gaps.removeAll { $0.id == gap.id } }
     }
 }

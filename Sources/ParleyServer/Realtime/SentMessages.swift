@@ -61,9 +61,10 @@ final class SentMessages: Sendable {
     }
 
     /// The socket that sent `message` and had it acknowledged, if it was sent lately from this
-    /// instance: recovery does not send it that message again. Also while its event has not come
-    /// back (the bus lost it, or it is on its way).
+    /// instance: recovery does not send it that message again. (One whose event has not come back
+    /// may not have had its acknowledgement: its connection may have closed first. Recovery sends
+    /// it that message, perhaps a second time, rather than not at all.)
     func sender(of message: ObjectID) -> String? {
-        entries.withLock { $0[message]?.socket } ?? acknowledged.withLock { $0.sockets[message] }
+        acknowledged.withLock { $0.sockets[message] }
     }
 }

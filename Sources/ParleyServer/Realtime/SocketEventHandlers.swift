@@ -96,15 +96,23 @@ struct SocketEventHandlers: Sendable {
     /// already, so a change announced from now on moves them; one announced before is in a
     /// second reading, which decides. A user whose groups cannot be read leaves every group room,
     /// rather than keep one they may have been removed from: `false` then.
+    /// Each reading is tried again until `deadline`, if given.
     @discardableResult
-    private func joinGroups(_ sockets: [Socket], of user: ObjectID) async -> Bool {
+    private func joinGroups(
+        _ sockets: [Socket], of user: ObjectID, retryingUntil deadline: ContinuousClock.Instant? = nil
+    ) async -> Bool {
+        let read = {
+            try await retrying(until: deadline ?? .now, backoff: .milliseconds(100)) {
+                try await groups.list(of: user).map { RealtimeRooms.group($0.id) }
+            }
+        }
         do {
             // Rooms a notice joins meanwhile are the notice's to keep: only those a socket had
             // before, or joined here, are left when the second reading does not have them.
             let before = sockets.map { $0.rooms.filter(RealtimeRooms.isGroup) }
-            let first = try await groups.list(of: user).map { RealtimeRooms.group($0.id) }
+            let first = try await read()
             for socket in sockets { socket.join(first) }
-            let now = Set(try await groups.list(of: user).map { RealtimeRooms.group($0.id) })
+            let now = Set(try await read())
             for (socket, before) in zip(sockets, before) {
                 for room in before.union(first) where !now.contains(room) {
                     socket.leave(room)
@@ -171,8 +179,9 @@ struct SocketEventHandlers: Sendable {
         var unknown: Set<ObjectID> = []
         for user in users.keys {
             do {
-                // A user not remembered here has heard nothing we know of.
-                guard let heard = gap.heard[user] ?? nil else {
+                // A user not remembered here has heard nothing we know of; past the deadline,
+                // nobody is read about any more.
+                guard let heard = gap.heard[user] ?? nil, ContinuousClock.now < deadline else {
                     unknown.insert(user)
                     continue
                 }
@@ -197,7 +206,10 @@ struct SocketEventHandlers: Sendable {
                     return true
                 }) ?? false
         }
+        // Those who missed something first, so that few events reach them meanwhile (without
+        // an offset, see ``RecoveryMarks/Gap``); then the others' groups.
         var reconnected = 0
+        var kept: [(ObjectID, [Socket])] = []
         for (user, sockets) in users {
             let missed =
                 unknown.contains(user)
@@ -207,10 +219,17 @@ struct SocketEventHandlers: Sendable {
             if missed {
                 for socket in sockets { socket.closeConnection() }
                 reconnected += sockets.count
-            } else if await !joinGroups(sockets, of: user) {
+                recovery.marks.decided(user, in: gap)
+            } else {
+                kept.append((user, sockets))
+            }
+        }
+        for (user, sockets) in kept {
+            if await !joinGroups(sockets, of: user, retryingUntil: deadline) {
                 for socket in sockets { socket.closeConnection() }
                 reconnected += sockets.count
             }
+            recovery.marks.decided(user, in: gap)
         }
         if reconnected > 0 {
             logger.notice(
