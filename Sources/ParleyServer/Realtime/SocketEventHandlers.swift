@@ -149,12 +149,14 @@ struct SocketEventHandlers: Sendable {
     /// here when the loss was noticed): the local sockets of every user who missed a stored
     /// event close their connection, as a lost network would. Their clients reconnect by
     /// themselves and recover from the store what they missed (``StoredRecovery``), in order
-    /// and once; a live socket cannot be sent it in place without racing the events the bus
-    /// brings meanwhile. What a user missed is told from what the bus brought since by
-    /// position: the first event the store has for them after the gap, once a barrier shows the
-    /// bus has delivered everything stored before that reading, either was the first delivered
-    /// to them since or was lost. A user this instance does not remember, or whose history
-    /// cannot be read, is reconnected too. One reading per user, and one barrier.
+    /// (events that reached them meanwhile, without an offset, may come twice); a live socket
+    /// cannot be sent it in place without racing the events the bus brings meanwhile. What a
+    /// user missed is told from what the bus brought since by position: the first event the
+    /// store has for them after the gap, once a barrier shows the bus has delivered everything
+    /// stored before that reading, either was the first delivered to them since or was lost. A
+    /// user this instance does not remember, or whose history cannot be read, is reconnected
+    /// too. One reading per user, and one barrier; then two readings of the groups of each user
+    /// who stays.
     ///
     /// The other sockets go back in the rooms of their user's groups as the store has them (a
     /// `group-changed` may have been lost); with recovery from the store, a user whose groups
@@ -198,14 +200,13 @@ struct SocketEventHandlers: Sendable {
                 unknown.insert(user)
             }
         }
-        var caughtUp = true
-        if !firstStored.isEmpty {
-            caughtUp =
-                (try? await retrying(until: deadline, backoff: .milliseconds(100)) {
-                    guard await recovery.barrier.pass() else { throw BarrierLost() }
-                    return true
-                }) ?? false
-        }
+        let caughtUp =
+            firstStored.isEmpty
+            ? true
+            : (try? await retrying(until: deadline, backoff: .milliseconds(100)) {
+                guard await recovery.barrier.pass() else { throw BarrierLost() }
+                return true
+            }) ?? false
         // Those who missed something first, so that few events reach them meanwhile (without
         // an offset, see ``RecoveryMarks/Gap``); then the others' groups.
         var reconnected = 0
