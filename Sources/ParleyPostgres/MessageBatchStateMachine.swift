@@ -17,8 +17,11 @@ import ParleyDomain
 /// statements, the commit's WAL flush, a wake-up of every listening backend) is most of what a
 /// message costs the database and much of what it costs the server. So when messages have been
 /// arriving less than ``linger`` apart (a moving average of the gaps) and a writer's batch would
-/// be its message alone, the writer waits up to ``linger`` for the next message and writes both
-/// together. Idle and slow traffic never waits: the average gap is then longer than ``linger``.
+/// be its message alone, the writer waits up to ``linger`` for companions: after each one that
+/// joins, it waits for another only while the next is due (the last arrival plus the mean gap)
+/// within its ``linger``, and otherwise writes at once. So the wait buys as many companions as
+/// the rate brings within ``linger`` and never ends empty-handed at a steady rate. Idle and slow
+/// traffic never waits: the average gap is then longer than ``linger``.
 /// Nor does, for long, a sender that waits for each answer before it sends again (an importer,
 /// say): its gaps are short, but no companion can come while it waits, so waits that end
 /// without one make the next ones rarer (``companionRate``).
@@ -62,10 +65,14 @@ struct MessageBatchStateMachine<Waiter> {
         case queuedResumingLingerer(Waiter)
     }
 
-    /// The writer that waits for a companion message.
+    /// The writer that waits for companion messages.
     private struct Lingerer {
         let id: UInt64
-        /// Set once the writer waits; a companion or the end of the wait resumes it.
+        /// When the wait ends whatever came.
+        let until: ContinuousClock.Instant
+        /// Messages that joined its batch so far (at the front of the queue).
+        var companions = 0
+        /// Set once the writer waits; enough companions or the end of the wait resume it.
         var waiter: Waiter?
     }
 
@@ -110,13 +117,19 @@ struct MessageBatchStateMachine<Waiter> {
         id: UInt64, message: Message, deadline: ContinuousClock.Instant, waiter: Waiter, now: ContinuousClock.Instant
     ) -> Submission {
         recordArrival(at: now)
-        if let lingering = lingerer {
-            // The companion a writer waits for: it goes into that writer's batch. A writer not
-            // yet waiting learns from ``awaitCompanion(writer:waiter:)`` that it writes now.
+        if var lingering = lingerer {
+            // A companion of the writer that waits: it goes into that writer's batch.
             queue.append(Queued(id: id, message: message, deadline: deadline, waiter: waiter))
+            if lingering.companions == 0 { companionRate += (1 - companionRate) / 4 }
+            lingering.companions += 1
+            if lingering.companions < maximumBatch - 1, let meanGap, now + meanGap <= lingering.until {
+                lingerer = lingering
+                return .queued
+            }
+            // The batch goes now. A writer not yet waiting learns from
+            // ``awaitCompanion(writer:waiter:)`` that it writes now.
             lingerer = nil
             joined = lingering.id
-            companionRate += (1 - companionRate) / 4
             return lingering.waiter.map { .queuedResumingLingerer($0) } ?? .queued
         }
         // Nothing overtakes a companion: until its writer takes it, later messages queue behind
@@ -131,7 +144,7 @@ struct MessageBatchStateMachine<Waiter> {
                 companionRate += (1 - companionRate) / 32
                 return .write
             }
-            lingerer = Lingerer(id: id)
+            lingerer = Lingerer(id: id, until: now + linger)
             return .linger(until: now + linger)
         }
         return .write
@@ -144,8 +157,8 @@ struct MessageBatchStateMachine<Waiter> {
         meanGap = meanGap.map { ($0 * 7 + gap) / 8 } ?? gap
     }
 
-    /// A lingering writer waits with `waiter`. Returns `false` when it must not wait (a
-    /// companion came already, or its time is up): it writes now.
+    /// A lingering writer waits with `waiter`. Returns `false` when it must not wait (its
+    /// companions came already, or its time is up): it writes now.
     mutating func awaitCompanion(writer id: UInt64, waiter: Waiter) -> Bool {
         guard lingerer?.id == id else { return false }
         lingerer?.waiter = waiter
@@ -156,7 +169,12 @@ struct MessageBatchStateMachine<Waiter> {
     mutating func lingerEnded(writer id: UInt64) -> Waiter? {
         guard let lingering = lingerer, lingering.id == id else { return nil }
         lingerer = nil
-        companionRate *= 0.75
+        if lingering.companions == 0 {
+            companionRate *= 0.75
+        } else {
+            // Its companions are left to it, as to any writer they joined.
+            joined = id
+        }
         return lingering.waiter
     }
 
@@ -197,8 +215,8 @@ struct MessageBatchStateMachine<Waiter> {
     /// writes next (returned, to be resumed).
     mutating func batchFinished(writer id: UInt64) -> Queued? {
         writers.remove(id)
-        // A companion is left to the writer it joined.
-        guard joined == nil, let next = queue.popFirst() else { return nil }
+        // A companion is left to the writer it joined, or still waits with.
+        guard joined == nil, (lingerer?.companions ?? 0) == 0, let next = queue.popFirst() else { return nil }
         writers.insert(next.id)
         return next
     }

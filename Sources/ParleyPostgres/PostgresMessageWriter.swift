@@ -49,7 +49,7 @@ final class PostgresMessageWriter: Sendable {
     private let deadlines: DeadlineWatchdog
     private let state: Mutex<Machine>
 
-    /// - Parameter linger: longest a writer waits for a companion message at everyday rates
+    /// - Parameter linger: longest a writer waits for companion messages at everyday rates
     ///   (see ``MessageBatchStateMachine``); zero never waits.
     init(client: PostgresClient, timeout: Duration, linger: Duration, deadlines: DeadlineWatchdog, logger: Logger) {
         self.client = client
@@ -105,9 +105,9 @@ final class PostgresMessageWriter: Sendable {
         try await writeBatch(with: message, id: id, deadline: deadline)
     }
 
-    /// Lingering (see ``MessageBatchStateMachine``): returns when the next message has joined
+    /// Lingering (see ``MessageBatchStateMachine``): returns when the companions due have joined
     /// this writer's batch or at `until`, whichever comes first. The wait is an event loop's
-    /// timer, cancelled when the companion comes first.
+    /// timer, cancelled when the companions come first.
     private func waitForCompanion(writer id: UInt64, until: ContinuousClock.Instant) async {
         let eventLoop = PostgresClient.defaultEventLoopGroup.any()
         let left = until - .now

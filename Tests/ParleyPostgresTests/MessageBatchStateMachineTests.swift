@@ -124,12 +124,16 @@ struct MessageBatchStateMachineTests {
 
     /// Sends `count` messages `gap` apart from `start` on a machine whose batches are written at
     /// once and finish at once, so that its average gap is about `gap`; a writer that lingers gets
-    /// a companion at once. Returns the time after the last.
+    /// a companion at once and writes. Returns the time after the last.
     func warmUp(_ machine: inout Machine, count: Int = 30, gap: Duration, from start: Duration = .zero) -> Duration {
         var time = start
         for index in 0..<count {
             let (id, submission) = submit("warm \(index)", to: &machine, at: time)
-            if case .linger = submission { _ = submit("companion \(index)", to: &machine, at: time) }
+            if case .linger = submission {
+                // One companion, and the wait ends (whether or not another was due).
+                _ = submit("companion \(index)", to: &machine, at: time)
+                _ = machine.lingerEnded(writer: id)
+            }
             _ = machine.takeBatch(
                 writer: id, message: message("warm"), deadline: now + time + timeout, alone: false, now: now + time)
             _ = machine.batchFinished(writer: id)
@@ -180,16 +184,73 @@ struct MessageBatchStateMachineTests {
         #expect(late == nil)
     }
 
-    @Test func aCompanionBeforeTheWriterWaitsLetsItWriteAtOnce() {
-        var machine = machine(slots: 3, linger: .milliseconds(3))
+    @Test func companionsThatFillTheBatchBeforeTheWriterWaitsLetItWriteAtOnce() {
+        var machine = machine(slots: 3, batch: 3, linger: .milliseconds(3))
         let time = warmUp(&machine, gap: .milliseconds(1))
         let (writer, submission) = submit("a", to: &machine, at: time)
         guard case .linger = submission else { Issue.record("expected to linger: \(submission)"); return }
         let (_, next) = submit("b", to: &machine, at: time + .microseconds(10))
         guard case .queued = next else { Issue.record("expected to queue: \(next)"); return }
+        let (_, last) = submit("c", to: &machine, at: time + .microseconds(20))
+        guard case .queued = last else { Issue.record("expected to queue: \(last)"); return }
         let waits = machine.awaitCompanion(writer: writer, waiter: "a waits")
         #expect(!waits)
-        #expect(machine.queue.map(\.waiter) == ["b"])
+        #expect(machine.queue.map(\.waiter) == ["b", "c"])
+    }
+
+    @Test func aWaitTakesTheCompanionsDueWithinItsLinger() {
+        // One message every 2 ms and a linger of 5 ms: after the first companion (2 ms in) the
+        // next is due 4 ms in, within the linger; after that one, 6 ms in, past it.
+        var machine = machine(slots: 3, batch: 10, linger: .milliseconds(5))
+        let time = warmUp(&machine, gap: .milliseconds(2))
+        let (writer, submission) = submit("a", to: &machine, at: time)
+        guard case .linger = submission else { Issue.record("expected to linger: \(submission)"); return }
+        let waits = machine.awaitCompanion(writer: writer, waiter: "a waits")
+        #expect(waits)
+        let (_, second) = submit("b", to: &machine, at: time + .milliseconds(2))
+        guard case .queued = second else { Issue.record("expected to join and wait on: \(second)"); return }
+        let (_, third) = submit("c", to: &machine, at: time + .milliseconds(4))
+        guard case .queuedResumingLingerer(let resumed) = third else {
+            Issue.record("expected to join and end the wait: \(third)"); return
+        }
+        #expect(resumed == "a waits")
+        let batch = machine.takeBatch(
+            writer: writer, message: message("a"), deadline: now + time + timeout, alone: false,
+            now: now + time + .milliseconds(4))
+        #expect(batch.messages.map(\.text) == ["a", "b", "c"])
+        let late = machine.lingerEnded(writer: writer)
+        #expect(late == nil)
+    }
+
+    @Test func aWaitThatEndsWithCompanionsKeepsThem() {
+        var machine = machine(slots: 3, batch: 10, linger: .milliseconds(5))
+        let time = warmUp(&machine, gap: .milliseconds(2))
+        // Another writer is busy with a batch of its own.
+        let (other, lingering) = submit("other", to: &machine, at: time)
+        if case .linger = lingering { _ = machine.lingerEnded(writer: other) }
+        _ = machine.takeBatch(
+            writer: other, message: message("other"), deadline: now + time + timeout, alone: false, now: now + time)
+        let (writer, first) = submit("a", to: &machine, at: time + .milliseconds(2))
+        guard case .linger = first else { Issue.record("expected to linger: \(first)"); return }
+        let waits = machine.awaitCompanion(writer: writer, waiter: "a waits")
+        #expect(waits)
+        let (_, companion) = submit("b", to: &machine, at: time + .milliseconds(4))
+        guard case .queued = companion else { Issue.record("expected to join and wait on: \(companion)"); return }
+        // The other batch finishes while the writer still waits: the companion is not handed on.
+        let handed = machine.batchFinished(writer: other)
+        #expect(handed == nil)
+        // The next one does not come in time; the writer writes with the one that did, and
+        // such a wait does not make waiting rarer.
+        let rate = machine.companionRate
+        let ended = machine.lingerEnded(writer: writer)
+        #expect(ended == "a waits")
+        #expect(machine.companionRate == rate)
+        let (_, later) = submit("c", to: &machine, at: time + .milliseconds(7) + .microseconds(10))
+        guard case .queued = later else { Issue.record("overtook the companion: \(later)"); return }
+        let batch = machine.takeBatch(
+            writer: writer, message: message("a"), deadline: now + time + timeout, alone: false,
+            now: now + time + .milliseconds(7) + .microseconds(20))
+        #expect(batch.messages.map(\.text) == ["a", "b", "c"])
     }
 
     @Test func withoutACompanionTheWriterWritesAloneWhenItsTimeIsUp() {
@@ -215,7 +276,7 @@ struct MessageBatchStateMachineTests {
     @Test func underLoadLaterMessagesQueueForTheNextBatch() {
         var machine = machine(slots: 1, batch: 10, linger: .milliseconds(3))
         let time = warmUp(&machine, gap: .microseconds(100))
-        // The one slot is busy: the first later message joins the waiting writer, the next queues.
+        // The later messages join the waiting writer (the next is always due within its linger).
         let (_, first) = submit("a", to: &machine, at: time)
         guard case .linger(_) = first else { Issue.record("expected to linger: \(first)"); return }
         let (_, second) = submit("b", to: &machine, at: time + .microseconds(100))
@@ -248,20 +309,21 @@ struct MessageBatchStateMachineTests {
         guard case .linger = first else { Issue.record("expected to linger: \(first)"); return }
         let waits = machine.awaitCompanion(writer: writer, waiter: "a waits")
         #expect(waits)
-        let (_, companion) = submit("b", to: &machine, at: time + .milliseconds(3))
+        // The companion comes 2 ms in; the next would be due past the 3 ms of lingering.
+        let (_, companion) = submit("b", to: &machine, at: time + .milliseconds(4))
         guard case .queuedResumingLingerer = companion else { Issue.record("expected to join: \(companion)"); return }
         // A slot is free, but the next message queues behind the companion, and a batch that
         // finishes leaves the companion to its writer.
-        let (_, later) = submit("c", to: &machine, at: time + .milliseconds(3))
+        let (_, later) = submit("c", to: &machine, at: time + .milliseconds(4))
         guard case .queued = later else { Issue.record("overtook the companion: \(later)"); return }
         let handed = machine.batchFinished(writer: other)
         #expect(handed == nil)
         let batch = machine.takeBatch(
             writer: writer, message: message("a"), deadline: now + time + timeout, alone: false,
-            now: now + time + .milliseconds(3))
+            now: now + time + .milliseconds(4))
         #expect(batch.messages.map(\.text) == ["a", "b", "c"])
         // Once it has, arrivals take free slots again.
-        let (_, after) = submit("d", to: &machine, at: time + .milliseconds(4))
+        let (_, after) = submit("d", to: &machine, at: time + .milliseconds(5))
         switch after {
         case .write, .linger: break
         default: Issue.record("expected a slot: \(after)")

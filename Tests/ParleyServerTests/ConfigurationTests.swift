@@ -33,7 +33,7 @@ struct ConfigurationTests {
         #expect(url.configuration.password == "p@ss")
         #expect(pool == 20)
         #expect(timeout == .seconds(10))
-        #expect(linger == .milliseconds(3))
+        #expect(linger == .milliseconds(5))
     }
 
     @Test func readsOriginsAndStripsDotEnvQuotes() throws {

@@ -39,7 +39,7 @@ extension ParleyConfiguration.StoreChoice {
                 url,
                 poolSize: try values.integer("DATABASE_POOL_SIZE", in: 1...1000) ?? 20,
                 operationTimeout: .milliseconds(try values.integer("DATABASE_TIMEOUT_MS", in: 100...600_000) ?? 10_000),
-                messageLinger: .microseconds(try values.integer("DATABASE_BATCH_LINGER_US", in: 0...20_000) ?? 3_000)
+                messageLinger: .microseconds(try values.integer("DATABASE_BATCH_LINGER_US", in: 0...20_000) ?? 5_000)
             )
         case "mongodb", "mongo":
             #if MongoDB
