@@ -8,7 +8,11 @@ import SocketIO
 /// counts as a device for presence, ends when its token expires, gets `online-users`, and its
 /// client events (`send-message`, `mark-read`, `typing`, `stop-typing`) are served within a
 /// per-socket rate.
-struct SocketEventHandlers: Sendable {
+///
+/// A class: every socket's handlers capture it. As a struct, each of the six held a copy of
+/// everything below (the services' existentials, the settings, the logger): 3.6 KiB of resident
+/// memory per authenticated connection (docs/benchmarks.md).
+final class SocketEventHandlers: Sendable {
     let messages: MessageService
     let groups: GroupService
     let presence: PresenceService
@@ -19,6 +23,20 @@ struct SocketEventHandlers: Sendable {
     let recovery: StoredRecoveryParts?
     let settings: RealtimeSettings
     let logger: Logger
+
+    init(
+        messages: MessageService, groups: GroupService, presence: PresenceService, bus: any ClusterBus,
+        sent: SentMessages, recovery: StoredRecoveryParts?, settings: RealtimeSettings, logger: Logger
+    ) {
+        self.messages = messages
+        self.groups = groups
+        self.presence = presence
+        self.bus = bus
+        self.sent = sent
+        self.recovery = recovery
+        self.settings = settings
+        self.logger = logger
+    }
 
     func connected(_ socket: Socket) async {
         guard let session = socket[data: SocketSession.self] else {
@@ -70,22 +88,22 @@ struct SocketEventHandlers: Sendable {
             recipient.emit("online-users", arguments: list)
         }
 
-        socket.on("send-message") { arguments, ack in
+        socket.on("send-message") { [self] arguments, ack in
             await sendMessage(arguments, from: user, socket: socket, ack: ack)
         }
-        socket.on("mark-read") { arguments, ack in
+        socket.on("mark-read") { [self] arguments, ack in
             await markRead(arguments, by: user, ack: ack)
         }
-        socket.on("typing") { arguments, ack in
+        socket.on("typing") { [self] arguments, ack in
             await relayTyping(arguments, from: user, stop: false, ack: ack)
         }
-        socket.on("stop-typing") { arguments, ack in
+        socket.on("stop-typing") { [self] arguments, ack in
             await relayTyping(arguments, from: user, stop: true, ack: ack)
         }
-        socket.on("send-group-message") { arguments, ack in
+        socket.on("send-group-message") { [self] arguments, ack in
             await sendGroupMessage(arguments, from: user, socket: socket, ack: ack)
         }
-        socket.on("mark-group-read") { arguments, ack in
+        socket.on("mark-group-read") { [self] arguments, ack in
             await markGroupRead(arguments, by: user, ack: ack)
         }
     }
@@ -101,7 +119,7 @@ struct SocketEventHandlers: Sendable {
     private func joinGroups(
         _ sockets: [Socket], of user: ObjectID, retryingUntil deadline: ContinuousClock.Instant? = nil
     ) async -> Bool {
-        let read = {
+        let read = { [groups] in
             try await retrying(until: deadline ?? .now, backoff: .milliseconds(100)) {
                 try await groups.list(of: user).map { RealtimeRooms.group($0.id) }
             }
