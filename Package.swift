@@ -390,6 +390,7 @@ let package = Package(
                 "ParleyPostgres",
                 "ParleyServer",
                 "ParleyTesting",
+                "SocketIO",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

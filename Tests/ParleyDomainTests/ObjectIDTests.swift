@@ -29,6 +29,15 @@ struct ObjectIDTests {
         #expect(id.seconds == 0x507f1f77)
     }
 
+    @Test func appendsItsHexFormToBytes() throws {
+        let id = try #require(ObjectID("507f1f77bcf86cd799439011"))
+        var bytes = Array("[\"".utf8)
+        id.appendHex(to: &bytes)
+        ObjectID().appendHex(to: &bytes)
+        #expect(bytes.count == 2 + 48)
+        #expect(String(decoding: bytes.prefix(26), as: UTF8.self) == "[\"507f1f77bcf86cd799439011")
+    }
+
     @Test func isStampedWithTheCreationTimeAndIncreases() {
         let before = UInt32(Date().timeIntervalSince1970)
         let ids = (0..<1000).map { _ in ObjectID() }

@@ -74,13 +74,27 @@ public struct ObjectID: Sendable, Hashable, Comparable {
     /// The 24-digit lower-case hex form.
     public var hexString: String {
         String(unsafeUninitializedCapacity: 24) { buffer in
-            for index in 0..<16 {
-                buffer[index] = Self.hexDigits[Int(truncatingIfNeeded: (high >> (60 - 4 * UInt64(index))) & 0xF)]
-            }
-            for index in 0..<8 {
-                buffer[16 + index] = Self.hexDigits[Int(truncatingIfNeeded: (low >> (28 - 4 * UInt32(index))) & 0xF)]
-            }
+            writeHex(into: buffer)
             return 24
+        }
+    }
+
+    /// Appends the 24-digit lower-case hex form to `bytes`, without making a `String` (for text
+    /// that holds many ids).
+    public func appendHex(to bytes: inout [UInt8]) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: 24))
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            writeHex(into: UnsafeMutableBufferPointer(rebasing: buffer[start..<(start + 24)]))
+        }
+    }
+
+    private func writeHex(into buffer: UnsafeMutableBufferPointer<UInt8>) {
+        for index in 0..<16 {
+            buffer[index] = Self.hexDigits[Int(truncatingIfNeeded: (high >> (60 - 4 * UInt64(index))) & 0xF)]
+        }
+        for index in 0..<8 {
+            buffer[16 + index] = Self.hexDigits[Int(truncatingIfNeeded: (low >> (28 - 4 * UInt32(index))) & 0xF)]
         }
     }
 

@@ -62,12 +62,11 @@ final class SocketEventHandlers: Sendable {
         }
 
         presence.deviceConnected(user)
-        var online = await presence.onlineUsers()
-        online.insert(user)
+        let online = await presence.onlineUsers()
         // Through the socket's own room, so that with connection-state recovery it carries an
         // offset: a mark in the user's history (``StoredRecovery``), or one the in-memory store
         // hands out (``RecoverableEvents``).
-        let list: [SocketValue] = [.array(online.sorted().map { .string($0.hexString) })]
+        let list: [SocketValue] = [.encoded(OnlineUsersList.json(of: online, including: user))]
         let recipient = socket.namespace.to(socket.id)
         if let recovery {
             do {
