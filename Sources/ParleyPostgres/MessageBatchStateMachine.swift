@@ -24,7 +24,10 @@ import ParleyDomain
 /// traffic never waits: the average gap is then longer than ``linger``.
 /// Nor does, for long, a sender that waits for each answer before it sends again (an importer,
 /// say): its gaps are short, but no companion can come while it waits, so waits that end
-/// without one make the next ones rarer (``companionRate``).
+/// without one make the next ones rarer (``companionRate``). Likewise senders that come in
+/// closed-loop pairs, or bursts: another companion is due by the average, but none comes until
+/// the batch is written, so waits for a further companion that end without one make those
+/// rarer (``furtherRate``), and the writer then goes with its first companion.
 struct MessageBatchStateMachine<Waiter> {
     struct Queued {
         let id: UInt64
@@ -95,6 +98,10 @@ struct MessageBatchStateMachine<Waiter> {
     /// writer waits only while it is at least a half; each message that does not wait for that
     /// reason raises it by a thirty-second of what it lacks, so that waiting is tried again.
     private(set) var companionRate = 1.0
+    /// The same for waits beyond the first companion: how often waiting for a further one brought
+    /// it. A writer that has a companion waits for more only while it is at least a half; each
+    /// writer that goes with fewer for that reason raises it by a thirty-second of what it lacks.
+    private(set) var furtherRate = 1.0
     /// The writer whose companion came, until it takes its batch.
     private var joined: UInt64?
 
@@ -120,11 +127,18 @@ struct MessageBatchStateMachine<Waiter> {
         if var lingering = lingerer {
             // A companion of the writer that waits: it goes into that writer's batch.
             queue.append(Queued(id: id, message: message, deadline: deadline, waiter: waiter))
-            if lingering.companions == 0 { companionRate += (1 - companionRate) / 4 }
+            if lingering.companions == 0 {
+                companionRate += (1 - companionRate) / 4
+            } else {
+                furtherRate += (1 - furtherRate) / 4
+            }
             lingering.companions += 1
             if lingering.companions < maximumBatch - 1, let meanGap, now + meanGap <= lingering.until {
-                lingerer = lingering
-                return .queued
+                if furtherRate >= 0.5 {
+                    lingerer = lingering
+                    return .queued
+                }
+                furtherRate += (1 - furtherRate) / 32
             }
             // The batch goes now. A writer not yet waiting learns from
             // ``awaitCompanion(writer:waiter:)`` that it writes now.
@@ -172,7 +186,9 @@ struct MessageBatchStateMachine<Waiter> {
         if lingering.companions == 0 {
             companionRate *= 0.75
         } else {
-            // Its companions are left to it, as to any writer they joined.
+            // It waited for a further companion in vain. Its companions are left to it, as to
+            // any writer they joined.
+            furtherRate *= 0.75
             joined = id
         }
         return lingering.waiter

@@ -122,22 +122,42 @@ struct MessageBatchStateMachineTests {
 
     // MARK: Lingering
 
-    /// Sends `count` messages `gap` apart from `start` on a machine whose batches are written at
-    /// once and finish at once, so that its average gap is about `gap`; a writer that lingers gets
-    /// a companion at once and writes. Returns the time after the last.
+    /// Sends `count` messages `gap` apart from `start` on a machine whose batches are written and
+    /// finish at once, as a steady stream would: a writer that lingers takes the companions that
+    /// come, writes when the machine resumes it or when its linger is up. Returns the time after
+    /// the last, with no writer left waiting.
     func warmUp(_ machine: inout Machine, count: Int = 30, gap: Duration, from start: Duration = .zero) -> Duration {
         var time = start
-        for index in 0..<count {
-            let (id, submission) = submit("warm \(index)", to: &machine, at: time)
-            if case .linger = submission {
-                // One companion, and the wait ends (whether or not another was due).
-                _ = submit("companion \(index)", to: &machine, at: time)
-                _ = machine.lingerEnded(writer: id)
-            }
+        var lingering: (id: UInt64, until: ContinuousClock.Instant)?
+        func write(_ id: UInt64, _ machine: inout Machine, at time: Duration) {
             _ = machine.takeBatch(
                 writer: id, message: message("warm"), deadline: now + time + timeout, alone: false, now: now + time)
             _ = machine.batchFinished(writer: id)
+        }
+        for index in 0..<count {
+            if let writer = lingering, writer.until <= now + time {
+                _ = machine.lingerEnded(writer: writer.id)
+                write(writer.id, &machine, at: time)
+                lingering = nil
+            }
+            let (id, submission) = submit("warm \(index)", to: &machine, at: time)
+            switch submission {
+            case .write:
+                write(id, &machine, at: time)
+            case .linger(let until):
+                _ = machine.awaitCompanion(writer: id, waiter: "warm \(index) waits")
+                lingering = (id, until)
+            case .queuedResumingLingerer:
+                if let writer = lingering { write(writer.id, &machine, at: time) }
+                lingering = nil
+            case .queued:
+                break
+            }
             time += gap
+        }
+        if let writer = lingering {
+            _ = machine.lingerEnded(writer: writer.id)
+            write(writer.id, &machine, at: time)
         }
         return time
     }
@@ -328,6 +348,43 @@ struct MessageBatchStateMachineTests {
         case .write, .linger: break
         default: Issue.record("expected a slot: \(after)")
         }
+    }
+
+    /// Two senders that each wait for their answer: the second always joins the first's wait, and
+    /// another companion is due by the average but cannot come. Waits for it that end in vain
+    /// make them rare: the writer then goes with its one companion, as it is tried again now
+    /// and then.
+    @Test func closedLoopPairsRarelyWaitForAThirdMessage() {
+        var machine = machine(slots: 3, batch: 10, linger: .milliseconds(5))
+        var time = warmUp(&machine, gap: .milliseconds(1))
+        var waitedInVain = 0
+        for index in 0..<60 {
+            let (writer, submission) = submit("a\(index)", to: &machine, at: time)
+            guard case .linger = submission else { Issue.record("expected to linger: \(submission)"); return }
+            let waits = machine.awaitCompanion(writer: writer, waiter: "a\(index) waits")
+            #expect(waits)
+            let (_, second) = submit("b\(index)", to: &machine, at: time + .microseconds(100))
+            switch second {
+            case .queued:
+                // Still waiting for a third: only the timer ends it.
+                waitedInVain += 1
+                let ended = machine.lingerEnded(writer: writer)
+                #expect(ended == "a\(index) waits")
+                time += .milliseconds(5)
+            case .queuedResumingLingerer(let resumed):
+                #expect(resumed == "a\(index) waits")
+            default:
+                Issue.record("expected to join: \(second)")
+                return
+            }
+            let batch = machine.takeBatch(
+                writer: writer, message: message("a"), deadline: now + time + timeout, alone: false, now: now + time)
+            #expect(batch.messages.count == 2)
+            _ = machine.batchFinished(writer: writer)
+            time += .milliseconds(1)
+        }
+        #expect(waitedInVain > 3, "waiting for a third was never tried again")
+        #expect(waitedInVain < 20, "\(waitedInVain) of 60 pairs waited for a third in vain")
     }
 
     /// A sender that waits for each answer sends again soon (its gaps are short), but no companion
