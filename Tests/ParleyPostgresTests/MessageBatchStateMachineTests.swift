@@ -162,6 +162,24 @@ struct MessageBatchStateMachineTests {
         return time
     }
 
+    /// Another writer takes a slot at `time` and writes a batch of its own (its wait, if any,
+    /// ended without a companion); then "a" arrives 2 ms later, lingers and waits. Returns the
+    /// two writers, or `nil` (with the issue recorded) if "a" did not linger.
+    func lingeringBesideABusyWriter(_ machine: inout Machine, at time: Duration) -> (other: UInt64, writer: UInt64)? {
+        let (other, lingering) = submit("other", to: &machine, at: time)
+        if case .linger = lingering { _ = machine.lingerEnded(writer: other) }
+        _ = machine.takeBatch(
+            writer: other, message: message("other"), deadline: now + time + timeout, alone: false, now: now + time)
+        let (writer, first) = submit("a", to: &machine, at: time + .milliseconds(2))
+        guard case .linger = first else {
+            Issue.record("expected to linger: \(first)")
+            return nil
+        }
+        let waits = machine.awaitCompanion(writer: writer, waiter: "a waits")
+        #expect(waits)
+        return (other, writer)
+    }
+
     @Test func idleAndSlowTrafficNeverWaits() {
         var machine = machine(slots: 3, linger: .milliseconds(3))
         // The first message has no average to go by; then one every 10 ms is slower than 3 ms.
@@ -245,15 +263,9 @@ struct MessageBatchStateMachineTests {
     @Test func aWaitThatEndsWithCompanionsKeepsThem() {
         var machine = machine(slots: 3, batch: 10, linger: .milliseconds(5))
         let time = warmUp(&machine, gap: .milliseconds(2))
-        // Another writer is busy with a batch of its own.
-        let (other, lingering) = submit("other", to: &machine, at: time)
-        if case .linger = lingering { _ = machine.lingerEnded(writer: other) }
-        _ = machine.takeBatch(
-            writer: other, message: message("other"), deadline: now + time + timeout, alone: false, now: now + time)
-        let (writer, first) = submit("a", to: &machine, at: time + .milliseconds(2))
-        guard case .linger = first else { Issue.record("expected to linger: \(first)"); return }
-        let waits = machine.awaitCompanion(writer: writer, waiter: "a waits")
-        #expect(waits)
+        // Another writer is busy with a batch of its own (its wait ended without a companion);
+        // "a" lingers 2 ms later and waits.
+        guard let (other, writer) = lingeringBesideABusyWriter(&machine, at: time) else { return }
         let (_, companion) = submit("b", to: &machine, at: time + .milliseconds(4))
         guard case .queued = companion else { Issue.record("expected to join and wait on: \(companion)"); return }
         // The other batch finishes while the writer still waits: the companion is not handed on.
@@ -320,15 +332,9 @@ struct MessageBatchStateMachineTests {
     @Test func nothingOvertakesACompanionBeforeItsWriterTakesIt() {
         var machine = machine(slots: 3, batch: 10, linger: .milliseconds(3))
         let time = warmUp(&machine, gap: .milliseconds(2))
-        // Another writer is busy with a batch of its own (its wait ended without a companion).
-        let (other, lingering) = submit("other", to: &machine, at: time)
-        if case .linger = lingering { _ = machine.lingerEnded(writer: other) }
-        _ = machine.takeBatch(
-            writer: other, message: message("other"), deadline: now + time + timeout, alone: false, now: now + time)
-        let (writer, first) = submit("a", to: &machine, at: time + .milliseconds(2))
-        guard case .linger = first else { Issue.record("expected to linger: \(first)"); return }
-        let waits = machine.awaitCompanion(writer: writer, waiter: "a waits")
-        #expect(waits)
+        // Another writer is busy with a batch of its own (its wait ended without a companion);
+        // "a" lingers 2 ms later and waits.
+        guard let (other, writer) = lingeringBesideABusyWriter(&machine, at: time) else { return }
         // The companion comes 2 ms in; the next would be due past the 3 ms of lingering.
         let (_, companion) = submit("b", to: &machine, at: time + .milliseconds(4))
         guard case .queuedResumingLingerer = companion else { Issue.record("expected to join: \(companion)"); return }
