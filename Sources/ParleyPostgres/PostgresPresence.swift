@@ -48,6 +48,7 @@ final class PostgresPresence: PresenceBackend {
 
     func onlineUsers() async throws -> Set<ObjectID> {
         let ttlSeconds = Double(ttl.components.seconds) + Double(ttl.components.attoseconds) / 1e18
+        let budgetMilliseconds = max(10, Int(timeout / .milliseconds(2)))
         return try await call { client, logger, _ in
             let rows = try await client.query(
                 """
@@ -71,32 +72,42 @@ final class PostgresPresence: PresenceBackend {
     func maintain(onForgotten: @escaping @Sendable () -> Void) async {
         await schemaReady.wait()
         let ttlSeconds = Double(ttl.components.seconds) + Double(ttl.components.attoseconds) / 1e18
+        let budgetMilliseconds = max(10, Int(timeout / .milliseconds(2)))
         while !Task.isCancelled {
             do {
                 let alive = try await call(beat: true) { client, logger, instance in
                     let rows = try await client.query(
-                        "UPDATE parley_instances SET heartbeat_at = now() WHERE id = \(instance) RETURNING id",
+                        """
+                        UPDATE parley_instances SET heartbeat_at = now()
+                        WHERE id = \(instance) AND NOT removing RETURNING id
+                        """,
                         logger: logger
                     )
                     for try await _ in rows.decode(String.self) { return true }
                     return false
                 }
                 if !alive {
+                    // Removed, or being removed, by the others: what is left of the removal is
+                    // finished first, so that it cannot take the users registered again.
                     try await call(beat: true) { client, logger, instance in
-                        try await client.query(
-                            "INSERT INTO parley_instances (id, heartbeat_at) VALUES (\(instance), now()) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
+                        try await client.run("CALL parley_instance_remove_committed(\(instance))", logger: logger)
+                        try await client.run(
+                            """
+                            INSERT INTO parley_instances (id, heartbeat_at) VALUES (\(instance), now())
+                            ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), removing = false
+                            """,
                             logger: logger
                         )
                     }
                     onForgotten()
                 }
                 let reaped = try await call(beat: true) { client, logger, _ in
-                    // Old changes kept for recovery (migration 0009) are forgotten on the same beat.
+                    // Old changes kept for recovery (migration 0009) are forgotten on the same
+                    // beat. A dead instance is removed a few hundred users per transaction
+                    // (migration 0014), for at most half of the beat's time; a large one over
+                    // several beats.
                     let rows = try await client.query(
-                        """
-                        SELECT parley_instances_reap(make_interval(secs => \(ttlSeconds)))
-                        FROM (SELECT parley_purge_changes()) AS purged
-                        """,
+                        "CALL parley_instances_reap_committed(make_interval(secs => \(ttlSeconds)), \(budgetMilliseconds), NULL)",
                         logger: logger
                     )
                     for try await count in rows.decode(Int.self) { return count }
@@ -116,7 +127,7 @@ final class PostgresPresence: PresenceBackend {
     func leave() async {
         do {
             try await call { client, logger, instance in
-                try await client.run("SELECT parley_instance_remove(\(instance))", logger: logger)
+                try await client.run("CALL parley_instance_remove_committed(\(instance))", logger: logger)
             }
         } catch {
             logger.warning("Could not remove this instance's presence", metadata: ["error": "\(error)"])

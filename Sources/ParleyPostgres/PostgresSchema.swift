@@ -34,6 +34,7 @@ enum PostgresSchema {
             "0013_message_batches_in_fewer_statements.sql",
             PackageResources._013_message_batches_in_fewer_statements_sql
         ),
+        migration("0014_instances_removed_in_steps.sql", PackageResources._014_instances_removed_in_steps_sql),
     ]
 
     private static func migration(_ name: String, _ bytes: [UInt8]) -> Migration {

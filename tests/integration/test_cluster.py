@@ -129,6 +129,39 @@ def test_users_of_a_killed_instance_go_offline(cluster):
         client.disconnect()
 
 
+@needs_postgres
+def test_an_instance_that_died_with_more_users_than_postgres_locks_at_once_is_removed(parley):
+    """Removing a dead instance took a lock per user in one transaction: one that died with more
+    users online than PostgreSQL's lock table holds (about 30,000 here, 6,400 on a default
+    server) could never be removed, and every heartbeat failed on it (migration 0014)."""
+    database = fresh_database()
+    one = parley(env={"DATABASE_URL": database, **FAST_PRESENCE})
+    ann, bob = one.signup(name="Ann"), one.signup(name="Bob")
+    a, a_events = connect(one, token=ann["token"])
+
+    def psql(sql):
+        return subprocess.run(["psql", database, "-Atq", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    # Bob and 50,000 others online through an instance that died an hour ago; the others are
+    # online through a live instance too, so only Bob goes offline.
+    psql(f"""
+        INSERT INTO parley_instances (id, heartbeat_at)
+            VALUES ('dead', now() - interval '1 hour'), ('elsewhere', now() + interval '1 day');
+        INSERT INTO parley_presence (user_id, instance_id)
+            SELECT lpad(to_hex(g), 24, '0'), i FROM generate_series(1, 50000) g, unnest(ARRAY['dead', 'elsewhere']) i
+            UNION ALL SELECT '{bob["_id"]}', 'dead';
+    """)
+    a_events.wait_for("user-offline", lambda p: p == {"userId": bob["_id"]}, timeout=30)
+    assert psql("SELECT count(*) FROM parley_instances WHERE id = 'dead'") == "0"
+    assert psql("SELECT count(*) FROM parley_presence WHERE instance_id = 'dead'") == "0"
+    assert psql("SELECT count(*) FROM parley_presence WHERE instance_id = 'elsewhere'") == "50000"
+    assert [p for p in a_events.of("user-offline")] == [{"userId": bob["_id"]}]
+    with open(one.log_path) as log:
+        assert "Presence heartbeat failed" not in log.read()
+    a.disconnect()
+
+
 @pytest.mark.skipif(not MONGODB_URI, reason="MONGODB_URI is not set")
 def test_a_change_stream_resumes_after_losing_the_database(parley):
     """Instance one loses its database connection while instance two goes on: when it is back, its

@@ -1,0 +1,92 @@
+-- Instances removed a few hundred users per transaction.
+--
+-- Removing an instance (a dead one, by the others' heartbeats; or itself, at shutdown) was one
+-- transaction taking an advisory lock for each user it had online. PostgreSQL keeps those locks
+-- in one shared table of max_locks_per_transaction × max_connections entries (6,400 by default),
+-- so an instance that died with more users online than that could never be removed: every
+-- heartbeat of every instance failed on it ("out of shared memory"), filling the lock table
+-- other transactions needed, its users stayed online for ever, and old changes were no longer
+-- forgotten (the same statement).
+--
+-- Now procedures remove an instance 500 users per transaction, committing between them. The
+-- first step marks the instance `removing`: from then on its heartbeat no longer keeps it, and
+-- any instance that reaps goes on where the last one stopped. A live instance that finds itself
+-- being removed finishes the removal, then registers its users again, as it did when it found
+-- itself gone. Instances of an older version keep calling the old functions; both may run side
+-- by side.
+ALTER TABLE parley_instances ADD COLUMN removing boolean NOT NULL DEFAULT false;
+
+-- Removes up to p_limit of p_instance's users, announcing those who went offline everywhere,
+-- and the instance once it has none left; only while it is dead: its heartbeat older than
+-- p_dead_before, or its removal started. Returns whether users are left to remove.
+CREATE FUNCTION parley_instance_remove_some(p_instance text, p_limit integer, p_dead_before timestamptz)
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    gone text;
+BEGIN
+    PERFORM 1 FROM parley_instances
+        WHERE id = p_instance AND (removing OR heartbeat_at < p_dead_before) FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    UPDATE parley_instances SET removing = true WHERE id = p_instance AND NOT removing;
+    -- The user's lock before the row, in the order registering and unregistering take them.
+    FOR gone IN
+        SELECT user_id FROM parley_presence WHERE instance_id = p_instance ORDER BY user_id LIMIT p_limit
+    LOOP
+        PERFORM parley_presence_lock(gone);
+        DELETE FROM parley_presence WHERE user_id = gone AND instance_id = p_instance;
+        IF FOUND AND NOT EXISTS (SELECT 1 FROM parley_presence WHERE user_id = gone) THEN
+            PERFORM parley_publish(json_build_object('type', 'offline', 'user', gone)::text);
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM parley_presence WHERE instance_id = p_instance) THEN
+        RETURN true;
+    END IF;
+    DELETE FROM parley_instances WHERE id = p_instance;
+    RETURN false;
+END
+$$;
+
+-- Removes p_instance to the end (an instance shutting down, or one that found itself being
+-- removed), committing every 500 users. CALL it outside a transaction block.
+CREATE PROCEDURE parley_instance_remove_committed(p_instance text) LANGUAGE plpgsql AS $$
+BEGIN
+    WHILE parley_instance_remove_some(p_instance, 500, 'infinity') LOOP
+        COMMIT;
+    END LOOP;
+    COMMIT;
+END
+$$;
+
+-- A heartbeat's housekeeping: forgets old changes (migration 0009) and old spilled events, then
+-- removes the instances whose heartbeat is older than ttl or whose removal started, committing
+-- every 500 users, until budget_ms have passed; the next heartbeat goes on from there. reaped:
+-- how many instances it removed to the end. CALL it outside a transaction block.
+CREATE PROCEDURE parley_instances_reap_committed(ttl interval, budget_ms bigint, INOUT reaped integer DEFAULT 0)
+LANGUAGE plpgsql AS $$
+DECLARE
+    until timestamptz := clock_timestamp() + make_interval(secs => budget_ms / 1000.0);
+    dead text;
+BEGIN
+    PERFORM parley_purge_changes();
+    DELETE FROM parley_event_spill WHERE created_at < now() - interval '5 minutes';
+    COMMIT;
+    reaped := 0;
+    WHILE clock_timestamp() < until LOOP
+        SELECT id INTO dead FROM parley_instances
+            WHERE removing OR heartbeat_at < now() - ttl LIMIT 1 FOR UPDATE SKIP LOCKED;
+        EXIT WHEN dead IS NULL;
+        WHILE parley_instance_remove_some(dead, 500, now() - ttl) LOOP
+            COMMIT;
+            IF clock_timestamp() >= until THEN
+                RETURN;
+            END IF;
+        END LOOP;
+        IF NOT EXISTS (SELECT 1 FROM parley_instances WHERE id = dead) THEN
+            reaped := reaped + 1;
+        END IF;
+        COMMIT;
+    END LOOP;
+END
+$$;
