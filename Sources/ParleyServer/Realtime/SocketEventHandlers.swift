@@ -150,6 +150,18 @@ final class SocketEventHandlers: Sendable {
     /// and pass a barrier (the database may be coming back).
     static let catchUpPatience = Duration.seconds(30)
 
+    /// How many users ``catchUp(_:after:)`` reads about at once: a few connections of the
+    /// store's pool, the rest left to live traffic.
+    static let catchUpReads = 8
+
+    /// The first event a user missed while the bus was lost, as the store tells it.
+    private enum FirstMissed: Sendable {
+        /// Not known: the user is reconnected to recover from the store.
+        case unknown
+        case nothing
+        case at(Int64)
+    }
+
     /// This instance's sockets, by user.
     private static func localSocketsByUser(_ namespace: SocketNamespace) -> [ObjectID: [Socket]] {
         var byUser: [ObjectID: [Socket]] = [:]
@@ -180,7 +192,10 @@ final class SocketEventHandlers: Sendable {
     /// cannot be read is reconnected rather than left out of them.
     func catchUp(_ namespace: SocketNamespace, after gap: RecoveryMarks.Gap?) async {
         guard let gap, let recovery else {
-            for (user, sockets) in Self.localSocketsByUser(namespace) { await joinGroups(sockets, of: user) }
+            _ = await Array(Self.localSocketsByUser(namespace)).concurrentMap(limit: Self.catchUpReads) {
+                [self] user, sockets in
+                await joinGroups(sockets, of: user)
+            }
             return
         }
         defer { recovery.marks.stopFollowing(gap) }
@@ -194,27 +209,32 @@ final class SocketEventHandlers: Sendable {
         // until `catchUpPatience` after the loss; past it, a user who cannot be read about is
         // reconnected.
         let deadline = gap.at + Self.catchUpPatience
+        let started = ContinuousClock.now
         var firstStored: [ObjectID: Int64] = [:]
         var unknown: Set<ObjectID> = []
-        for user in users.keys {
+        let reads = await Array(users.keys).concurrentMap(limit: Self.catchUpReads) {
+            user -> (ObjectID, FirstMissed) in
             do {
                 // A user not remembered here has heard nothing we know of; past the deadline,
                 // nobody is read about any more.
                 guard let heard = gap.heard[user] ?? nil, ContinuousClock.now < deadline else {
-                    unknown.insert(user)
-                    continue
+                    return (user, .unknown)
                 }
                 let events = try await retrying(until: deadline, backoff: .milliseconds(100)) {
                     try await recovery.log.events(of: user, after: heard, limit: 1)
                 }
                 // `nil`: what follows was forgotten.
-                guard let events else {
-                    unknown.insert(user)
-                    continue
-                }
-                if let first = events.first { firstStored[user] = first.position }
+                guard let events else { return (user, .unknown) }
+                return (user, events.first.map { .at($0.position) } ?? .nothing)
             } catch {
-                unknown.insert(user)
+                return (user, .unknown)
+            }
+        }
+        for (user, read) in reads {
+            switch read {
+            case .unknown: unknown.insert(user)
+            case .nothing: break
+            case .at(let position): firstStored[user] = position
             }
         }
         let caughtUp =
@@ -242,18 +262,26 @@ final class SocketEventHandlers: Sendable {
                 kept.append((user, sockets))
             }
         }
-        for (user, sockets) in kept {
-            if await !joinGroups(sockets, of: user, retryingUntil: deadline) {
+        let closed = await kept.concurrentMap(limit: Self.catchUpReads) { [self] user, sockets in
+            defer { recovery.marks.decided(user, in: gap) }
+            guard await joinGroups(sockets, of: user, retryingUntil: deadline) else {
                 for socket in sockets { socket.closeConnection() }
-                reconnected += sockets.count
+                return sockets.count
             }
-            recovery.marks.decided(user, in: gap)
+            return 0
         }
+        reconnected += closed.reduce(0, +)
         if reconnected > 0 {
             logger.notice(
                 "Reconnecting sockets that may have missed events while the cluster bus was lost",
                 metadata: ["sockets": "\(reconnected)"])
         }
+        logger.info(
+            "Caught up with the cluster bus",
+            metadata: [
+                "users": "\(users.count)", "reconnected": "\(reconnected)",
+                "milliseconds": "\((ContinuousClock.now - started) / .milliseconds(1))",
+            ])
     }
 
     private func sendGroupMessage(
