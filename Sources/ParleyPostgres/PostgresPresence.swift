@@ -48,7 +48,6 @@ final class PostgresPresence: PresenceBackend {
 
     func onlineUsers() async throws -> Set<ObjectID> {
         let ttlSeconds = Double(ttl.components.seconds) + Double(ttl.components.attoseconds) / 1e18
-        let budgetMilliseconds = max(10, Int(timeout / .milliseconds(2)))
         return try await call { client, logger, _ in
             let rows = try await client.query(
                 """
@@ -72,7 +71,9 @@ final class PostgresPresence: PresenceBackend {
     func maintain(onForgotten: @escaping @Sendable () -> Void) async {
         await schemaReady.wait()
         let ttlSeconds = Double(ttl.components.seconds) + Double(ttl.components.attoseconds) / 1e18
-        let budgetMilliseconds = max(10, Int(timeout / .milliseconds(2)))
+        // Within the store's timeout, and short beside the TTL: reaping heartbeats for this
+        // instance between steps, but the others' beats go on meanwhile.
+        let budgetMilliseconds = max(10, Int(min(timeout, ttl) / .milliseconds(2)))
         while !Task.isCancelled {
             do {
                 let alive = try await call(beat: true) { client, logger, instance in
@@ -101,13 +102,17 @@ final class PostgresPresence: PresenceBackend {
                     }
                     onForgotten()
                 }
-                let reaped = try await call(beat: true) { client, logger, _ in
+                let reaped = try await call(beat: true) { client, logger, instance in
                     // Old changes kept for recovery (migration 0009) are forgotten on the same
                     // beat. A dead instance is removed a few hundred users per transaction
-                    // (migration 0014), for at most half of the beat's time; a large one over
-                    // several beats.
+                    // (migration 0014), for at most half of the store's timeout or the TTL;
+                    // a large one over several beats.
                     let rows = try await client.query(
-                        "CALL parley_instances_reap_committed(make_interval(secs => \(ttlSeconds)), \(budgetMilliseconds), NULL)",
+                        """
+                        CALL parley_instances_reap_committed(
+                            \(instance), make_interval(secs => \(ttlSeconds)), \(budgetMilliseconds), NULL
+                        )
+                        """,
                         logger: logger
                     )
                     for try await count in rows.decode(Int.self) { return count }

@@ -136,8 +136,10 @@ def test_an_instance_that_died_with_more_users_than_postgres_locks_at_once_is_re
     server) could never be removed, and every heartbeat failed on it (migration 0014)."""
     database = fresh_database()
     one = parley(env={"DATABASE_URL": database, **FAST_PRESENCE})
-    ann, bob = one.signup(name="Ann"), one.signup(name="Bob")
+    ann, bob, cat = one.signup(name="Ann"), one.signup(name="Bob"), one.signup(name="Cat")
     a, a_events = connect(one, token=ann["token"])
+    c, _ = connect(one, token=cat["token"])
+    a_events.wait_for("user-online", lambda p: p == {"userId": cat["_id"]})
 
     def psql(sql):
         return subprocess.run(["psql", database, "-Atq", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
@@ -156,10 +158,12 @@ def test_an_instance_that_died_with_more_users_than_postgres_locks_at_once_is_re
     assert psql("SELECT count(*) FROM parley_instances WHERE id = 'dead'") == "0"
     assert psql("SELECT count(*) FROM parley_presence WHERE instance_id = 'dead'") == "0"
     assert psql("SELECT count(*) FROM parley_presence WHERE instance_id = 'elsewhere'") == "50000"
+    # The live instance, reaping, kept itself alive: Cat, connected to it, never went offline.
     assert [p for p in a_events.of("user-offline")] == [{"userId": bob["_id"]}]
     with open(one.log_path) as log:
         assert "Presence heartbeat failed" not in log.read()
-    a.disconnect()
+    for client in (a, c):
+        client.disconnect()
 
 
 @pytest.mark.skipif(not MONGODB_URI, reason="MONGODB_URI is not set")

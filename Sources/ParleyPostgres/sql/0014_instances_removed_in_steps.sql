@@ -16,6 +16,12 @@
 -- by side.
 ALTER TABLE parley_instances ADD COLUMN removing boolean NOT NULL DEFAULT false;
 
+-- An instance's users in order, for the steps (with the old index on instance_id alone, each
+-- step sorted or scanned every row left: a large removal slowed down as it went, about 8,000
+-- users a second instead of 45,000).
+CREATE INDEX parley_presence_instance_user ON parley_presence (instance_id, user_id);
+DROP INDEX parley_presence_instance;
+
 -- Removes up to p_limit of p_instance's users, announcing those who went offline everywhere,
 -- and the instance once it has none left; only while it is dead: its heartbeat older than
 -- p_dead_before, or its removal started. Returns whether users are left to remove.
@@ -59,12 +65,16 @@ BEGIN
 END
 $$;
 
--- A heartbeat's housekeeping: forgets old changes (migration 0009) and old spilled events, then
--- removes the instances whose heartbeat is older than ttl or whose removal started, committing
--- every 500 users, until budget_ms have passed; the next heartbeat goes on from there. reaped:
--- how many instances it removed to the end. CALL it outside a transaction block.
-CREATE PROCEDURE parley_instances_reap_committed(ttl interval, budget_ms bigint, INOUT reaped integer DEFAULT 0)
-LANGUAGE plpgsql AS $$
+-- A heartbeat's housekeeping, for instance p_self: forgets old changes (migration 0009) and old
+-- spilled events, then removes the other instances whose heartbeat is older than ttl or whose
+-- removal started, committing every 500 users, until budget_ms have passed; the next heartbeat
+-- goes on from there. Between steps it heartbeats for p_self (in a transaction of its own, so
+-- that it holds no user's lock while it waits for its own row), so that a long removal does not
+-- make the instance doing it look dead to the others. reaped: how many instances it saw gone.
+-- CALL it outside a transaction block.
+CREATE PROCEDURE parley_instances_reap_committed(
+    p_self text, ttl interval, budget_ms bigint, INOUT reaped integer DEFAULT 0
+) LANGUAGE plpgsql AS $$
 DECLARE
     until timestamptz := clock_timestamp() + make_interval(secs => budget_ms / 1000.0);
     dead text;
@@ -75,9 +85,11 @@ BEGIN
     reaped := 0;
     WHILE clock_timestamp() < until LOOP
         SELECT id INTO dead FROM parley_instances
-            WHERE removing OR heartbeat_at < now() - ttl LIMIT 1 FOR UPDATE SKIP LOCKED;
+            WHERE id <> p_self AND (removing OR heartbeat_at < now() - ttl) LIMIT 1 FOR UPDATE SKIP LOCKED;
         EXIT WHEN dead IS NULL;
         WHILE parley_instance_remove_some(dead, 500, now() - ttl) LOOP
+            COMMIT;
+            UPDATE parley_instances SET heartbeat_at = now() WHERE id = p_self AND NOT removing;
             COMMIT;
             IF clock_timestamp() >= until THEN
                 RETURN;
