@@ -1,6 +1,7 @@
 import Logging
 import ParleyDomain
 import PostgresNIO
+import Synchronization
 
 /// Presence shared by every instance on one database (tables `parley_instances` and
 /// `parley_presence`; the SQL functions announce online/offline exactly once per transition).
@@ -16,6 +17,8 @@ final class PostgresPresence: PresenceBackend {
     private let timeout: Duration
     private let schemaReady: ReadinessGate
     private let logger: Logger
+    /// The incarnation of this instance's row in `parley_instances`, once a heartbeat saw it.
+    private let incarnation = Mutex<Int64?>(nil)
 
     init(
         client: PostgresClient,
@@ -76,30 +79,41 @@ final class PostgresPresence: PresenceBackend {
         let budgetMilliseconds = max(10, Int(min(timeout, ttl) / .milliseconds(2)))
         while !Task.isCancelled {
             do {
-                let alive = try await call(beat: true) { client, logger, instance in
+                let row = try await call(beat: true) { client, logger, instance -> Int64? in
                     let rows = try await client.query(
                         """
                         UPDATE parley_instances SET heartbeat_at = now()
-                        WHERE id = \(instance) AND NOT removing RETURNING id
+                        WHERE id = \(instance) AND NOT removing RETURNING incarnation
                         """,
                         logger: logger
                     )
-                    for try await _ in rows.decode(String.self) { return true }
-                    return false
+                    for try await incarnation in rows.decode(Int64.self) { return incarnation }
+                    return nil
+                }
+                // Its row is the one it knows (or the first it sees), not one a registration
+                // inserted after the others removed it (migration 0014).
+                let alive = incarnation.withLock { known in
+                    guard let row else { return false }
+                    if known == nil { known = row }
+                    return known == row
                 }
                 if !alive {
                     // Removed, or being removed, by the others: what is left of the removal is
                     // finished first, so that it cannot take the users registered again.
-                    try await call(beat: true) { client, logger, instance in
+                    let joined = try await call(beat: true) { client, logger, instance -> Int64? in
                         try await client.run("CALL parley_instance_remove_committed(\(instance))", logger: logger)
-                        try await client.run(
+                        let rows = try await client.query(
                             """
                             INSERT INTO parley_instances (id, heartbeat_at) VALUES (\(instance), now())
                             ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), removing = false
+                            RETURNING incarnation
                             """,
                             logger: logger
                         )
+                        for try await incarnation in rows.decode(Int64.self) { return incarnation }
+                        return nil
                     }
+                    incarnation.withLock { $0 = joined }
                     onForgotten()
                 }
                 let reaped = try await call(beat: true) { client, logger, instance in

@@ -166,6 +166,44 @@ def test_an_instance_that_died_with_more_users_than_postgres_locks_at_once_is_re
         client.disconnect()
 
 
+@needs_postgres
+def test_an_instance_removed_while_it_stalled_registers_its_users_again(parley):
+    """The others remove an instance that stalled past the TTL. Should a user connect to it before
+    its next heartbeat, registering them inserts its row again; the heartbeat must still find it
+    was removed (the row's incarnation, migration 0014) and register its other users again."""
+    database = fresh_database()
+    one = parley(env={"DATABASE_URL": database, "PRESENCE_HEARTBEAT_MS": "3000", "PRESENCE_TTL_MS": "10000",
+                      "PRESENCE_GRACE_MS": "300"})
+    ann, cat, dan = one.signup(name="Ann"), one.signup(name="Cat"), one.signup(name="Dan")
+    a, a_events = connect(one, token=ann["token"])
+    c, _ = connect(one, token=cat["token"])
+    a_events.wait_for("user-online", lambda p: p == {"userId": cat["_id"]})
+    # What the others do to an instance that stopped heartbeating.
+    def psql(sql):
+        return subprocess.run(["psql", database, "-Atq", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    instance = psql("SELECT id FROM parley_instances")
+    psql(f"CALL parley_instance_remove_committed('{instance}')")
+    a_events.wait_for("user-offline", lambda p: p == {"userId": cat["_id"]})
+    # Dan connects within the heartbeat (3 s) that follows.
+    d, _ = connect(one, token=dan["token"])
+
+    def cat_back(events):
+        gone = max(i for i, event in enumerate(events) if event == ("user-offline", {"userId": cat["_id"]}))
+        return ("user-online", {"userId": cat["_id"]}) in events[gone + 1:]
+
+    deadline = time.monotonic() + 15
+    with a_events.cond:
+        while not cat_back(a_events.events):
+            assert time.monotonic() < deadline, f"Cat never came back online: {a_events.events}"
+            a_events.cond.wait(deadline - time.monotonic())
+    contacts = requests.get(one.url + "/api/message/users", cookies={"jwt": dan["token"]}).json()
+    assert {c["_id"]: c["online"] for c in contacts}[cat["_id"]] is True
+    for client in (a, c, d):
+        client.disconnect()
+
+
 @pytest.mark.skipif(not MONGODB_URI, reason="MONGODB_URI is not set")
 def test_a_change_stream_resumes_after_losing_the_database(parley):
     """Instance one loses its database connection while instance two goes on: when it is back, its

@@ -1,4 +1,4 @@
--- Instances removed a few hundred users per transaction.
+-- Instances removed a few hundred users per transaction, and known by their incarnation.
 --
 -- Removing an instance (a dead one, by the others' heartbeats; or itself, at shutdown) was one
 -- transaction taking an advisory lock for each user it had online. PostgreSQL keeps those locks
@@ -15,6 +15,15 @@
 -- itself gone. Instances of an older version keep calling the old functions; both may run side
 -- by side.
 ALTER TABLE parley_instances ADD COLUMN removing boolean NOT NULL DEFAULT false;
+
+-- Which row of an instance this is. Registering a user inserts the instance's row if it is
+-- missing: an instance removed by the others (it stalled past the TTL) that registered a user
+-- before its next heartbeat found its row there again, never learnt it had been removed, and
+-- never registered its other users again: they stayed offline while connected. An instance now
+-- keeps the incarnation of its row; a different one means it was removed meanwhile.
+CREATE SEQUENCE parley_instance_incarnations;
+ALTER TABLE parley_instances
+    ADD COLUMN incarnation bigint NOT NULL DEFAULT nextval('parley_instance_incarnations');
 
 -- An instance's users in order, for the steps (with the old index on instance_id alone, each
 -- step sorted or scanned every row left: a large removal slowed down as it went, about 8,000
