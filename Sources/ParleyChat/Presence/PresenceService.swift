@@ -24,6 +24,8 @@ public final class PresenceService: PresenceReader, Service {
         var generation = 0
         /// Online anywhere in the cluster.
         var online: Set<ObjectID> = []
+        /// A reload is coming to make up for a failed registration.
+        var reloadRetryPending = false
     }
 
     private let backend: any PresenceBackend
@@ -31,15 +33,21 @@ public final class PresenceService: PresenceReader, Service {
     /// How long a user stays online after their last device disconnects.
     public let grace: Duration
     private let logger: Logger
+    /// How long after a failed backend call it is tried again.
+    private let retryDelay: Duration
     private let state = Mutex(State())
     private let commands: AsyncStream<Command>
     private let commandInput: AsyncStream<Command>.Continuation
 
-    public init(backend: any PresenceBackend, bus: any ClusterBus, grace: Duration, logger: Logger) {
+    public init(
+        backend: any PresenceBackend, bus: any ClusterBus, grace: Duration, logger: Logger,
+        retryDelay: Duration = .seconds(1)
+    ) {
         self.backend = backend
         self.bus = bus
         self.grace = grace
         self.logger = logger
+        self.retryDelay = retryDelay
         (commands, commandInput) = AsyncStream.makeStream(of: Command.self)
     }
 
@@ -137,6 +145,7 @@ public final class PresenceService: PresenceReader, Service {
             case .reload:
                 // Registrations may have been lost with the connection (an instance presumed
                 // dead is cleaned up by the others): register every local user again.
+                state.withLock { $0.reloadRetryPending = false }
                 let local = state.withLock { Array($0.devices.keys) + Array($0.leaving.keys) }
                 for user in local { try await backend.register(user) }
                 let online = try await backend.onlineUsers()
@@ -145,7 +154,32 @@ public final class PresenceService: PresenceReader, Service {
                 }
             }
         } catch {
-            logger.warning("Presence update failed", metadata: ["error": "\(error)"])
+            logger.warning(
+                "Presence update failed; trying again", metadata: ["error": "\(error)", "retry.in": "\(retryDelay)"])
+            retry(command)
+        }
+    }
+
+    /// A registration that failed would leave its user offline to everyone while connected
+    /// (until a reload), and an unregistration online while gone: each is tried again after
+    /// ``retryDelay``, for as long as it fails. A registration or a reload is tried again as a
+    /// reload, which registers every local user: one pending reload stands for all of them.
+    private func retry(_ command: Command) {
+        let again: Command
+        switch command {
+        case .register, .reload:
+            let first = state.withLock { state in
+                defer { state.reloadRetryPending = true }
+                return !state.reloadRetryPending
+            }
+            guard first else { return }
+            again = .reload
+        case .unregister(let user):
+            again = .unregister(user)
+        }
+        Task { [retryDelay, commandInput] in
+            try? await Task.sleep(for: retryDelay)
+            commandInput.yield(again)
         }
     }
 }
