@@ -265,3 +265,22 @@ def test_a_session_id_alone_does_not_open_someone_elses_session(parley):
     client.disconnect()
     # The server log never holds a session id.
     assert sid not in server.output()
+
+
+def test_a_post_of_many_packets_each_answered_does_not_stall_the_session(parley):
+    """Each CONNECT to an unknown namespace is answered with an error, which waits in the session
+    for the next poll. Adding to that queue copied it every time: one POST of 166,000 of them, with
+    no poll waiting, held the session's event loop (and every connection on it) for a minute."""
+    server = parley()
+    opened = requests.get(server.url + "/socket.io/?EIO=4&transport=polling", timeout=5)
+    sid = json.loads(opened.text[1:])["sid"]
+    path = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+    body = "\x1e".join(["40/nowhere,"] * 60_000)
+    assert requests.post(server.url + path, data=body, timeout=30).status_code == 200
+    # The session's own loop answers its next poll: the answers so far, or the close they led to
+    # once they passed the session's buffer.
+    started = time.monotonic()
+    poll = requests.get(server.url + path, timeout=30)
+    assert poll.status_code in (200, 400), poll.text[:200]
+    assert time.monotonic() - started < 10, f"the poll took {time.monotonic() - started:.1f}s"
+    assert_alive(server)

@@ -77,6 +77,8 @@ public final class ReadinessGate: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { state -> Bool in
                 guard case .closed(var waiting) = state else { return true }
+                // So that `waiting` is the array's only reference, and appending copies nothing.
+                state = .closed([])
                 waiting.append(continuation)
                 state = .closed(waiting)
                 return false

@@ -32,6 +32,8 @@ final class MigrationGate: Sendable {
             await withCheckedContinuation { continuation in
                 let resumeNow = state.withLock { state -> Bool in
                     guard case .closed(var waiters, let next) = state, !Task.isCancelled else { return true }
+                    // So that `waiters` is the dictionary's only reference, and adding copies nothing.
+                    state = .closed(waiters: [:], next: next)
                     waiters[id] = continuation
                     state = .closed(waiters: waiters, next: next)
                     return false
@@ -41,6 +43,7 @@ final class MigrationGate: Sendable {
         } onCancel: {
             let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
                 guard case .closed(var waiters, let next) = state else { return nil }
+                state = .closed(waiters: [:], next: next)
                 let waiter = waiters.removeValue(forKey: id)
                 state = .closed(waiters: waiters, next: next)
                 return waiter

@@ -183,6 +183,11 @@ struct EngineSessionStateMachine {
         case .websocket:
             actions.writeToWebSocket.append(contentsOf: packets)
         case .polling(var polling):
+            // `state` still holds the outbox: appending to the copy would copy every packet
+            // queued first, each time, quadratic in the queue (one POST of 100,000 CONNECTs to
+            // unknown namespaces, each answered, held the event loop for a minute). Every path
+            // below puts the state back.
+            state = .closed(.forcedClose)
             polling.outbox.append(contentsOf: packets)
             polling.outboxBytes += packets.reduce(0) { $0 + $1.estimatedSize }
             if polling.pollWaiting, polling.upgrade != .probed {
