@@ -83,6 +83,25 @@ struct TokenServiceTests {
         }
     }
 
+    /// The same signature spelt another way is another text: once the token is logged out, that
+    /// copy would not be revoked. Every part must be written the one way base64url writes it.
+    @Test func refusesTokensWithAPartSpeltAnotherWay() async throws {
+        let tokens = try await TokenService(secret: secret)
+        let token = try await tokens.issue(for: ObjectID()).token
+        _ = try await tokens.verify(token)
+        let last = try #require(token.last)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        let value = try #require(alphabet.firstIndex(of: last))
+        // A 32-byte signature is 43 characters: the last carries 4 bits and 2 unused ones.
+        let sameBits = (0..<4).map { alphabet[value & ~3 | $0] }.filter { $0 != last }
+        #expect(sameBits.count == 3)
+        var respelt = sameBits.map { String(token.dropLast()) + String($0) }
+        respelt += [token + "=", token + "==", token.replacing(".", with: "=.")]
+        for other in respelt {
+            await #expect(throws: ParleyError.unauthorized, "\(other.suffix(8))") { try await tokens.verify(other) }
+        }
+    }
+
     /// Signed with the right secret but with times no date can hold: 401, never a trap
     /// (converting such a `Double` to milliseconds used to crash the server).
     @Test(arguments: [9.3e15, 1e19, 1e300, -1e19, -9.3e15])

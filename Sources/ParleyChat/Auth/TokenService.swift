@@ -62,7 +62,7 @@ public struct TokenService: Sendable {
     /// Verifies signature, algorithm and expiry.
     /// - Throws: ``ParleyError/unauthorized`` for any token that is not valid now.
     public func verify(_ token: String) async throws -> SessionToken {
-        guard token.utf8.count <= 4096, Self.headerAlgorithm(of: token) == "HS256" else {
+        guard token.utf8.count <= 4096, Self.isCanonical(token), Self.headerAlgorithm(of: token) == "HS256" else {
             throw ParleyError.unauthorized
         }
         let claims: Claims
@@ -78,6 +78,21 @@ public struct TokenService: Sendable {
             let expiresAt = Timestamp(exactly: claims.exp.value)
         else { throw ParleyError.unauthorized }
         return SessionToken(token: token, userID: userID, issuedAt: issuedAt, expiresAt: expiresAt)
+    }
+
+    /// Whether each of the token's three parts is unpadded base64url written the one way it can
+    /// be. A token is known by its text (revoked ones, the sockets a logout ends: see
+    /// ``SessionToken/fingerprint``), but jwt-kit checks a signature by its bytes, and the same
+    /// bytes have other spellings: a trailing `=`, or other values in the unused low bits of the
+    /// last character. Such a copy of a logged-out token would have been a valid token that was
+    /// not revoked.
+    static func isCanonical(_ token: String) -> Bool {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { return false }
+        return parts.allSatisfy { part in
+            guard let bytes = Data(base64URLEncoded: part) else { return false }
+            return bytes.base64URLEncodedString.utf8.elementsEqual(part.utf8)
+        }
     }
 
     /// The `alg` of the token's header, without trusting anything else in it.

@@ -37,6 +37,9 @@ struct SessionsAndAccountTests {
                     .post, "/api/message", json: ["to": bob.id, "text": "hi"], headers: headers)
                 #expect(send.status == .unauthorized)
             }
+            // Nor does the same signature spelt another way (a base64 `=`): it is not another token.
+            let respelt: HTTPFields = [.authorization: "Bearer \(ann.token)="]
+            #expect(try await api.request(.get, "/api/auth/check", headers: respelt).status == .unauthorized)
             // Another session of the same user goes on.
             #expect(try await api.request(.get, "/api/auth/check", headers: other.bearer).status == .ok)
             // Logging out again, or without a token, is fine.
