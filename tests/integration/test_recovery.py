@@ -180,7 +180,10 @@ def test_hostile_offsets_and_pids_connect_anew(parley, store_env):
     _, arguments = client.event()
     client.cut()
     pid = client.connected["pid"]
-    for offset in ["-1", "1.5", "99999999999999999999999", "", " 7", "0x10", "\u0000", "1" * 500]:
+    # Offsets ahead of anything the user heard too: recovered, the socket would be sent nothing
+    # until the positions passed it.
+    ahead = [str(int(offset_of(arguments)) + 1000), "9223372036854775807"]
+    for offset in ["-1", "1.5", "99999999999999999999999", "", " 7", "0x10", "\u0000", "1" * 500] + ahead:
         again = RawClient(server, {"token": ann["token"], "pid": pid, "offset": offset})
         assert again.connected and again.connected["pid"] != pid, offset
         again.ws.close()

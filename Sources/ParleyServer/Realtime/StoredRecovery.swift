@@ -51,6 +51,9 @@ struct StoredRecovery: SocketRecoveryStore {
         if let time = missed.first?.time, Timestamp.now().milliseconds(since: time) > window.milliseconds {
             return nil
         }
+        // Nor from ahead of anything the user heard (a forged offset, or one from before a
+        // database was restored): the socket would be sent nothing until positions passed it.
+        if missed.isEmpty, try await position > log.latestPosition(of: id.user) { return nil }
         var data = SocketData()
         data[RecoveredUser.self] = id.user
         // Back in its user's room and its groups' before it is asked what it missed: nothing
