@@ -164,8 +164,9 @@ extension MongoStore {
         }
     }
 
-    /// Messages of a conversation changed after `time`, in order of change, with every message
-    /// changed at the same millisecond as the last one.
+    /// Messages of a conversation changed after `time`, in order of change, with the messages
+    /// changed at the same millisecond as the last one (at most
+    /// ``ConversationQuery/maximumSameTimeChanges``).
     private static func changes(_ query: ConversationQuery, after time: Timestamp, _ connection: MongoConnection)
         throws -> [BSONDocument]
     {
@@ -177,7 +178,7 @@ extension MongoStore {
             documents += try connection.find(
                 MongoDocuments.messages,
                 filter: MongoQueries.sameTimeChanges(query, at: updated, after: id),
-                sort: ["_id": 1]
+                sort: ["_id": 1], limit: ConversationQuery.maximumSameTimeChanges
             )
         }
         return documents

@@ -127,8 +127,9 @@ extension PostgresStore {
         }
     }
 
-    /// Messages of a conversation changed after `time`, in order of change, with every message
-    /// that changed at the same moment as the last one.
+    /// Messages of a conversation changed after `time`, in order of change, with the messages
+    /// that changed at the same moment as the last one (at most
+    /// ``ConversationQuery/maximumSameTimeChanges``).
     private func changes(low: ObjectID, high: ObjectID, after time: Timestamp, limit: Int) async throws -> [Message] {
         try await perform { client in
             let rows = try await client.query(
@@ -144,10 +145,11 @@ extension PostgresStore {
                 SELECT \(unescaped: Self.messageColumns) FROM (
                     SELECT * FROM page
                     UNION ALL
-                    SELECT \(unescaped: Self.messageColumns), m.seq FROM messages m, last
-                    WHERE (SELECT count(*) FROM page) = \(limit)
-                      AND m.user_lo = \(low.hexString) AND m.user_hi = \(high.hexString)
-                      AND m.updated_at = last.last_updated AND m.seq > last.last_seq
+                    (SELECT \(unescaped: Self.messageColumns), m.seq FROM messages m, last
+                     WHERE (SELECT count(*) FROM page) = \(limit)
+                       AND m.user_lo = \(low.hexString) AND m.user_hi = \(high.hexString)
+                       AND m.updated_at = last.last_updated AND m.seq > last.last_seq
+                     ORDER BY m.seq LIMIT \(ConversationQuery.maximumSameTimeChanges))
                 ) AS changed
                 ORDER BY updated_at, seq
                 """,

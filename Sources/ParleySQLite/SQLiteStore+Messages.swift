@@ -143,8 +143,9 @@ extension SQLiteStore {
         }
     }
 
-    /// Messages of a conversation changed after `time`, in order of change, with every message
-    /// that changed at the same millisecond as the last one.
+    /// Messages of a conversation changed after `time`, in order of change, with the messages
+    /// that changed at the same millisecond as the last one (at most
+    /// ``ConversationQuery/maximumSameTimeChanges``).
     private func changes(low: ObjectID, high: ObjectID, after time: Timestamp, limit: Int) async throws -> [Message] {
         let columns = Self.messageColumns + ", seq"
         var rows = try await read(
@@ -160,9 +161,12 @@ extension SQLiteStore {
             rows += try await read(
                 """
                 SELECT \(columns) FROM messages WHERE user_lo = ? AND user_hi = ? AND updated_at = ? AND seq > ?
-                ORDER BY seq
+                ORDER BY seq LIMIT ?
                 """,
-                [.text(low.hexString), .text(high.hexString), .integer(updated), .integer(seq)]
+                [
+                    .text(low.hexString), .text(high.hexString), .integer(updated), .integer(seq),
+                    .integer(ConversationQuery.maximumSameTimeChanges),
+                ]
             )
         }
         return try rows.map(Self.message)

@@ -45,11 +45,17 @@ public protocol MessageRepository: Sendable {
 /// that message; with `after`, the oldest `limit` newer than that message; with both, the oldest
 /// `limit` strictly between them. Either way the page is returned oldest first. With
 /// `updatedAfter`, the `limit` messages changed soonest after that time, in order of change
-/// (messages changed at the same millisecond as the last one are all included, so a client can
-/// continue from the last `updatedAt` without missing any).
+/// (with up to ``maximumSameTimeChanges`` more changed at the same millisecond as the last one,
+/// so a client can continue from the last `updatedAt` without missing any).
 public struct ConversationQuery: Sendable, Hashable {
     public static let defaultLimit = 50
     public static let maximumLimit = 200
+    /// The most messages changed at the same millisecond as the last of a page of changes that
+    /// are added to it. One read receipt changes every message it covers at once: unbounded,
+    /// one request could load tens of thousands (a user's own two accounts make them; 9,000
+    /// made a 47 MB answer). A client misses some only past this many changes in one
+    /// millisecond, a receipt for more unread messages than that.
+    public static let maximumSameTimeChanges = 1000
 
     public var user: ObjectID
     public var peer: ObjectID

@@ -117,6 +117,30 @@ struct SidebarAndCatchUpTests {
         }
     }
 
+    /// One read receipt changes every message it covers at the same millisecond: all of them
+    /// came with a page, however many (9,000 made a 47 MB answer to a one-message page).
+    @Test("updatedAfter adds a bounded number changed at the last one's millisecond", arguments: StoreKind.available)
+    func sameTimeChangesAreBounded(kind: StoreKind) async throws {
+        try await withApp(kind) { api in
+            let ann = try await api.signUp(name: "Ann")
+            let bob = try await api.signUp(name: "Bob")
+            let count = ConversationQuery.maximumSameTimeChanges + 5
+            var last: [String: Any] = [:]
+            for index in 0..<count { last = try await send(api, from: bob, to: ann, ["text": "m\(index)"]) }
+            let since = try #require(last["updatedAt"] as? String)
+            // The receipt lands at least a millisecond after the last send.
+            try await Task.sleep(for: .milliseconds(3))
+            let read = try await api.request(
+                .post, "/api/message/\(bob.id)/read", json: ["upTo": last["_id"]!], headers: ann.cookie)
+            #expect(read.status == .ok)
+            let page = try await api.request(
+                .get, "/api/message/\(bob.id)?updatedAfter=\(since)&limit=2", headers: ann.cookie)
+            #expect(page.status == .ok)
+            #expect(page.array.count == 2 + ConversationQuery.maximumSameTimeChanges)
+            #expect(Set(page.array.compactMap { $0["updatedAt"] as? String }).count == 1)
+        }
+    }
+
     @Test("updatedAfter returns what changed since, in order of change", arguments: StoreKind.available)
     func catchUp(kind: StoreKind) async throws {
         try await withApp(kind) { api in
