@@ -109,6 +109,28 @@ def test_a_burst_of_missed_messages_comes_back_in_order_once(parley, store_env):
     assert name == "new-message" and arguments[0]["_id"] == live["_id"]
 
 
+def test_more_than_a_send_buffer_of_missed_events_connects_anew(parley):
+    """A replay is written at once: one larger than a socket's send buffer (4 MiB) filled it and the
+    socket was closed, and every recovery held all it read. The client connects anew and catches
+    up over REST instead."""
+    server = parley()
+    ann, bob = server.signup(name="Ann"), server.signup(name="Bob")
+    client = RawClient(server, {"token": ann["token"]})
+    first = client.connected
+    _, arguments = client.event()
+    offset = offset_of(arguments)
+    client.cut()
+    text = "x" * 4990
+    for n in range(900):  # 4.5 MB of text
+        send(server, bob, ann, f"{n:04} {text}")
+    again = RawClient(server, {"token": ann["token"], "pid": first["pid"], "offset": offset})
+    # Not recovered (a new pid: socket.recovered is false), nothing replayed.
+    assert again.connected["pid"] != first["pid"]
+    name, _ = again.event()
+    assert name == "online-users"
+    assert requests.get(server.url + "/healthz").ok
+
+
 def test_edits_deletions_and_read_receipts_are_replayed(parley):
     server = parley()
     ann, bob = server.signup(name="Ann"), server.signup(name="Bob")

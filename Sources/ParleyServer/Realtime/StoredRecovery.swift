@@ -15,10 +15,19 @@ import SocketIO
 /// `online-users`.
 ///
 /// A client cannot recover when an event it missed is older than the recovery window, or when it
-/// missed more than ``replayLimit`` events: it connects anew and catches up over REST.
+/// missed more than ``replayLimit`` events or ``replayBudget`` bytes: it connects anew and
+/// catches up over REST.
 struct StoredRecovery: SocketRecoveryStore {
     /// Most events replayed to one socket.
     static let replayLimit = 10_000
+    /// Most bytes of events (about) replayed to one socket: what a socket's send buffer holds
+    /// (`EngineConfiguration.maxBufferedBytes`). Beyond it the replay, written at once, filled
+    /// the buffer and the socket was closed, to come back and try again; and every recovery
+    /// held its up to 10,000 events at once (9,000 messages of 5 KB were 180 MB for one, and
+    /// twenty at once took the server to 715 MB).
+    static let replayBudget = EngineConfiguration().maxBufferedBytes
+    /// Events read at a time, so that one that goes over the budget stops the reading early.
+    static let replayPage = 250
 
     let log: any EventLog
     let signer: RecoverySessionID.Signer
@@ -54,6 +63,12 @@ struct StoredRecovery: SocketRecoveryStore {
         // Nor from ahead of anything the user heard (a forged offset, or one from before a
         // database was restored): the socket would be sent nothing until positions passed it.
         if missed.isEmpty, try await position > log.latestPosition(of: id.user) { return nil }
+        // Nor when what it missed is more than a replay takes: decided here, where the client
+        // can still be told (it is given a new sid and pid). Once restored, its pid would be the
+        // one it had, and a client told it recovered would not catch up over REST.
+        if !missed.isEmpty, try await missedEvents(of: id.user, after: position, budget: Self.replayBudget) == nil {
+            return nil
+        }
         var data = SocketData()
         data[RecoveredUser.self] = id.user
         // Back in its user's room and its groups' before it is asked what it missed: nothing
@@ -65,8 +80,9 @@ struct StoredRecovery: SocketRecoveryStore {
 
     func missedPackets(of session: RecoverableSession, after offset: String) async throws -> [[SocketValue]]? {
         guard let user = session.data[RecoveredUser.self], let position = Int64(offset) else { return nil }
-        guard let events = try await log.events(of: user, after: position, limit: Self.replayLimit + 1),
-            events.count <= Self.replayLimit
+        // ``restore(pid:offset:namespace:)`` checked the limits; what came since may go a little
+        // past them (twice the budget, as a bound on memory).
+        guard let events = try await missedEvents(of: user, after: position, budget: 2 * Self.replayBudget)
         else { return nil }
         // The database can be ahead of the bus: what this read had (and what the client had
         // before) must not come again when the bus brings it here.
@@ -81,6 +97,37 @@ struct StoredRecovery: SocketRecoveryStore {
             }
             guard let broadcast = RealtimeDelivery.broadcast(of: stored.event) else { return nil }
             return [.string(broadcast.name)] + broadcast.arguments + [.string(String(stored.position))]
+        }
+    }
+}
+
+extension StoredRecovery {
+    /// What `user` heard after `position`, read a page at a time; `nil` past ``replayLimit``
+    /// events or `budget` bytes, or when some may have been forgotten.
+    func missedEvents(of user: ObjectID, after position: Int64, budget: Int) async throws -> [StoredEvent]? {
+        var events: [StoredEvent] = []
+        var bytes = 0
+        var after = position
+        while true {
+            guard let page = try await log.events(of: user, after: after, limit: Self.replayPage) else { return nil }
+            events += page
+            bytes += page.reduce(0) { $0 + Self.approximateSize(of: $1.event) }
+            guard events.count <= Self.replayLimit, bytes <= budget else { return nil }
+            guard page.count == Self.replayPage, let last = page.last else { return events }
+            after = last.position
+        }
+    }
+
+    /// About how many bytes `event` takes as a packet: a message's text and image and what goes
+    /// around them; anything else as the bus writes it (rare in a replay).
+    static func approximateSize(of event: ClusterEvent) -> Int {
+        switch event {
+        case .messageCreated(let message), .messageUpdated(let message), .messageDeleted(let message):
+            (message.text?.utf8.count ?? 0) + (message.image?.utf8.count ?? 0) + 300
+        case .groupMessageCreated(let message), .groupMessageUpdated(let message), .groupMessageDeleted(let message):
+            (message.text?.utf8.count ?? 0) + (message.image?.utf8.count ?? 0) + 300
+        default:
+            event.encoded().utf8.count
         }
     }
 }
