@@ -83,6 +83,15 @@ struct Serve: AsyncParsableCommand {
         let logger = Logging.bootstrap(level: configuration.logging.level, format: configuration.logging.format)
         if let files = FileDescriptorLimit.raiseToHardLimit() {
             logger.debug("Open files allowed", metadata: ["limit": "\(files)"])
+            do {
+                if let lowered = try configuration.realtime.fit(openFileLimit: files) {
+                    logger.notice(
+                        "Socket.IO connections limited by the open-file limit",
+                        metadata: ["SOCKET_MAX_CONNECTIONS": "\(lowered)", "ulimit -n": "\(files)"])
+                }
+            } catch let error as ConfigurationError {
+                throw ValidationError("configuration error: \(error)")
+            }
         }
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))

@@ -21,6 +21,21 @@ struct ConfigurationTests {
         #expect(path == "./data/parley.sqlite")
     }
 
+    /// Past the open-file limit the kernel refuses every connection and accepting spins: the
+    /// cap must fit under it.
+    @Test func theConnectionCapFitsTheOpenFileLimit() throws {
+        var defaults = try ParleyConfiguration.from(variables: [:]).realtime
+        #expect(try defaults.fit(openFileLimit: 1_048_576) == nil)
+        #expect(defaults.maxConnections == 100_000)
+        #expect(try defaults.fit(openFileLimit: 20_000) == 20_000 - RealtimeSettings.reservedFileDescriptors)
+        #expect(defaults.maxConnections == 18_976)
+        var given = try ParleyConfiguration.from(variables: ["SOCKET_MAX_CONNECTIONS": "5000"]).realtime
+        #expect(try given.fit(openFileLimit: 20_000) == nil)
+        #expect(given.maxConnections == 5000)
+        var tooMany = try ParleyConfiguration.from(variables: ["SOCKET_MAX_CONNECTIONS": "50000"]).realtime
+        #expect(throws: ConfigurationError.self) { try tooMany.fit(openFileLimit: 20_000) }
+    }
+
     @Test func infersPostgresFromDatabaseURL() throws {
         let configuration = try ParleyConfiguration.from(variables: [
             "DATABASE_URL": "postgres://u:p%40ss@db.example:6543/chat?sslmode=disable"

@@ -16,6 +16,8 @@ public struct RealtimeSettings: Sendable {
     /// Most Socket.IO connections (Engine.IO sessions) open at once; handshakes past it get 503
     /// (`SOCKET_MAX_CONNECTIONS`). At some 10 KiB each, the default bounds them near 1 GiB.
     public var maxConnections: Int = 100_000
+    /// Whether `SOCKET_MAX_CONNECTIONS` was given (see ``fit(openFileLimit:)``).
+    public var maxConnectionsGiven = false
     /// How long a socket whose connection was lost can come back with what it missed
     /// (`SOCKET_RECOVERY_SECONDS`; `nil`, from 0, turns recovery off).
     public var recoveryWindow: Duration? = .seconds(120)
@@ -37,9 +39,37 @@ extension RealtimeSettings {
         eventBurst = try values.integer("SOCKET_EVENT_BURST", in: 1...100_000) ?? eventBurst
         pingInterval = try values.milliseconds("SOCKETIO_PING_INTERVAL_MS", in: 100...3_600_000) ?? pingInterval
         pingTimeout = try values.milliseconds("SOCKETIO_PING_TIMEOUT_MS", in: 100...3_600_000) ?? pingTimeout
-        maxConnections = try values.integer("SOCKET_MAX_CONNECTIONS", in: 1...10_000_000) ?? maxConnections
+        if let given = try values.integer("SOCKET_MAX_CONNECTIONS", in: 1...10_000_000) {
+            maxConnections = given
+            maxConnectionsGiven = true
+        }
         if let seconds = try values.integer("SOCKET_RECOVERY_SECONDS", in: 0...86_400) {
             recoveryWindow = seconds == 0 ? nil : .seconds(seconds)
         }
+    }
+}
+
+extension RealtimeSettings {
+    /// Open files kept for all but Socket.IO connections: HTTP requests, the database's
+    /// connections, uploads being written.
+    public static let reservedFileDescriptors = 1024
+
+    /// Fits ``maxConnections`` to the files the process may open (`ulimit -n`, raised to its hard
+    /// limit at start-up). Past that limit the kernel refuses every new connection, and the
+    /// server spent 60 % of a core retrying to accept them (20,000 idle connections, the default
+    /// cap of 100,000): better that handshakes past the cap get their 503. The default cap is
+    /// lowered to fit, a cap that was given and cannot be met is a start-up error.
+    /// - Returns: the lowered cap, if it was lowered.
+    public mutating func fit(openFileLimit: UInt64) throws -> Int? {
+        let available = Int(clamping: openFileLimit) - Self.reservedFileDescriptors
+        guard maxConnections > available else { return nil }
+        guard !maxConnectionsGiven else {
+            throw ConfigurationError(
+                key: "SOCKET_MAX_CONNECTIONS",
+                "\(maxConnections) connections need as many open files and \(Self.reservedFileDescriptors) more; "
+                    + "this process may open \(openFileLimit) (raise `ulimit -n`, or lower SOCKET_MAX_CONNECTIONS)")
+        }
+        maxConnections = max(1, available)
+        return maxConnections
     }
 }
