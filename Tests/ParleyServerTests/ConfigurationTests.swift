@@ -27,8 +27,13 @@ struct ConfigurationTests {
         var defaults = try ParleyConfiguration.from(variables: [:]).realtime
         #expect(try defaults.fit(openFileLimit: 1_048_576) == nil)
         #expect(defaults.maxConnections == 100_000)
-        #expect(try defaults.fit(openFileLimit: 20_000) == 20_000 - RealtimeSettings.reservedFileDescriptors)
+        #expect(try defaults.fit(openFileLimit: 20_000) == 18_976)
         #expect(defaults.maxConnections == 18_976)
+        // A small limit (macOS's default 256) keeps a quarter for the rest.
+        var small = try ParleyConfiguration.from(variables: [:]).realtime
+        #expect(try small.fit(openFileLimit: 256) == 192)
+        var smallGiven = try ParleyConfiguration.from(variables: ["SOCKET_MAX_CONNECTIONS": "100"]).realtime
+        #expect(try smallGiven.fit(openFileLimit: 256) == nil)
         var given = try ParleyConfiguration.from(variables: ["SOCKET_MAX_CONNECTIONS": "5000"]).realtime
         #expect(try given.fit(openFileLimit: 20_000) == nil)
         #expect(given.maxConnections == 5000)

@@ -19,9 +19,15 @@ public enum FileDescriptorLimit {
     public static func raiseToHardLimit() -> UInt64? {
         var limits = rlimit()
         guard getrlimit(resourceKind, &limits) == 0 else { return nil }
-        if limits.rlim_cur < limits.rlim_max {
+        #if canImport(Darwin)
+        // macOS refuses a soft limit above OPEN_MAX (its hard limit is often "unlimited").
+        let target = min(limits.rlim_max, rlim_t(OPEN_MAX))
+        #else
+        let target = limits.rlim_max
+        #endif
+        if limits.rlim_cur < target {
             var raised = limits
-            raised.rlim_cur = limits.rlim_max
+            raised.rlim_cur = target
             if setrlimit(resourceKind, &raised) == 0 { limits = raised }
         }
         return UInt64(limits.rlim_cur)

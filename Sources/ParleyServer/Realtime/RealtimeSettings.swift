@@ -50,23 +50,28 @@ extension RealtimeSettings {
 }
 
 extension RealtimeSettings {
-    /// Open files kept for all but Socket.IO connections: HTTP requests, the database's
-    /// connections, uploads being written.
-    public static let reservedFileDescriptors = 1024
+    /// Open files kept for all but Socket.IO connections (HTTP requests, the database's
+    /// connections, uploads being written): 1,024, or a quarter of a smaller limit.
+    public static func reservedFileDescriptors(openFileLimit: Int) -> Int {
+        min(1024, openFileLimit / 4)
+    }
 
     /// Fits ``maxConnections`` to the files the process may open (`ulimit -n`, raised to its hard
     /// limit at start-up). Past that limit the kernel refuses every new connection, and the
     /// server spent 60 % of a core retrying to accept them (20,000 idle connections, the default
     /// cap of 100,000): better that handshakes past the cap get their 503. The default cap is
-    /// lowered to fit, a cap that was given and cannot be met is a start-up error.
+    /// lowered to fit, a cap that was given and cannot be met is a start-up error. (Linux
+    /// allows `ulimit -n` up to its hard limit; macOS to `OPEN_MAX`, see ``FileDescriptorLimit``.)
     /// - Returns: the lowered cap, if it was lowered.
     public mutating func fit(openFileLimit: UInt64) throws -> Int? {
-        let available = Int(clamping: openFileLimit) - Self.reservedFileDescriptors
+        let limit = Int(clamping: openFileLimit)
+        let reserved = Self.reservedFileDescriptors(openFileLimit: limit)
+        let available = limit - reserved
         guard maxConnections > available else { return nil }
         guard !maxConnectionsGiven else {
             throw ConfigurationError(
                 key: "SOCKET_MAX_CONNECTIONS",
-                "\(maxConnections) connections need as many open files and \(Self.reservedFileDescriptors) more; "
+                "\(maxConnections) connections need as many open files and \(reserved) more; "
                     + "this process may open \(openFileLimit) (raise `ulimit -n`, or lower SOCKET_MAX_CONNECTIONS)")
         }
         maxConnections = max(1, available)
