@@ -26,6 +26,10 @@ public final class PresenceService: PresenceReader, Service {
         var online: Set<ObjectID> = []
         /// A reload is coming to make up for a failed registration.
         var reloadRetryPending = false
+        /// Users whose failed unregistration is coming again.
+        var unregisterRetries: Set<ObjectID> = []
+        /// Backend calls that failed in a row: the next retry waits longer.
+        var failuresInARow = 0
     }
 
     private let backend: any PresenceBackend
@@ -139,8 +143,13 @@ public final class PresenceService: PresenceReader, Service {
             case .register(let user):
                 try await backend.register(user)
             case .unregister(let user):
-                // Reconnected since the grace timer fired: keep the registration.
-                guard state.withLock({ $0.devices[user] == nil }) else { return }
+                // Reconnected since the grace timer fired: keep the registration. (Left again
+                // meanwhile: that departure's own timer unregisters them, in order.)
+                let gone = state.withLock { state in
+                    state.unregisterRetries.remove(user)
+                    return state.devices[user] == nil && state.leaving[user] == nil
+                }
+                guard gone else { return }
                 try await backend.unregister(user)
             case .reload:
                 // Registrations may have been lost with the connection (an instance presumed
@@ -153,32 +162,35 @@ public final class PresenceService: PresenceReader, Service {
                     state.online = online.union(state.devices.keys).union(state.leaving.keys)
                 }
             }
+            state.withLock { $0.failuresInARow = 0 }
         } catch {
-            logger.warning(
-                "Presence update failed; trying again", metadata: ["error": "\(error)", "retry.in": "\(retryDelay)"])
-            retry(command)
+            retry(command, after: error)
         }
     }
 
     /// A registration that failed would leave its user offline to everyone while connected
-    /// (until a reload), and an unregistration online while gone: each is tried again after
-    /// ``retryDelay``, for as long as it fails. A registration or a reload is tried again as a
-    /// reload, which registers every local user: one pending reload stands for all of them.
-    private func retry(_ command: Command) {
-        let again: Command
-        switch command {
-        case .register, .reload:
-            let first = state.withLock { state in
-                defer { state.reloadRetryPending = true }
-                return !state.reloadRetryPending
+    /// (until a reload), and an unregistration online while gone: each is tried again, for as
+    /// long as it fails, after ``retryDelay`` doubled for each failure in a row (at most 32
+    /// times it). A registration or a reload is tried again as a reload, which registers every
+    /// local user: one pending reload stands for all of them, and one unregistration per user.
+    private func retry(_ command: Command, after error: any Error) {
+        let (again, failures): (Command?, Int) = state.withLock { state in
+            state.failuresInARow += 1
+            switch command {
+            case .register, .reload:
+                guard !state.reloadRetryPending else { return (nil, state.failuresInARow) }
+                state.reloadRetryPending = true
+                return (.reload, state.failuresInARow)
+            case .unregister(let user):
+                guard state.unregisterRetries.insert(user).inserted else { return (nil, state.failuresInARow) }
+                return (.unregister(user), state.failuresInARow)
             }
-            guard first else { return }
-            again = .reload
-        case .unregister(let user):
-            again = .unregister(user)
         }
-        Task { [retryDelay, commandInput] in
-            try? await Task.sleep(for: retryDelay)
+        guard let again else { return }
+        let delay = retryDelay * (1 << min(failures - 1, 5))
+        logger.warning("Presence update failed; trying again", metadata: ["error": "\(error)", "retry.in": "\(delay)"])
+        Task { [commandInput] in
+            try? await Task.sleep(for: delay)
             commandInput.yield(again)
         }
     }
