@@ -15,12 +15,12 @@ import SocketIO
 /// `online-users`.
 ///
 /// A client cannot recover when an event it missed is older than the recovery window, or when it
-/// missed more than ``replayLimit`` events or ``replayBudget`` bytes: it connects anew and
-/// catches up over REST.
+/// missed more than ``replayLimit`` events or half of ``replayBudget`` bytes: it connects anew
+/// and catches up over REST.
 struct StoredRecovery: SocketRecoveryStore {
     /// Most events replayed to one socket.
     static let replayLimit = 10_000
-    /// Most bytes of events (about) replayed to one socket: what a socket's send buffer holds
+    /// Most bytes of events replayed to one socket: what a socket's send buffer holds
     /// (`EngineConfiguration.maxBufferedBytes`). Beyond it the replay, written at once, filled
     /// the buffer and the socket was closed, to come back and try again; and every recovery
     /// held its up to 10,000 events at once (9,000 messages of 5 KB were 180 MB for one, and
@@ -66,7 +66,11 @@ struct StoredRecovery: SocketRecoveryStore {
         // Nor when what it missed is more than a replay takes: decided here, where the client
         // can still be told (it is given a new sid and pid). Once restored, its pid would be the
         // one it had, and a client told it recovered would not catch up over REST.
-        if !missed.isEmpty, try await missedEvents(of: id.user, after: position, budget: Self.replayBudget) == nil {
+        // Half the budget here, so that what arrives before the replay reads again fits in it.
+        if !missed.isEmpty,
+            try await missedEvents(of: id.user, after: position, limit: Self.replayLimit, budget: Self.replayBudget / 2)
+                == nil
+        {
             return nil
         }
         var data = SocketData()
@@ -80,9 +84,12 @@ struct StoredRecovery: SocketRecoveryStore {
 
     func missedPackets(of session: RecoverableSession, after offset: String) async throws -> [[SocketValue]]? {
         guard let user = session.data[RecoveredUser.self], let position = Int64(offset) else { return nil }
-        // ``restore(pid:offset:namespace:)`` checked the limits; what came since may go a little
-        // past them (twice the budget, as a bound on memory).
-        guard let events = try await missedEvents(of: user, after: position, budget: 2 * Self.replayBudget)
+        // ``restore(pid:offset:namespace:)`` checked the limits at half of these; what came since
+        // may take it past them. (Refused here, the client keeps its pid and is not told: the
+        // margins make that need more than 2 MiB or 10,000 events within those moments.)
+        guard
+            let events = try await missedEvents(
+                of: user, after: position, limit: 2 * Self.replayLimit, budget: Self.replayBudget)
         else { return nil }
         // The database can be ahead of the bus: what this read had (and what the client had
         // before) must not come again when the bus brings it here.
@@ -102,9 +109,11 @@ struct StoredRecovery: SocketRecoveryStore {
 }
 
 extension StoredRecovery {
-    /// What `user` heard after `position`, read a page at a time; `nil` past ``replayLimit``
-    /// events or `budget` bytes, or when some may have been forgotten.
-    func missedEvents(of user: ObjectID, after position: Int64, budget: Int) async throws -> [StoredEvent]? {
+    /// What `user` heard after `position`, read a page at a time; `nil` past `limit` events or
+    /// `budget` bytes, or when some may have been forgotten.
+    func missedEvents(of user: ObjectID, after position: Int64, limit: Int, budget: Int) async throws
+        -> [StoredEvent]?
+    {
         var events: [StoredEvent] = []
         var bytes = 0
         var after = position
@@ -112,23 +121,16 @@ extension StoredRecovery {
             guard let page = try await log.events(of: user, after: after, limit: Self.replayPage) else { return nil }
             events += page
             bytes += page.reduce(0) { $0 + Self.approximateSize(of: $1.event) }
-            guard events.count <= Self.replayLimit, bytes <= budget else { return nil }
+            guard events.count <= limit, bytes <= budget else { return nil }
             guard page.count == Self.replayPage, let last = page.last else { return events }
             after = last.position
         }
     }
 
-    /// About how many bytes `event` takes as a packet: a message's text and image and what goes
-    /// around them; anything else as the bus writes it (rare in a replay).
+    /// How many bytes `event` takes as JSON, as the bus writes it: what its packet carries, escapes
+    /// included (a text of control characters takes six times its length).
     static func approximateSize(of event: ClusterEvent) -> Int {
-        switch event {
-        case .messageCreated(let message), .messageUpdated(let message), .messageDeleted(let message):
-            (message.text?.utf8.count ?? 0) + (message.image?.utf8.count ?? 0) + 300
-        case .groupMessageCreated(let message), .groupMessageUpdated(let message), .groupMessageDeleted(let message):
-            (message.text?.utf8.count ?? 0) + (message.image?.utf8.count ?? 0) + 300
-        default:
-            event.encoded().utf8.count
-        }
+        event.encoded().utf8.count
     }
 }
 
