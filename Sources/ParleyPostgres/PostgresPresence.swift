@@ -74,11 +74,28 @@ final class PostgresPresence: PresenceBackend {
     func maintain(onForgotten: @escaping @Sendable () -> Void) async {
         await schemaReady.wait()
         let ttlSeconds = Double(ttl.components.seconds) + Double(ttl.components.attoseconds) / 1e18
-        // Within the store's timeout, and short beside the TTL: reaping heartbeats for this
-        // instance between steps, but the others' beats go on meanwhile.
-        let budgetMilliseconds = max(10, Int(min(timeout, ttl) / .milliseconds(2)))
+        // Within the store's timeout, and within what the TTL leaves after a heartbeat's wait:
+        // reaping heartbeats for this instance between steps, but its next beat waits for it.
+        let budgetMilliseconds = max(10, Int(min(timeout, ttl - heartbeat) / .milliseconds(2)))
         while !Task.isCancelled {
             do {
+                // Joins first: the row a registration may have inserted already, or its own. A
+                // first heartbeat that found no row would take the instance for removed.
+                if incarnation.withLock({ $0 == nil }) {
+                    let joined = try await call(beat: true) { client, logger, instance -> Int64? in
+                        let rows = try await client.query(
+                            """
+                            INSERT INTO parley_instances (id, heartbeat_at) VALUES (\(instance), now())
+                            ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
+                            RETURNING incarnation
+                            """,
+                            logger: logger
+                        )
+                        for try await incarnation in rows.decode(Int64.self) { return incarnation }
+                        return nil
+                    }
+                    incarnation.withLock { $0 = joined }
+                }
                 let row = try await call(beat: true) { client, logger, instance -> Int64? in
                     let rows = try await client.query(
                         """
@@ -92,11 +109,7 @@ final class PostgresPresence: PresenceBackend {
                 }
                 // Its row is the one it knows (or the first it sees), not one a registration
                 // inserted after the others removed it (migration 0014).
-                let alive = incarnation.withLock { known in
-                    guard let row else { return false }
-                    if known == nil { known = row }
-                    return known == row
-                }
+                let alive = incarnation.withLock { known in row != nil && known == row }
                 if !alive {
                     // Removed, or being removed, by the others: what is left of the removal is
                     // finished first, so that it cannot take the users registered again.
@@ -119,8 +132,8 @@ final class PostgresPresence: PresenceBackend {
                 let reaped = try await call(beat: true) { client, logger, instance in
                     // Old changes kept for recovery (migration 0009) are forgotten on the same
                     // beat. A dead instance is removed a few hundred users per transaction
-                    // (migration 0014), for at most half of the store's timeout or the TTL;
-                    // a large one over several beats.
+                    // (migration 0014), for at most half of the store's timeout or of the TTL
+                    // less a heartbeat; a large one over several beats.
                     let rows = try await client.query(
                         """
                         CALL parley_instances_reap_committed(

@@ -77,7 +77,7 @@ $$;
 -- A heartbeat's housekeeping, for instance p_self: forgets old changes (migration 0009) and old
 -- spilled events, then removes the other instances whose heartbeat is older than ttl or whose
 -- removal started, committing every 500 users, until budget_ms have passed; the next heartbeat
--- goes on from there. Between steps it heartbeats for p_self (in a transaction of its own, so
+-- goes on from there. After each step it heartbeats for p_self (in a transaction of its own, so
 -- that it holds no user's lock while it waits for its own row), so that a long removal does not
 -- make the instance doing it look dead to the others. reaped: how many instances it saw gone.
 -- CALL it outside a transaction block.
@@ -87,6 +87,7 @@ CREATE PROCEDURE parley_instances_reap_committed(
 DECLARE
     until timestamptz := clock_timestamp() + make_interval(secs => budget_ms / 1000.0);
     dead text;
+    more boolean;
 BEGIN
     PERFORM parley_purge_changes();
     DELETE FROM parley_event_spill WHERE created_at < now() - interval '5 minutes';
@@ -96,18 +97,19 @@ BEGIN
         SELECT id INTO dead FROM parley_instances
             WHERE id <> p_self AND (removing OR heartbeat_at < now() - ttl) LIMIT 1 FOR UPDATE SKIP LOCKED;
         EXIT WHEN dead IS NULL;
-        WHILE parley_instance_remove_some(dead, 500, now() - ttl) LOOP
+        LOOP
+            more := parley_instance_remove_some(dead, 500, now() - ttl);
+            IF NOT more AND NOT EXISTS (SELECT 1 FROM parley_instances WHERE id = dead) THEN
+                reaped := reaped + 1;
+            END IF;
             COMMIT;
             UPDATE parley_instances SET heartbeat_at = now() WHERE id = p_self AND NOT removing;
             COMMIT;
             IF clock_timestamp() >= until THEN
                 RETURN;
             END IF;
+            EXIT WHEN NOT more;
         END LOOP;
-        IF NOT EXISTS (SELECT 1 FROM parley_instances WHERE id = dead) THEN
-            reaped := reaped + 1;
-        END IF;
-        COMMIT;
     END LOOP;
 END
 $$;
