@@ -4,8 +4,8 @@ extension Array where Element: Sendable {
     ///
     /// Catching up after a loss of the cluster bus reads the store three times for every user
     /// with a socket here: one user after the other, 3,000 users took 11.5 s on a 2-core
-    /// machine, and past 30 s (about 8,000 users) those left are all reconnected at once; eight
-    /// at a time took 4 s. A few reads at a time leave the rest of the pool to live traffic.
+    /// machine, and past 30 s (about 8,000 users) those left are all reconnected at once; four
+    /// at a time took 4.4 s. A few reads at a time leave the rest of the pool to live traffic.
     func concurrentMap<Result: Sendable>(
         limit: Int, _ transform: @escaping @Sendable (Element) async -> Result
     ) async -> [Result] {
