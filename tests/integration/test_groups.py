@@ -316,6 +316,13 @@ def test_group_avatars_and_image_messages(parley):
                files={"avatar": ("dot.gif", base64.b64decode(GIF.split(",")[1]), "image/gif")})
     assert made.status_code == 201, made.text
     assert len(made.json()["members"]) == 3 and made.json()["avatar"]
+    # The last member out closes the group, which nobody sees again: its avatar goes with it.
+    avatar = made.json()["avatar"]
+    assert avatar.startswith("/uploads/"), avatar
+    assert requests.get(server.url + avatar).status_code == 200
+    for member in (ann, bob, cat):
+        assert api(server, member, "POST", f"/api/groups/{made.json()['_id']}/leave").status_code == 204
+    assert requests.get(server.url + avatar).status_code == 404
 
 
 def test_a_recovered_socket_does_not_get_its_own_group_message_again(parley):

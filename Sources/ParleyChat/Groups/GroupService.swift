@@ -186,10 +186,24 @@ public struct GroupService: Sendable {
     }
 
     /// The store decides the change and announces it (in order with the group's messages).
+    ///
+    /// The last member out closes the group, and nobody sees it again: its avatar is deleted then.
     private func change(_ id: String?, _ change: GroupChange, by user: ObjectID) async throws {
         let groupID = try Validation.id(id, field: "groupId")
-        _ = try await Self.call {
+        var avatar: String?
+        if case .leave = change {
+            avatar = try? await groups.group(id: groupID, visibleTo: user)?.group.avatarMediaID
+        }
+        let outcome = try await Self.call {
             try await groups.changeMembership(of: groupID, change, by: user, at: .now(), limits: limits)
+        }
+        if outcome.closed, let avatar {
+            do {
+                try await media.delete(avatar)
+            } catch {
+                logger.warning(
+                    "Could not delete a closed group's avatar", metadata: ["group": "\(groupID)", "error": "\(error)"])
+            }
         }
     }
 
