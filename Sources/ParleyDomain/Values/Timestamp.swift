@@ -124,7 +124,7 @@ extension Timestamp {
         var offsetMinutes: Int64 = 0
         if scanner.skip("Z") || scanner.skip("z") {
         } else if let sign = scanner.sign(), let offsetHour = scanner.number(digits: 2), scanner.skip(":"),
-            let offsetMinute = scanner.number(digits: 2)
+            let offsetMinute = scanner.number(digits: 2), offsetHour < 24, offsetMinute < 60
         {
             offsetMinutes = sign * (offsetHour * 60 + offsetMinute)
         } else {
