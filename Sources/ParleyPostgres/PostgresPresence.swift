@@ -17,7 +17,7 @@ final class PostgresPresence: PresenceBackend {
     private let timeout: Duration
     private let schemaReady: ReadinessGate
     private let logger: Logger
-    /// The incarnation of this instance's row in `parley_instances`, once a heartbeat saw it.
+    /// The incarnation of this instance's row in `parley_instances`, once it joined.
     private let incarnation = Mutex<Int64?>(nil)
 
     init(
@@ -107,8 +107,8 @@ final class PostgresPresence: PresenceBackend {
                     for try await incarnation in rows.decode(Int64.self) { return incarnation }
                     return nil
                 }
-                // Its row is the one it knows (or the first it sees), not one a registration
-                // inserted after the others removed it (migration 0014).
+                // Its row is the one it joined, not one a registration inserted after the others
+                // removed it (migration 0014).
                 let alive = incarnation.withLock { known in row != nil && known == row }
                 if !alive {
                     // Removed, or being removed, by the others: what is left of the removal is
