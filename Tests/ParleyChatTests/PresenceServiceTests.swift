@@ -74,25 +74,11 @@ private final class FlakyPresenceBackend: PresenceBackend {
     var failures: Int { state.withLock { $0.failures } }
 
     func register(_ user: ObjectID) async throws {
-        try change { state in
-            guard state.registrationsFailing == 0 else {
-                state.registrationsFailing -= 1
-                return false
-            }
-            state.registered.insert(user)
-            return true
-        }
+        try change(unlessFailing: \.registrationsFailing) { $0.registered.insert(user) }
     }
 
     func unregister(_ user: ObjectID) async throws {
-        try change { state in
-            guard state.unregistrationsFailing == 0 else {
-                state.unregistrationsFailing -= 1
-                return false
-            }
-            state.registered.remove(user)
-            return true
-        }
+        try change(unlessFailing: \.unregistrationsFailing) { $0.registered.remove(user) }
     }
 
     func onlineUsers() async throws -> Set<ObjectID> {
@@ -128,12 +114,16 @@ private final class FlakyPresenceBackend: PresenceBackend {
         #expect(state.withLock { $0.registered } == users, sourceLocation: sourceLocation)
     }
 
-    private func change(_ body: (inout State) -> Bool) throws {
+    /// Fails while `failing` counts down, else applies `body`, and lets go of the waiters it
+    /// satisfied.
+    private func change(unlessFailing failing: WritableKeyPath<State, Int>, _ body: (inout State) -> Void) throws {
         let (done, ready) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
-            guard body(&state) else {
+            guard state[keyPath: failing] == 0 else {
+                state[keyPath: failing] -= 1
                 state.failures += 1
                 return (false, [])
             }
+            body(&state)
             let registered = state.registered
             let ready = state.waiters.filter { $0.users == registered }.map(\.continuation)
             state.waiters.removeAll { $0.users == registered }

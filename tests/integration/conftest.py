@@ -36,6 +36,12 @@ def fresh_database():
     return urlunsplit(parts._replace(path="/" + name))
 
 
+def psql(url, sql):
+    """Runs `sql` on the database at `url`; its output, unaligned."""
+    return subprocess.run(["psql", url, "-Atq", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
 def fresh_mongo_database(prefix="parley_it_"):
     """A MongoDB URL naming a database of its own on MONGODB_URI's server (skips without one)."""
     if not MONGODB_URI:

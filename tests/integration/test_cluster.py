@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 
-from conftest import ADMIN_URL, MONGODB_URI, fresh_database, fresh_mongo_database
+from conftest import ADMIN_URL, MONGODB_URI, fresh_database, fresh_mongo_database, psql
 from realtime_support import connect
 
 needs_postgres = pytest.mark.skipif(not ADMIN_URL, reason="PARLEY_TEST_DATABASE_URL is not set (scripts/test sets it)")
@@ -141,13 +141,9 @@ def test_an_instance_that_died_with_more_users_than_postgres_locks_at_once_is_re
     c, _ = connect(one, token=cat["token"])
     a_events.wait_for("user-online", lambda p: p == {"userId": cat["_id"]})
 
-    def psql(sql):
-        return subprocess.run(["psql", database, "-Atq", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
-                              capture_output=True, text=True).stdout.strip()
-
     # Bob and 50,000 others online through an instance that died an hour ago; the others are
     # online through a live instance too, so only Bob goes offline.
-    psql(f"""
+    psql(database, f"""
         INSERT INTO parley_instances (id, heartbeat_at)
             VALUES ('dead', now() - interval '1 hour'), ('elsewhere', now() + interval '1 day');
         INSERT INTO parley_presence (user_id, instance_id)
@@ -155,9 +151,9 @@ def test_an_instance_that_died_with_more_users_than_postgres_locks_at_once_is_re
             UNION ALL SELECT '{bob["_id"]}', 'dead';
     """)
     a_events.wait_for("user-offline", lambda p: p == {"userId": bob["_id"]}, timeout=30)
-    assert psql("SELECT count(*) FROM parley_instances WHERE id = 'dead'") == "0"
-    assert psql("SELECT count(*) FROM parley_presence WHERE instance_id = 'dead'") == "0"
-    assert psql("SELECT count(*) FROM parley_presence WHERE instance_id = 'elsewhere'") == "50000"
+    assert psql(database, "SELECT count(*) FROM parley_instances WHERE id = 'dead'") == "0"
+    assert psql(database, "SELECT count(*) FROM parley_presence WHERE instance_id = 'dead'") == "0"
+    assert psql(database, "SELECT count(*) FROM parley_presence WHERE instance_id = 'elsewhere'") == "50000"
     # The live instance, reaping, kept itself alive: Cat, connected to it, never went offline.
     assert [p for p in a_events.of("user-offline")] == [{"userId": bob["_id"]}]
     with open(one.log_path) as log:
@@ -179,12 +175,8 @@ def test_an_instance_removed_while_it_stalled_registers_its_users_again(parley):
     c, _ = connect(one, token=cat["token"])
     a_events.wait_for("user-online", lambda p: p == {"userId": cat["_id"]})
     # What the others do to an instance that stopped heartbeating.
-    def psql(sql):
-        return subprocess.run(["psql", database, "-Atq", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
-                              capture_output=True, text=True).stdout.strip()
-
-    instance = psql("SELECT id FROM parley_instances")
-    psql(f"CALL parley_instance_remove_committed('{instance}')")
+    instance = psql(database, "SELECT id FROM parley_instances")
+    psql(database, f"CALL parley_instance_remove_committed('{instance}')")
     a_events.wait_for("user-offline", lambda p: p == {"userId": cat["_id"]})
     # Dan connects within the heartbeat (3 s) that follows.
     d, _ = connect(one, token=dan["token"])
