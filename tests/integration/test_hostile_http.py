@@ -92,6 +92,33 @@ def test_malformed_requests_are_answered_and_closed(parley):
     assert_alive(server)
 
 
+def test_a_websocket_handshake_with_wrong_headers_gets_a_400_saying_which(parley):
+    """NIO's upgrader used to drop these without a word; `ws` under Node answers 400 the same way."""
+    server = parley()
+    start = (b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: a\r\n"
+             b"Upgrade: websocket\r\nConnection: Upgrade\r\n")
+    key, version = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", b"Sec-WebSocket-Version: 13\r\n"
+    cases = {
+        "version 8": (key + b"Sec-WebSocket-Version: 8\r\n", "Sec-WebSocket-Version"),
+        "no version": (key, "Sec-WebSocket-Version"),
+        "two versions": (key + version + version, "Sec-WebSocket-Version"),
+        "no key": (version, "Sec-WebSocket-Key"),
+        "a key that is not 16 bytes": (b"Sec-WebSocket-Key: x\r\n" + version, "Sec-WebSocket-Key"),
+        "two keys": (key + key + version, "Sec-WebSocket-Key"),
+    }
+    for name, (headers, field) in cases.items():
+        received, seconds = raw_exchange(server, start + headers + b"\r\n")
+        head, _, body = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 "), (name, received[:200])
+        assert json.loads(body) == {"code": 3, "message": f"Missing or invalid {field} header"}, (name, body)
+        assert seconds < 3, (name, seconds)
+    # The right headers still upgrade.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+        conn.sendall(start + key + version + b"\r\n")
+        assert conn.recv(4096).startswith(b"HTTP/1.1 101 ")
+    assert_alive(server)
+
+
 def test_a_request_head_must_arrive_in_time(parley):
     server = parley(env={"HTTP_HEADER_TIMEOUT_MS": "1000"})
     # Nothing at all, then a head trickled byte by byte: both closed at the limit.

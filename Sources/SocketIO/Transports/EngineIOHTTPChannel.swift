@@ -65,6 +65,7 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
             let checked = NIOLoopBoundBox<Checked?>(nil, eventLoop: channel.eventLoop)
             let connectionGuard = NIOLoopBound(HTTPConnectionGuard(limits: limits), eventLoop: channel.eventLoop)
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
+            let handshakeDenial = NIOLoopBoundBox<EngineDenial?>(nil, eventLoop: channel.eventLoop)
             let upgrader = EngineWebSocketUpgrader<UpgradeResult>(
                 shouldUpgrade: { channel, head in
                     upgradeAttempted.value = true
@@ -84,6 +85,10 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                         try Self.attachWebSocket(to: channel, checked: checked, target: target)
                         return UpgradeResult.webSocket
                     }
+                },
+                refuse: { _, denial in
+                    upgradeAttempted.value = true
+                    handshakeDenial.value = denial
                 }
             )
             let upgradeConfiguration = NIOTypedHTTPServerUpgradeConfiguration(
@@ -102,7 +107,8 @@ public struct EngineIOHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                             configuration: .init(isOutboundHalfClosureEnabled: true)
                         )
                         if upgradeAttempted.value {
-                            return UpgradeResult.refused(asyncChannel, checked.value?.result.denial)
+                            return UpgradeResult.refused(
+                                asyncChannel, handshakeDenial.value ?? checked.value?.result.denial)
                         }
                         return UpgradeResult.notUpgraded(asyncChannel)
                     }
