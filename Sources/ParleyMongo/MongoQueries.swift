@@ -84,6 +84,18 @@ enum MongoQueries {
         return (filter, ["updatedAt": 1, "_id": 1])
     }
 
+    /// Messages of a conversation changed after `time`, or at `time` after the message `cursor`
+    /// (the last of the previous page), in order of change.
+    static func changes(_ query: ConversationQuery, after time: Timestamp, cursor: ObjectID) -> (
+        filter: BSONDocument, sort: BSONDocument
+    ) {
+        var filter = between(query.user, query.peer)
+        filter["$or"] = [
+            ["updatedAt": ["$gt": .date(time)]], ["updatedAt": .date(time), "_id": ["$gt": .objectID(cursor)]],
+        ]
+        return (filter, ["updatedAt": 1, "_id": 1])
+    }
+
     /// The rest of the messages changed at the same millisecond as the last one of a page.
     static func sameTimeChanges(_ query: ConversationQuery, at time: Timestamp, after id: ObjectID) -> BSONDocument {
         var filter = between(query.user, query.peer)

@@ -271,6 +271,15 @@ extension MongoStore {
     private static func groupChanges(_ query: GroupMessageQuery, after time: Timestamp, _ connection: MongoConnection)
         throws -> [BSONDocument]
     {
+        if let cursor = query.after {
+            // Continuing after the last of a page: exactly the next `limit` changes.
+            let found = try connection.find(
+                MongoDocuments.groupMessages, filter: MongoQueries.message(cursor, in: query.group),
+                projection: ["_id": 1], limit: 1)
+            guard !found.isEmpty else { throw StoreError.cursorNotFound }
+            let (filter, sort) = MongoQueries.changes(query, after: time, cursor: cursor)
+            return try connection.find(MongoDocuments.groupMessages, filter: filter, sort: sort, limit: query.limit)
+        }
         let (filter, sort) = MongoQueries.changes(query, after: time)
         var documents = try connection.find(
             MongoDocuments.groupMessages, filter: filter, sort: sort, limit: query.limit)
@@ -394,6 +403,20 @@ extension MongoQueries {
         filter: BSONDocument, sort: BSONDocument
     ) {
         let filter: BSONDocument = ["groupId": .objectID(query.group), "updatedAt": ["$gt": .date(time)]]
+        return (filter, ["updatedAt": 1, "_id": 1])
+    }
+
+    /// Messages of a group changed after `time`, or at `time` after the message `cursor` (the
+    /// last of the previous page), in order of change.
+    static func changes(_ query: GroupMessageQuery, after time: Timestamp, cursor: ObjectID) -> (
+        filter: BSONDocument, sort: BSONDocument
+    ) {
+        let filter: BSONDocument = [
+            "groupId": .objectID(query.group),
+            "$or": [
+                ["updatedAt": ["$gt": .date(time)]], ["updatedAt": .date(time), "_id": ["$gt": .objectID(cursor)]],
+            ],
+        ]
         return (filter, ["updatedAt": 1, "_id": 1])
     }
 

@@ -166,10 +166,23 @@ extension MongoStore {
 
     /// Messages of a conversation changed after `time`, in order of change, with the messages
     /// changed at the same millisecond as the last one (at most
-    /// ``ConversationQuery/maximumSameTimeChanges``).
+    /// ``ConversationQuery/maximumSameTimeChanges``); with an `after` cursor, exactly the next
+    /// `limit` changes at or after `time` that follow it.
     private static func changes(_ query: ConversationQuery, after time: Timestamp, _ connection: MongoConnection)
         throws -> [BSONDocument]
     {
+        if let cursor = query.after {
+            // Continuing after the last of a page: exactly the next `limit` changes.
+            let found = try connection.find(
+                MongoDocuments.messages,
+                filter: MongoQueries.between(query.user, query.peer).merging(["_id": .objectID(cursor)]),
+                projection: ["_id": 1],
+                limit: 1
+            )
+            guard !found.isEmpty else { throw StoreError.cursorNotFound }
+            let (filter, sort) = MongoQueries.changes(query, after: time, cursor: cursor)
+            return try connection.find(MongoDocuments.messages, filter: filter, sort: sort, limit: query.limit)
+        }
         let (filter, sort) = MongoQueries.changes(query, after: time)
         var documents = try connection.find(MongoDocuments.messages, filter: filter, sort: sort, limit: query.limit)
         if documents.count == query.limit, let last = documents.last, let updated = last["updatedAt"]?.timestampValue,

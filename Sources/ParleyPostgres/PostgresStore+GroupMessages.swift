@@ -39,6 +39,18 @@ extension PostgresStore {
         guard try await role(of: query.user, in: query.group) != nil else { throw GroupChangeError.groupNotFound }
         let group = query.group.hexString
         return try await perform { client in
+            if let time = query.updatedAfter, let cursor = query.after {
+                // Continuing after the last of a page: exactly the next `limit` changes.
+                let seq = try await Self.groupSequenceNumber(of: cursor, in: group, client: client, logger: self.logger)
+                let rows = try await client.query(
+                    """
+                    SELECT \(unescaped: Self.groupMessageColumns) FROM group_messages AS gm
+                    WHERE gm.group_id = \(group) AND (gm.updated_at, gm.seq) > (\(time.postgres), \(seq))
+                    ORDER BY gm.updated_at, gm.seq LIMIT \(query.limit)
+                    """,
+                    logger: self.logger)
+                return try await Self.groupMessages(rows)
+            }
             if let time = query.updatedAfter {
                 // The page, then every message changed at the same millisecond as its last one.
                 let rows = try await client.query(
@@ -63,12 +75,7 @@ extension PostgresStore {
             var bounds: [String] = []
             for (cursor, comparison) in [(query.before, "<"), (query.after, ">")] {
                 guard let cursor else { continue }
-                let found = try await client.query(
-                    "SELECT seq FROM group_messages WHERE id = \(cursor.hexString) AND group_id = \(group)",
-                    logger: self.logger)
-                var seq: Int64?
-                for try await value in found.decode(Int64.self) { seq = value }
-                guard let seq else { throw StoreError.cursorNotFound }
+                let seq = try await Self.groupSequenceNumber(of: cursor, in: group, client: client, logger: self.logger)
                 bounds.append(" AND gm.seq \(comparison) \(seq)")
             }
             let order = query.readsNewestFirst ? "DESC" : "ASC"
@@ -82,6 +89,17 @@ extension PostgresStore {
             let page = try await Self.groupMessages(rows)
             return query.readsNewestFirst ? page.reversed() : page
         }
+    }
+
+    /// The position of message `id` in `group`; ``StoreError/cursorNotFound`` if it is not one of
+    /// its messages.
+    private static func groupSequenceNumber(
+        of id: ObjectID, in group: String, client: PostgresClient, logger: Logger
+    ) async throws -> Int64 {
+        let found = try await client.query(
+            "SELECT seq FROM group_messages WHERE id = \(id.hexString) AND group_id = \(group)", logger: logger)
+        for try await value in found.decode(Int64.self) { return value }
+        throw StoreError.cursorNotFound
     }
 
     public func groupMessage(id: ObjectID) async throws -> GroupMessage? {

@@ -28,6 +28,9 @@ extension PostgresStore {
     public func conversation(_ query: ConversationQuery) async throws -> [Message] {
         let (low, high) = query.participants
         if let updatedAfter = query.updatedAfter {
+            if let cursor = query.after {
+                return try await changes(low: low, high: high, after: updatedAfter, cursor: cursor, limit: query.limit)
+            }
             return try await changes(low: low, high: high, after: updatedAfter, limit: query.limit)
         }
         return try await perform { client in
@@ -152,6 +155,31 @@ extension PostgresStore {
                      ORDER BY m.seq LIMIT \(ConversationQuery.maximumSameTimeChanges))
                 ) AS changed
                 ORDER BY updated_at, seq
+                """,
+                logger: self.logger
+            )
+            var messages: [Message] = []
+            for try await row in rows.decode(MessageRow.self) {
+                messages.append(try Self.message(row))
+            }
+            return messages
+        }
+    }
+
+    /// Messages of a conversation changed after `time`, or at `time` after the message `cursor`
+    /// (the last of the previous page), in order of change: exactly `limit` at most, and a
+    /// client that continues from its last one misses none.
+    private func changes(low: ObjectID, high: ObjectID, after time: Timestamp, cursor: ObjectID, limit: Int)
+        async throws -> [Message]
+    {
+        try await perform { client in
+            let seq = try await self.sequenceNumber(of: cursor, low: low, high: high, client: client)
+            let rows = try await client.query(
+                """
+                SELECT \(unescaped: Self.messageColumns) FROM messages
+                WHERE user_lo = \(low.hexString) AND user_hi = \(high.hexString)
+                  AND (updated_at, seq) > (\(time.postgres), \(seq))
+                ORDER BY updated_at, seq LIMIT \(limit)
                 """,
                 logger: self.logger
             )

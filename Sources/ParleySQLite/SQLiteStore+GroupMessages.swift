@@ -64,6 +64,16 @@ extension SQLiteStore {
     public func groupMessages(_ query: GroupMessageQuery) async throws -> [GroupMessage] {
         let group = SQLiteData.text(query.group.hexString)
         guard try await role(of: query.user, in: query.group) != nil else { throw GroupChangeError.groupNotFound }
+        if let time = query.updatedAfter, let cursor = query.after {
+            // Continuing after the last of a page: exactly the next `limit` changes.
+            let seq = try await groupSequenceNumber(of: cursor, in: group)
+            let rows = try await read(
+                """
+                SELECT \(Self.groupMessageColumns) FROM group_messages AS gm
+                WHERE gm.group_id = ? AND (gm.updated_at, gm.seq) > (?, ?) ORDER BY gm.updated_at, gm.seq LIMIT ?
+                """, [group, Self.time(time), .integer(seq), .integer(query.limit)])
+            return try rows.map(Self.groupMessage)
+        }
         if let time = query.updatedAfter {
             var rows = try await read(
                 """
@@ -85,11 +95,8 @@ extension SQLiteStore {
         var binds: [SQLiteData] = [group]
         for (cursor, comparison) in [(query.before, "<"), (query.after, ">")] {
             guard let cursor else { continue }
-            let found = try await read(
-                "SELECT seq FROM group_messages WHERE id = ? AND group_id = ?", [.text(cursor.hexString), group])
-            guard let seq = found.first?.column("seq")?.integer else { throw StoreError.cursorNotFound }
             conditions.append("gm.seq \(comparison) ?")
-            binds.append(.integer(seq))
+            binds.append(.integer(try await groupSequenceNumber(of: cursor, in: group)))
         }
         binds.append(.integer(query.limit))
         let rows = try await read(
@@ -100,6 +107,15 @@ extension SQLiteStore {
             """, binds)
         let page = try rows.map(Self.groupMessage)
         return query.readsNewestFirst ? page.reversed() : page
+    }
+
+    /// The position of message `id` in `group`; ``StoreError/cursorNotFound`` if it is not one of
+    /// its messages.
+    private func groupSequenceNumber(of id: ObjectID, in group: SQLiteData) async throws -> Int {
+        let found = try await read(
+            "SELECT seq FROM group_messages WHERE id = ? AND group_id = ?", [.text(id.hexString), group])
+        guard let seq = found.first?.column("seq")?.integer else { throw StoreError.cursorNotFound }
+        return seq
     }
 
     public func groupMessage(id: ObjectID) async throws -> GroupMessage? {

@@ -48,6 +48,9 @@ extension SQLiteStore {
     public func conversation(_ query: ConversationQuery) async throws -> [Message] {
         let (low, high) = query.participants
         if let updatedAfter = query.updatedAfter {
+            if let cursor = query.after {
+                return try await changes(low: low, high: high, after: updatedAfter, cursor: cursor, limit: query.limit)
+            }
             return try await changes(low: low, high: high, after: updatedAfter, limit: query.limit)
         }
         var conditions = ["user_lo = ?", "user_hi = ?"]
@@ -169,6 +172,26 @@ extension SQLiteStore {
                 ]
             )
         }
+        return try rows.map(Self.message)
+    }
+
+    /// Messages of a conversation changed after `time`, or at `time` after the message `cursor`
+    /// (the last of the previous page), in order of change: exactly `limit` at most, and a
+    /// client that continues from its last one misses none.
+    private func changes(low: ObjectID, high: ObjectID, after time: Timestamp, cursor: ObjectID, limit: Int)
+        async throws -> [Message]
+    {
+        let seq = try await sequenceNumber(of: cursor, low: low, high: high)
+        let rows = try await read(
+            """
+            SELECT \(Self.messageColumns) FROM messages WHERE user_lo = ? AND user_hi = ? AND (updated_at, seq) > (?, ?)
+            ORDER BY updated_at, seq LIMIT ?
+            """,
+            [
+                .text(low.hexString), .text(high.hexString), .integer(Int(time.millisecondsSince1970)), .integer(seq),
+                .integer(limit),
+            ]
+        )
         return try rows.map(Self.message)
     }
 

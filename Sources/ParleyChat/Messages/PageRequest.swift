@@ -2,7 +2,8 @@ import ParleyDomain
 
 /// The paging parameters of a conversation or a group's history (raw client input), read with
 /// one set of rules and messages for both: `before`/`after` ids, `updatedAfter` (an ISO-8601
-/// time, never with the cursors) and `limit` (1…``ConversationQuery/maximumLimit``).
+/// time, never with `before`; with `after`, the last message of the previous page of changes)
+/// and `limit` (1…``ConversationQuery/maximumLimit``).
 struct PageRequest {
     var before: ObjectID?
     var after: ObjectID?
@@ -13,8 +14,8 @@ struct PageRequest {
         self.before = try before.map { try Validation.id($0, field: "before") }
         self.after = try after.map { try Validation.id($0, field: "after") }
         if let updatedAfter {
-            guard before == nil, after == nil else {
-                throw ParleyError.invalidField("updatedAfter", "updatedAfter cannot be combined with before or after")
+            guard before == nil else {
+                throw ParleyError.invalidField("updatedAfter", "updatedAfter cannot be combined with before")
             }
             guard let time = Timestamp(iso8601: updatedAfter) else {
                 throw ParleyError.invalidField(

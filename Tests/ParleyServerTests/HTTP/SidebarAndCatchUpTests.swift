@@ -138,6 +138,26 @@ struct SidebarAndCatchUpTests {
             #expect(page.status == .ok)
             #expect(page.array.count == 2 + ConversationQuery.maximumSameTimeChanges)
             #expect(Set(page.array.compactMap { $0["updatedAt"] as? String }).count == 1)
+
+            // With the last message it holds as an `after` cursor, a client gets pages of at most
+            // `limit` and skips none.
+            var seen: [String] = []
+            var cursor = "updatedAfter=\(since)&after=\(last["_id"]!)"
+            while true {
+                let next = try await api.request(
+                    .get, "/api/message/\(bob.id)?\(cursor)&limit=200", headers: ann.cookie)
+                #expect(next.status == .ok)
+                let messages = next.array
+                #expect(messages.count <= 200)
+                guard let last = messages.last, let at = last["updatedAt"] as? String, let id = last["_id"] as? String
+                else { break }
+                seen += messages.compactMap { $0["_id"] as? String }
+                cursor = "updatedAfter=\(at)&after=\(id)"
+            }
+            #expect(seen.count == count && Set(seen).count == count)
+            let unknown = try await api.request(
+                .get, "/api/message/\(bob.id)?updatedAfter=\(since)&after=\(ObjectID().hexString)", headers: ann.cookie)
+            #expect(unknown.code == "invalid_cursor")
         }
     }
 

@@ -104,6 +104,22 @@ struct GroupMessageContractTests {
             let changed = try await store.groupMessages(
                 GroupMessageQuery(user: me, group: group, updatedAfter: sent[5].createdAt))
             #expect(Set(changed.map(\.id)) == [sent[1].id, sent[2].id])
+            // Both changed at `later`: continuing after the first with a page of one gives the other.
+            let first = try #require(
+                try await store.groupMessages(
+                    GroupMessageQuery(user: me, group: group, updatedAfter: sent[5].createdAt, limit: 1)
+                ).first)
+            let second = try await store.groupMessages(
+                GroupMessageQuery(user: me, group: group, after: first.id, updatedAfter: later, limit: 1))
+            #expect(second.map(\.id) == [first.id == sent[1].id ? sent[2].id : sent[1].id])
+            #expect(
+                try await store.groupMessages(
+                    GroupMessageQuery(user: me, group: group, after: second[0].id, updatedAfter: later, limit: 1)
+                ).isEmpty)
+            await #expect(throws: StoreError.cursorNotFound) {
+                try await store.groupMessages(
+                    GroupMessageQuery(user: me, group: group, after: ObjectID(), updatedAfter: later))
+            }
         }
     }
 
