@@ -204,7 +204,9 @@ def test_hostile_offsets_and_pids_connect_anew(parley, store_env):
     pid = client.connected["pid"]
     # Offsets ahead of anything the user heard too: recovered, the socket would be sent nothing
     # until the positions passed it.
-    ahead = [str(int(offset_of(arguments)) + 1000), "9223372036854775807"]
+    # (From the database an offset is a position; from memory, as on MongoDB, `<prefix>-<count>`.)
+    prefix, _, count = offset_of(arguments).rpartition("-")
+    ahead = [(f"{prefix}-" if prefix else "") + str(int(count) + 1000), "9223372036854775807"]
     for offset in ["-1", "1.5", "99999999999999999999999", "", " 7", "0x10", "\u0000", "1" * 500] + ahead:
         again = RawClient(server, {"token": ann["token"], "pid": pid, "offset": offset})
         assert again.connected and again.connected["pid"] != pid, offset
