@@ -71,15 +71,11 @@ extension PostgresStore {
 
     public func groups(of user: ObjectID) async throws -> [Group] {
         try await perform { client in
-            let rows = try await client.query(
-                """
-                SELECT \(unescaped: Self.groupColumns) FROM group_members AS m JOIN groups AS g ON g.id = m.group_id
-                WHERE m.user_id = \(user.hexString) AND g.closed_at IS NULL
-                ORDER BY g.created_at DESC, g.id DESC
-                """,
-                logger: self.logger)
+            // Read by every connecting socket: prepared (PostgresRecoveryStatements).
+            let rows = try await client.execute(
+                PostgresRecoveryStatements.GroupsOf(user: user.hexString), logger: self.logger)
             var groups: [Group] = []
-            for try await row in rows.decode(GroupRow.self) { groups.append(try Self.group(row)) }
+            for try await row in rows { groups.append(try Self.group(row)) }
             return groups
         }
     }

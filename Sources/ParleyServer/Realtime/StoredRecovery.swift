@@ -55,24 +55,22 @@ struct StoredRecovery: SocketRecoveryStore {
         guard namespace == "/", let id = signer.decode(pid), let position = Int64(offset), position >= 0 else {
             return nil
         }
-        // Away too long: the first event it missed is older than the window, or already forgotten.
-        guard let missed = try await log.events(of: id.user, after: position, limit: 1) else { return nil }
-        if let time = missed.first?.time, Timestamp.now().milliseconds(since: time) > window.milliseconds {
-            return nil
-        }
+        // Not when away too long (the first event it missed is older than the window, or already
+        // forgotten), nor when what it missed is more than a replay takes: decided here, where
+        // the client can still be told (it is given a new sid and pid). Once restored, its pid
+        // would be the one it had, and a client told it recovered would not catch up over REST.
+        // Half the budget here, so that what arrives before the replay reads again fits in it.
+        let windowMilliseconds = window.milliseconds
+        let now = Timestamp.now()
+        guard
+            let missed = try await missedEvents(
+                of: id.user, after: position, limit: Self.replayLimit, budget: Self.replayBudget / 2,
+                refusingFirst: { first in first.time.map { now.milliseconds(since: $0) > windowMilliseconds } ?? false }
+            )
+        else { return nil }
         // Nor from ahead of anything the user heard (a forged offset, or one from before a
         // database was restored): the socket would be sent nothing until positions passed it.
         if missed.isEmpty, try await position > log.latestPosition(of: id.user) { return nil }
-        // Nor when what it missed is more than a replay takes: decided here, where the client
-        // can still be told (it is given a new sid and pid). Once restored, its pid would be the
-        // one it had, and a client told it recovered would not catch up over REST.
-        // Half the budget here, so that what arrives before the replay reads again fits in it.
-        if !missed.isEmpty,
-            try await missedEvents(of: id.user, after: position, limit: Self.replayLimit, budget: Self.replayBudget / 2)
-                == nil
-        {
-            return nil
-        }
         var data = SocketData()
         data[RecoveredUser.self] = id.user
         // Back in its user's room and its groups' before it is asked what it missed: nothing
@@ -110,15 +108,18 @@ struct StoredRecovery: SocketRecoveryStore {
 
 extension StoredRecovery {
     /// What `user` heard after `position`, read a page at a time; `nil` past `limit` events or
-    /// `budget` bytes, or when some may have been forgotten.
-    func missedEvents(of user: ObjectID, after position: Int64, limit: Int, budget: Int) async throws
-        -> [StoredEvent]?
-    {
+    /// `budget` bytes, when some may have been forgotten, or when `refusingFirst` refuses the
+    /// first (checked before a second page is read).
+    func missedEvents(
+        of user: ObjectID, after position: Int64, limit: Int, budget: Int,
+        refusingFirst: (StoredEvent) -> Bool = { _ in false }
+    ) async throws -> [StoredEvent]? {
         var events: [StoredEvent] = []
         var bytes = 0
         var after = position
         while true {
             guard let page = try await log.events(of: user, after: after, limit: Self.replayPage) else { return nil }
+            if events.isEmpty, let first = page.first, refusingFirst(first) { return nil }
             events += page
             bytes += page.reduce(0) { $0 + Self.approximateSize(of: $1.event) }
             guard events.count <= limit, bytes <= budget else { return nil }
