@@ -55,7 +55,7 @@ public final class RealtimeHub: Service {
                 storedRecovery = parts
                 store = StoredRecovery(
                     log: eventLog, signer: signer, window: window, sent: sent, marks: parts.marks,
-                    groupsOf: { user in try await groups.list(of: user) })
+                    groupsOf: { user in try await groups.list(of: user) }, logger: logger)
             } else {
                 store = RecoverableEvents(
                     memory: InMemoryRecoveryStore(maxDisconnectionDuration: window), signer: signer,

@@ -1,3 +1,4 @@
+import Logging
 import ParleyChat
 import ParleyDomain
 import SocketIO
@@ -37,6 +38,9 @@ struct StoredRecovery: SocketRecoveryStore {
     /// The groups a user is in now: a recovered socket is back in their rooms before it is sent
     /// what it missed, so nothing of a group falls between the replay and the live events.
     let groupsOf: @Sendable (ObjectID) async throws -> [Group]
+    /// Where a store that fails a recovery is reported: the client connects anew without it
+    /// (the Socket.IO module takes a failing store as one that does not know the session).
+    let logger: Logger
 
     func record(_ broadcast: SocketBroadcast, in namespace: String) -> String? {
         // Stored events come with their position; nothing else is replayed.
@@ -55,6 +59,19 @@ struct StoredRecovery: SocketRecoveryStore {
         guard namespace == "/", let id = signer.decode(pid), let position = Int64(offset), position >= 0 else {
             return nil
         }
+        do {
+            return try await restore(id, after: position, pid: pid)
+        } catch {
+            logger.warning(
+                "A session could not be recovered: the store failed", metadata: ["error": "\(error)"])
+            throw error
+        }
+    }
+
+    private func restore(_ id: RecoverySessionID, after position: Int64, pid: String) async throws
+        -> RecoverableSession?
+    {
+        let namespace = "/"
         // Not when away too long (the first event it missed is older than the window, or already
         // forgotten), nor when what it missed is more than a replay takes: decided here, where
         // the client can still be told (it is given a new sid and pid). Once restored, its pid
@@ -85,10 +102,17 @@ struct StoredRecovery: SocketRecoveryStore {
         // ``restore(pid:offset:namespace:)`` checked the limits at half of these; what came since
         // may take it past them. (Refused here, the client keeps its pid and is not told: the
         // margins make that need more than 2 MiB or 10,000 events within those moments.)
-        guard
-            let events = try await missedEvents(
+        let read: [StoredEvent]?
+        do {
+            read = try await missedEvents(
                 of: user, after: position, limit: 2 * Self.replayLimit, budget: Self.replayBudget)
-        else { return nil }
+        } catch {
+            logger.warning(
+                "A recovered session's missed events could not be read: the client is told it was not recovered",
+                metadata: ["error": "\(error)"])
+            throw error
+        }
+        guard let events = read else { return nil }
         // The database can be ahead of the bus: what this read had (and what the client had
         // before) must not come again when the bus brings it here.
         marks.replayed(session.sid, of: user, upTo: max(position, events.last?.position ?? 0))
