@@ -32,6 +32,21 @@ struct PresenceServiceTests {
         #expect(backend.failures == 1)
     }
 
+    /// What is derived from the online set is kept while its version stays, and only then.
+    @Test func theOnlineVersionChangesWithTheOnlineSet() async throws {
+        let service = PresenceService(
+            backend: FlakyPresenceBackend(), bus: InProcessBus(), grace: .seconds(60), logger: Logger(label: "test"))
+        let ann = ObjectID()
+        let before = service.onlineUsersVersioned()
+        #expect(service.onlineUsersVersioned().version == before.version)
+        service.deviceConnected(ann)
+        let after = service.onlineUsersVersioned()
+        #expect(after.version != before.version && after.users == [ann])
+        // A second device changes nothing: the version may stay or move, the set is the same.
+        service.deviceConnected(ann)
+        #expect(service.onlineUsersVersioned().users == [ann])
+    }
+
     private func withService(
         on backend: FlakyPresenceBackend, _ body: (PresenceService) async throws -> Void
     ) async throws {

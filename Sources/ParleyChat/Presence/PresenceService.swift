@@ -23,7 +23,11 @@ public final class PresenceService: PresenceReader, Service {
         var leaving: [ObjectID: Int] = [:]
         var generation = 0
         /// Online anywhere in the cluster.
-        var online: Set<ObjectID> = []
+        var online: Set<ObjectID> = [] {
+            didSet { onlineVersion &+= 1 }
+        }
+        /// Changes whenever `online` may have (``PresenceService/onlineUsersVersioned()``).
+        var onlineVersion: UInt64 = 0
         /// A reload is coming to make up for a failed registration.
         var reloadRetryPending = false
         /// Users whose failed unregistration is coming again.
@@ -101,6 +105,13 @@ public final class PresenceService: PresenceReader, Service {
 
     public func onlineUsers() async -> Set<ObjectID> {
         state.withLock { $0.online }
+    }
+
+    /// Everyone online, with a number that changes whenever the set may have: what is derived
+    /// from the set can be kept for as long as the number stays (the `online-users` list every
+    /// connecting socket gets).
+    public func onlineUsersVersioned() -> (version: UInt64, users: Set<ObjectID>) {
+        state.withLock { ($0.onlineVersion, $0.online) }
     }
 
     public func isOnline(_ user: ObjectID) -> Bool {

@@ -23,6 +23,8 @@ final class SocketEventHandlers: Sendable {
     let recovery: StoredRecoveryParts?
     let settings: RealtimeSettings
     let logger: Logger
+    /// Every connecting socket's `online-users`, written once per change of presence.
+    let onlineUsersList = OnlineUsersList()
 
     init(
         messages: MessageService, groups: GroupService, presence: PresenceService, bus: any ClusterBus,
@@ -62,11 +64,11 @@ final class SocketEventHandlers: Sendable {
         }
 
         presence.deviceConnected(user)
-        let online = await presence.onlineUsers()
+        let (version, online) = presence.onlineUsersVersioned()
         // Through the socket's own room, so that with connection-state recovery it carries an
         // offset: a mark in the user's history (``StoredRecovery``), or one the in-memory store
         // hands out (``RecoverableEvents``).
-        let list: [SocketValue] = [.encoded(OnlineUsersList.json(of: online, including: user))]
+        let list: [SocketValue] = [.encoded(onlineUsersList.json(of: online, version: version, including: user))]
         let recipient = socket.namespace.to(socket.id)
         if let recovery {
             do {
