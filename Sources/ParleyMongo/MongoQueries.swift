@@ -89,9 +89,17 @@ enum MongoQueries {
     static func changes(_ query: ConversationQuery, after time: Timestamp, cursor: ObjectID) -> (
         filter: BSONDocument, sort: BSONDocument
     ) {
-        var filter = between(query.user, query.peer)
-        filter["$or"] = [
-            ["updatedAt": ["$gt": .date(time)]], ["updatedAt": .date(time), "_id": ["$gt": .objectID(cursor)]],
+        // Both conditions are an `$or`: one document cannot hold them side by side.
+        let filter: BSONDocument = [
+            "$and": [
+                .document(between(query.user, query.peer)),
+                [
+                    "$or": [
+                        ["updatedAt": ["$gt": .date(time)]],
+                        ["updatedAt": .date(time), "_id": ["$gt": .objectID(cursor)]],
+                    ]
+                ],
+            ]
         ]
         return (filter, ["updatedAt": 1, "_id": 1])
     }

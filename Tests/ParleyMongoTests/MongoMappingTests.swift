@@ -119,6 +119,34 @@ struct MongoMappingTests {
         #expect(forwardSort == ["_id": 1])
     }
 
+    /// The conversation's `$or` and the cursor's: side by side in one document the second
+    /// replaced the first, and a page of changes held every conversation's messages.
+    @Test func changesAfterACursorStayInTheConversation() {
+        let cursor = ObjectID()
+        let time = Timestamp(millisecondsSince1970: 1_700_000_000_123)
+        var query = ConversationQuery(user: Self.userID, peer: Self.peerID, after: cursor, limit: 10)
+        query.updatedAfter = time
+        let (filter, sort) = MongoQueries.changes(query, after: time, cursor: cursor)
+        #expect(
+            filter == [
+                "$and": [
+                    [
+                        "$or": [
+                            ["senderId": .objectID(Self.userID), "receiverId": .objectID(Self.peerID)],
+                            ["senderId": .objectID(Self.peerID), "receiverId": .objectID(Self.userID)],
+                        ]
+                    ],
+                    [
+                        "$or": [
+                            ["updatedAt": ["$gt": .date(time)]],
+                            ["updatedAt": .date(time), "_id": ["$gt": .objectID(cursor)]],
+                        ]
+                    ],
+                ]
+            ])
+        #expect(sort == ["updatedAt": 1, "_id": 1])
+    }
+
     @Test func markingReadMatchesDocumentsWithoutReadAt() {
         let upTo = ObjectID()
         let filter = MongoQueries.unread(from: Self.peerID, to: Self.userID, upTo: upTo)

@@ -112,9 +112,10 @@ struct GroupMessageContractTests {
             let second = try await store.groupMessages(
                 GroupMessageQuery(user: me, group: group, after: first.id, updatedAfter: later, limit: 1))
             #expect(second.map(\.id) == [first.id == sent[1].id ? sent[2].id : sent[1].id])
+            let last = try #require(second.first)
             #expect(
                 try await store.groupMessages(
-                    GroupMessageQuery(user: me, group: group, after: second[0].id, updatedAfter: later, limit: 1)
+                    GroupMessageQuery(user: me, group: group, after: last.id, updatedAfter: later, limit: 1)
                 ).isEmpty)
             await #expect(throws: StoreError.cursorNotFound) {
                 try await store.groupMessages(
