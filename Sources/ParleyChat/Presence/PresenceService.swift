@@ -22,12 +22,24 @@ public final class PresenceService: PresenceReader, Service {
         /// Users whose last device left; the generation tells a stale grace timer from a live one.
         var leaving: [ObjectID: Int] = [:]
         var generation = 0
-        /// Online anywhere in the cluster.
-        var online: Set<ObjectID> = [] {
-            didSet { onlineVersion &+= 1 }
+        /// Online anywhere in the cluster (changed through the methods below).
+        private(set) var online: Set<ObjectID> = []
+        /// Changes whenever `online` does (``PresenceService/onlineUsersVersioned()``).
+        private(set) var onlineVersion: UInt64 = 0
+
+        mutating func markOnline(_ user: ObjectID) {
+            if online.insert(user).inserted { onlineVersion &+= 1 }
         }
-        /// Changes whenever `online` may have (``PresenceService/onlineUsersVersioned()``).
-        var onlineVersion: UInt64 = 0
+
+        mutating func markOffline(_ user: ObjectID) {
+            if online.remove(user) != nil { onlineVersion &+= 1 }
+        }
+
+        mutating func replaceOnline(with users: Set<ObjectID>) {
+            guard users != online else { return }
+            online = users
+            onlineVersion &+= 1
+        }
         /// A reload is coming to make up for a failed registration.
         var reloadRetryPending = false
         /// Users whose failed unregistration is coming again.
@@ -65,7 +77,7 @@ public final class PresenceService: PresenceReader, Service {
     public func deviceConnected(_ user: ObjectID) {
         let first = state.withLock { state in
             state.devices[user, default: 0] += 1
-            state.online.insert(user)
+            state.markOnline(user)
             // Back within the grace delay: still registered, nothing to tell anyone.
             let wasLeaving = state.leaving.removeValue(forKey: user) != nil
             return state.devices[user] == 1 && !wasLeaving
@@ -135,11 +147,11 @@ public final class PresenceService: PresenceReader, Service {
     private func handle(_ delivery: BusDelivery) {
         switch delivery {
         case .event(.userOnline(let user)):
-            _ = state.withLock { $0.online.insert(user) }
+            state.withLock { $0.markOnline(user) }
         case .event(.userOffline(let user)):
             state.withLock { state in
                 // A device here means the user is online whatever another instance says.
-                if state.devices[user] == nil, state.leaving[user] == nil { state.online.remove(user) }
+                if state.devices[user] == nil, state.leaving[user] == nil { state.markOffline(user) }
             }
         case .resynchronized:
             commandInput.yield(.reload)
@@ -170,7 +182,7 @@ public final class PresenceService: PresenceReader, Service {
                 for user in local { try await backend.register(user) }
                 let online = try await backend.onlineUsers()
                 state.withLock { state in
-                    state.online = online.union(state.devices.keys).union(state.leaving.keys)
+                    state.replaceOnline(with: online.union(state.devices.keys).union(state.leaving.keys))
                 }
             }
             state.withLock { $0.failuresInARow = 0 }
