@@ -1,3 +1,4 @@
+import Logging
 import PostgresNIO
 
 #if canImport(FoundationEssentials)
@@ -13,6 +14,10 @@ import Foundation
 /// planning against 1.3 s of execution for these five, PostgreSQL was at 80–92 % of a core,
 /// and it was the storm's limit. Prepared, PostgreSQL plans them a few times per connection and
 /// then keeps a generic plan (they are index lookups whatever the parameters).
+///
+/// Run them with ``PostgresConnection/rows(of:logger:)``: PostgresNIO keeps a failed
+/// preparation for the life of its connection and fails every later run of that statement with
+/// it, so a failure closes the connection and the pool opens another.
 enum PostgresRecoveryStatements {
     /// The newest position in `user`'s history: their conversations' messages, their changes,
     /// their groups' messages and changes (0 for none).
@@ -153,5 +158,27 @@ enum PostgresRecoveryStatements {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+}
+
+extension PostgresConnection {
+    /// Runs `statement` and reads its rows. A failure closes the connection, so that the pool
+    /// replaces it: PostgresNIO remembers a failed preparation for as long as the connection
+    /// lives and answers every later run of the statement with that error without asking the
+    /// server. A prepare that waited past `statement_timeout` behind a migration's lock would
+    /// otherwise break the read on that connection for good, and the pool keeps two connections
+    /// for the server's life.
+    func rows<Statement: PostgresPreparedStatement>(of statement: Statement, logger: Logger) async throws
+        -> [Statement.Row]
+    {
+        do {
+            var rows: [Statement.Row] = []
+            for try await row in try await execute(statement, logger: logger) { rows.append(row) }
+            return rows
+        } catch {
+            let closing: EventLoopFuture<Void> = close()
+            closing.whenComplete { _ in }
+            throw error
+        }
     }
 }

@@ -14,10 +14,11 @@ extension PostgresStore: EventLog {
 
     public func latestPosition(of user: ObjectID) async throws -> Int64 {
         try await perform { client in
-            let rows = try await client.execute(
-                PostgresRecoveryStatements.LatestPosition(user: user.hexString), logger: self.logger)
-            for try await position in rows { return position }
-            return 0
+            try await client.withConnection { connection in
+                try await connection.rows(
+                    of: PostgresRecoveryStatements.LatestPosition(user: user.hexString), logger: self.logger
+                ).first ?? 0
+            }
         }
     }
 
@@ -27,14 +28,14 @@ extension PostgresStore: EventLog {
             // missed by the first and passed over by the second's later positions.
             try await client.withTransaction(logger: self.logger) { client in
                 try await client.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: self.logger)
-                let purged = try await client.execute(PostgresRecoveryStatements.PurgedThrough(), logger: self.logger)
-                for try await through in purged where position < through { return nil }
-                let rows = try await client.execute(
-                    PostgresRecoveryStatements.EventsAfter(
+                let purged = try await client.rows(of: PostgresRecoveryStatements.PurgedThrough(), logger: self.logger)
+                for through in purged where position < through { return nil }
+                let rows = try await client.rows(
+                    of: PostgresRecoveryStatements.EventsAfter(
                         user: user.hexString, position: position, limit: Int64(limit)),
                     logger: self.logger)
                 var events: [StoredEvent] = []
-                for try await row in rows {
+                for row in rows {
                     if let payload = row.1 {
                         var ignored: Int64?
                         guard let event = ClusterEvent(encoded: payload, position: &ignored) else {
@@ -51,12 +52,12 @@ extension PostgresStore: EventLog {
                     }
                 }
                 // The messages of the user's groups (a group's whole history is its members').
-                let grouped = try await client.execute(
-                    PostgresRecoveryStatements.GroupMessagesAfter(
+                let grouped = try await client.rows(
+                    of: PostgresRecoveryStatements.GroupMessagesAfter(
                         user: user.hexString, position: position, limit: Int64(limit)),
                     logger: self.logger)
                 var messages: [(position: Int64, message: GroupMessage)] = []
-                for try await row in grouped { messages.append((row.0, try Self.groupMessage(row))) }
+                for row in grouped { messages.append((row.0, try Self.groupMessage(row))) }
                 if !messages.isEmpty {
                     events += messages.map {
                         StoredEvent(event: .groupMessageCreated($0.message), position: $0.position)

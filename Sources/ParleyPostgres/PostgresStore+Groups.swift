@@ -72,10 +72,12 @@ extension PostgresStore {
     public func groups(of user: ObjectID) async throws -> [Group] {
         try await perform { client in
             // Read by every connecting socket: prepared (PostgresRecoveryStatements).
-            let rows = try await client.execute(
-                PostgresRecoveryStatements.GroupsOf(user: user.hexString), logger: self.logger)
+            let rows = try await client.withConnection { connection in
+                try await connection.rows(
+                    of: PostgresRecoveryStatements.GroupsOf(user: user.hexString), logger: self.logger)
+            }
             var groups: [Group] = []
-            for try await row in rows { groups.append(try Self.group(row)) }
+            for row in rows { groups.append(try Self.group(row)) }
             return groups
         }
     }

@@ -401,6 +401,32 @@ struct PostgresStoreTests {
         }
     }
 
+    /// PostgresNIO remembers a failed preparation for its connection's life and answers every
+    /// later run of the statement with it: a prepare that waited out `statement_timeout` behind a
+    /// lock (a migration's, say) broke that read on that connection for good. The connection is
+    /// now closed, and the next call gets a new one.
+    @Test(.timeLimit(.minutes(1))) func aPreparedReadThatFailedToPrepareWorksOnceTheLockIsGone() async throws {
+        let raw = try await TestPostgres.freshDatabaseURL()
+        let store = PostgresStore(
+            url: try PostgresConnectionURL(raw), maximumConnections: 1, operationTimeout: .seconds(1), logger: .quiet)
+        try await Self.withRunning([store]) {
+            let ann = Fixture.user(name: "Ann")
+            try await store.insertUser(ann)
+            let waitOut = PostgresStore.statementTimeout(operationTimeout: .seconds(1)) + .seconds(1)
+            try await TestPostgres.withAdminClient(raw) { other in
+                try await other.withConnection { connection in
+                    try await connection.query("BEGIN", logger: .quiet)
+                    try await connection.query("LOCK TABLE group_members IN ACCESS EXCLUSIVE MODE", logger: .quiet)
+                    await #expect(throws: (any Error).self) { try await store.groups(of: ann.user.id) }
+                    // Until the statement in flight has timed out on the server.
+                    try await Task.sleep(for: waitOut)
+                    try await connection.query("ROLLBACK", logger: .quiet)
+                }
+            }
+            #expect(try await store.groups(of: ann.user.id).isEmpty)
+        }
+    }
+
     /// At an everyday rate a message that would commit alone waits for companions, which share
     /// its transaction. (When the wait ends, a companion in or the linger's end, is the state
     /// machine's, tested in `MessageBatchStateMachineTests` with time given.)
