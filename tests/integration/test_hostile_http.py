@@ -93,7 +93,7 @@ def test_malformed_requests_are_answered_and_closed(parley):
 
 
 def test_a_websocket_handshake_with_wrong_headers_gets_a_400_saying_which(parley):
-    """NIO's upgrader used to drop these without a word; `ws` under Node answers 400 the same way."""
+    """NIO's upgrader used to drop these without a word; `ws` under Node answers them 400 too."""
     server = parley()
     start = (b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: a\r\n"
              b"Upgrade: websocket\r\nConnection: Upgrade\r\n")

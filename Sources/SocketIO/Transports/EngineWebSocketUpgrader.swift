@@ -13,8 +13,9 @@ import NIOWebSocket
 ///
 /// NIO's handshake fails a request without exactly one `Sec-WebSocket-Key` or with a version
 /// other than 13 without asking `shouldUpgrade`, and the connection then gets no answer at all.
-/// This upgrader checks those headers first (as the `ws` package under Node's Engine.IO does) and
-/// hands a bad handshake to `refuse`, so that the client gets a `400` saying which header is wrong.
+/// This upgrader checks those headers first (as the `ws` package under Node's Engine.IO does, which
+/// also takes the draft version 8) and hands a bad handshake to `refuse`, so that the client gets a
+/// `400` saying which header is wrong.
 struct EngineWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProtocolUpgrader {
     private let handshake: NIOTypedWebSocketServerUpgrader<UpgradeResult>
     private let upgradePipelineHandler: @Sendable (any Channel, HTTPRequestHead) -> EventLoopFuture<UpgradeResult>
