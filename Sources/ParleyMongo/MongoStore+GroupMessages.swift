@@ -47,9 +47,6 @@ extension MongoStore {
             guard try self.membership(of: query.user, in: query.group, connection) != nil else {
                 throw GroupChangeError.groupNotFound
             }
-            if let time = query.updatedAfter {
-                return try Self.groupChanges(query, after: time, connection)
-            }
             for cursor in [query.before, query.after].compactMap({ $0 }) {
                 let found = try connection.find(
                     MongoDocuments.groupMessages,
@@ -58,6 +55,9 @@ extension MongoStore {
                     limit: 1
                 )
                 guard !found.isEmpty else { throw StoreError.cursorNotFound }
+            }
+            if let time = query.updatedAfter {
+                return try Self.groupChanges(query, after: time, connection)
             }
             let (filter, sort) = MongoQueries.page(query)
             let page = try connection.find(
@@ -272,11 +272,8 @@ extension MongoStore {
         throws -> [BSONDocument]
     {
         if let cursor = query.after {
-            // Continuing after the last of a page: exactly the next `limit` changes.
-            let found = try connection.find(
-                MongoDocuments.groupMessages, filter: MongoQueries.message(cursor, in: query.group),
-                projection: ["_id": 1], limit: 1)
-            guard !found.isEmpty else { throw StoreError.cursorNotFound }
+            // Continuing after the last of a page (checked to be a message of the group):
+            // exactly the next `limit` changes.
             let (filter, sort) = MongoQueries.changes(query, after: time, cursor: cursor)
             return try connection.find(MongoDocuments.groupMessages, filter: filter, sort: sort, limit: query.limit)
         }

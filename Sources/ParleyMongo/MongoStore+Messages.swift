@@ -36,9 +36,6 @@ extension MongoStore {
 
     public func conversation(_ query: ConversationQuery) async throws -> [Message] {
         let documents = try await call { connection in
-            if let time = query.updatedAfter {
-                return try Self.changes(query, after: time, connection)
-            }
             for cursor in [query.before, query.after].compactMap({ $0 }) {
                 let found = try connection.find(
                     MongoDocuments.messages,
@@ -47,6 +44,9 @@ extension MongoStore {
                     limit: 1
                 )
                 guard !found.isEmpty else { throw StoreError.cursorNotFound }
+            }
+            if let time = query.updatedAfter {
+                return try Self.changes(query, after: time, connection)
             }
             let (filter, sort) = MongoQueries.page(query)
             let page = try connection.find(MongoDocuments.messages, filter: filter, sort: sort, limit: query.limit)
@@ -172,14 +172,8 @@ extension MongoStore {
         throws -> [BSONDocument]
     {
         if let cursor = query.after {
-            // Continuing after the last of a page: exactly the next `limit` changes.
-            let found = try connection.find(
-                MongoDocuments.messages,
-                filter: MongoQueries.between(query.user, query.peer).merging(["_id": .objectID(cursor)]),
-                projection: ["_id": 1],
-                limit: 1
-            )
-            guard !found.isEmpty else { throw StoreError.cursorNotFound }
+            // Continuing after the last of a page (checked to be a message of the conversation):
+            // exactly the next `limit` changes.
             let (filter, sort) = MongoQueries.changes(query, after: time, cursor: cursor)
             return try connection.find(MongoDocuments.messages, filter: filter, sort: sort, limit: query.limit)
         }

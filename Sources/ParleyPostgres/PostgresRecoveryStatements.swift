@@ -21,7 +21,7 @@ import Foundation
 enum PostgresRecoveryStatements {
     /// The newest position in `user`'s history: their conversations' messages, their changes,
     /// their groups' messages and changes (0 for none).
-    struct LatestPosition: PostgresPreparedStatement {
+    struct LatestPosition: UserStatement {
         static let sql = """
             SELECT GREATEST(
                 (SELECT max(last_seq) FROM parley_conversations WHERE user_lo = $1),
@@ -39,12 +39,6 @@ enum PostgresRecoveryStatements {
 
         var user: String
 
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 1)
-            bindings.append(user)
-            return bindings
-        }
-
         func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
@@ -61,7 +55,7 @@ enum PostgresRecoveryStatements {
     /// The first `limit` events of `user`'s own history after `position`: each conversation with
     /// something newer gives its first `limit` messages after it (by the conversation index), the
     /// changes theirs (by the primary key); a change carries its payload, a message its columns.
-    struct EventsAfter: PostgresPreparedStatement {
+    struct EventsAfter: HistoryPageStatement {
         static let sql = """
             SELECT e.pos, e.payload, e.id, e.sender_id, e.receiver_id, e.text, e.image, e.image_media_id,
                    e.created_at, e.updated_at, e.read_at, e.edited_at, e.deleted_at
@@ -99,20 +93,12 @@ enum PostgresRecoveryStatements {
         var position: Int64
         var limit: Int64
 
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 3)
-            bindings.append(user)
-            bindings.append(position)
-            bindings.append(limit)
-            return bindings
-        }
-
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
     /// The first `limit` messages of `user`'s groups after `position` (a group's whole history is
     /// its members').
-    struct GroupMessagesAfter: PostgresPreparedStatement {
+    struct GroupMessagesAfter: HistoryPageStatement {
         static let sql = """
             SELECT \(PostgresStore.groupMessageColumns) FROM group_members AS m
             JOIN groups AS g ON g.id = m.group_id AND g.last_seq > $2
@@ -129,19 +115,11 @@ enum PostgresRecoveryStatements {
         var position: Int64
         var limit: Int64
 
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 3)
-            bindings.append(user)
-            bindings.append(position)
-            bindings.append(limit)
-            return bindings
-        }
-
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
     /// The open groups `user` is a member of, most recently created first.
-    struct GroupsOf: PostgresPreparedStatement {
+    struct GroupsOf: UserStatement {
         static let sql = """
             SELECT \(PostgresStore.groupColumns) FROM group_members AS m JOIN groups AS g ON g.id = m.group_id
             WHERE m.user_id = $1 AND g.closed_at IS NULL
@@ -151,13 +129,38 @@ enum PostgresRecoveryStatements {
 
         var user: String
 
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 1)
-            bindings.append(user)
-            return bindings
-        }
-
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+}
+
+/// A statement of one user's: `$1` is their id.
+protocol UserStatement: PostgresPreparedStatement {
+    var user: String { get }
+}
+
+extension UserStatement {
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(user)
+        return bindings
+    }
+}
+
+/// A page of one user's history: `$1` is their id, `$2` the position the page starts after,
+/// `$3` the most rows.
+protocol HistoryPageStatement: PostgresPreparedStatement {
+    var user: String { get }
+    var position: Int64 { get }
+    var limit: Int64 { get }
+}
+
+extension HistoryPageStatement {
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 3)
+        bindings.append(user)
+        bindings.append(position)
+        bindings.append(limit)
+        return bindings
     }
 }
 
